@@ -1,0 +1,194 @@
+"""The ``transfer`` command line: parses arguments, loads settings, renders results.
+
+This is the edge: it turns user input into :class:`transfer.settings.Settings`, calls the use
+cases in :mod:`transfer.runner`, draws progress, and maps outcomes to exit codes. Errors a user
+can cause end in one line on stderr and a documented exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from transfer.errors import EXIT_STOPPED, EXIT_USAGE, TransferError
+
+EXIT_CODES_HELP = """exit codes:
+  0  everything asked for is done
+  1  finished, but some items failed or are conflicts (see `transfer report`)
+  2  usage, configuration or local state (store) error: nothing was attempted
+  3  a service could not be reached or refused the credentials
+  4  stopped by a limit or a signal: run the same command again to resume
+"""
+
+PHASES = ("repositories", "security", "artifacts", "properties")
+
+
+def _add_common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+    if config:
+        parser.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=Path(os.environ.get("TRANSFER_CONFIG", "transfer.toml")),
+            help="configuration file (default: $TRANSFER_CONFIG or ./transfer.toml)",
+        )
+    parser.add_argument("--log-json", type=Path, metavar="FILE", help="write JSON log lines here")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="plain periodic lines instead of live bars"
+    )
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, help="parallel copy workers (transfer.workers)")
+    parser.add_argument(
+        "--bandwidth", metavar="RATE", help="cap, e.g. 50MB/s (transfer.bandwidth_limit)"
+    )
+    parser.add_argument(
+        "--max-transfer", metavar="SIZE", help="stop after this many bytes, e.g. 100GiB"
+    )
+    parser.add_argument(
+        "--max-duration", metavar="TIME", help="stop after this long, e.g. 2h or 30m"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="do not verify TLS certificates (prints a warning)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog="transfer",
+        description="Move a whole Bintray organisation into JFrog Artifactory: streamed, "
+        "verified three ways, resumable at any moment.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"transfer {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the emulators with a seeded organisation, migrate it, verify, summarise",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--profile", default="demo", help="sandbox profile (default: demo)")
+    demo.add_argument("--seed", type=int, default=1, help="data seed (default: 1)")
+    demo.add_argument(
+        "--faults", default="", help="fault spec or preset for the emulators (e.g. mix)"
+    )
+    demo.add_argument("--workdir", type=Path, help="keep config, store and report here")
+    _add_common(demo, config=False)
+    _run_options(demo)
+
+    sandbox = commands.add_parser("sandbox", help="the Bintray and Artifactory emulators")
+    sandbox_commands = sandbox.add_subparsers(
+        dest="sandbox_command", metavar="COMMAND", required=True
+    )
+    serve = sandbox_commands.add_parser(
+        "serve", help="run the emulators until stopped; print their URLs and credentials"
+    )
+    serve.add_argument("--profile", default="demo", help="tiny, demo, bench-small, bench-large")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument(
+        "--faults", default="", help="fault spec, e.g. 'download:corrupt=0.02' or 'mix'"
+    )
+    serve.add_argument(
+        "--sink", action="store_true", help="Artifactory keeps only sizes and checksums"
+    )
+    serve.add_argument(
+        "--storage-dir", type=Path, help="where Artifactory stores content (default: temp)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port-bintray", type=int, default=0, help="Bintray API port (0 = free)")
+    serve.add_argument("--port-download", type=int, default=0, help="Bintray download port")
+    serve.add_argument("--port-artifactory", type=int, default=0, help="Artifactory port")
+    serve.add_argument("--file-count", type=int, help="override the profile's file count")
+    serve.add_argument(
+        "--file-size", type=int, help="override the profile's large-file size (bytes)"
+    )
+    serve.add_argument(
+        "--write-config",
+        type=Path,
+        metavar="PATH",
+        help="write a ready-to-use config here (secrets go to PATH.env, mode 0600)",
+    )
+
+    for name, text in (
+        ("plan", "discover and print what a migration would do; writes nothing to the target"),
+        ("migrate", "migrate everything (resumes automatically)"),
+        ("status", "progress of a run, from the store (any terminal, any worker)"),
+        ("verify", "audit the target against the source listing; write a diff report"),
+        ("report", "write the migration report (JSON + Markdown + failures CSV)"),
+    ):
+        sub = commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_common(sub)
+        if name in ("plan", "migrate", "status", "verify", "report"):
+            sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        if name == "migrate":
+            _run_options(sub)
+            sub.add_argument(
+                "--only",
+                action="append",
+                choices=PHASES,
+                metavar="PHASE",
+                help=f"run only these phases ({', '.join(PHASES)}); repeatable",
+            )
+            sub.add_argument(
+                "--retry-failed", action="store_true", help="retry failed and conflict items"
+            )
+            sub.add_argument("--dry-run", action="store_true", help="same as `transfer plan`")
+        if name == "status":
+            sub.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+        if name == "report":
+            sub.add_argument("--out", type=Path, help="output directory (report.output_dir)")
+    return parser
+
+
+def _version() -> str:
+    from transfer import __version__
+
+    return __version__
+
+
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        import uvloop
+
+        return uvloop.run(coro_factory())  # type: ignore[no-any-return]
+    except ImportError:
+        return asyncio.run(coro_factory())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``transfer`` console command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        from transfer import commands
+
+        return _run(lambda: commands.dispatch(args))
+    except TransferError as error:
+        print(f"transfer: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("transfer: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_STOPPED
+    except BrokenPipeError:
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

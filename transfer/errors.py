@@ -1,0 +1,152 @@
+"""One error tree for the whole engine, classified by what to do about it.
+
+Every error knows whether retrying can help (``retryable``) and which process exit code it
+maps to when it ends a run (``exit_code``).  aiohttp/asyncio exceptions are mapped into this
+tree once, in :mod:`transfer.http`; nothing above that layer sees a raw library exception.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_FAILURES",
+    "EXIT_OK",
+    "EXIT_STOPPED",
+    "EXIT_USAGE",
+    "AuthError",
+    "ChecksumMismatch",
+    "ConfigError",
+    "ConflictError",
+    "IntegrityError",
+    "NotFoundError",
+    "PermissionDenied",
+    "RateLimited",
+    "RemoteError",
+    "SizeMismatch",
+    "StopRequested",
+    "StoreError",
+    "TransferError",
+    "TransientError",
+    "UnreachableError",
+    "UnsafePathError",
+]
+
+EXIT_OK = 0
+"""Everything asked for is done."""
+EXIT_FAILURES = 1
+"""The run finished, but some items ended ``failed`` or ``conflict``."""
+EXIT_USAGE = 2
+"""Bad command line, configuration or local state (store): nothing was attempted."""
+EXIT_AUTH = 3
+"""A service could not be reached or refused our credentials."""
+EXIT_STOPPED = 4
+"""Stopped early by a limit or a signal; running the same command again resumes."""
+
+
+class TransferError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = EXIT_FAILURES
+
+
+class ConfigError(TransferError):
+    """The configuration or the command line is wrong; the message says how to fix it."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreError(TransferError):
+    """The checkpoint store cannot be opened or written (read-only, locked, corrupt, too new)."""
+
+    exit_code = EXIT_USAGE
+
+
+class StopRequested(TransferError):
+    """A limit or a signal asked the run to stop; the run is resumable."""
+
+    exit_code = EXIT_STOPPED
+
+
+class UnsafePathError(TransferError):
+    """A source path cannot be written safely to the target (``..``, absolute, control chars)."""
+
+
+class RemoteError(TransferError):
+    """A remote service answered with an error status.
+
+    ``status`` is the HTTP status (0 when there was no response at all), ``url`` is the request
+    URL with credentials removed, and ``retry_after`` the server's requested delay in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        url: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.retry_after = retry_after
+
+
+class TransientError(RemoteError):
+    """Worth retrying: 5xx, connection resets, timeouts, truncated bodies."""
+
+    retryable = True
+
+
+class RateLimited(TransientError):
+    """429 (or 403 with an exhausted rate limit): slow down, then retry."""
+
+
+class UnreachableError(TransientError):
+    """The host cannot be reached at all (DNS, refused, TLS). Retryable, but ends a run
+    with exit code 3 when it persists."""
+
+    exit_code = EXIT_AUTH
+
+
+class AuthError(RemoteError):
+    """401: the credentials are wrong. Never retried."""
+
+    exit_code = EXIT_AUTH
+
+
+class PermissionDenied(RemoteError):
+    """403: the credentials are right but not allowed to do this."""
+
+
+class NotFoundError(RemoteError):
+    """404 on something that was expected to exist."""
+
+
+class ConflictError(RemoteError):
+    """The target already holds a different file at this path (or answered 409)."""
+
+
+class IntegrityError(TransferError):
+    """Bytes did not match what was declared. Retryable: the next download may be intact."""
+
+    retryable = True
+
+    def __init__(self, what: str, expected: str, actual: str, *, path: str = "") -> None:
+        where = f" for {path}" if path else ""
+        super().__init__(f"{what} mismatch{where}: expected {expected}, got {actual}")
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        self.path = path
+
+
+class ChecksumMismatch(IntegrityError):
+    """A checksum differs from the declared or target-reported one."""
+
+
+class SizeMismatch(IntegrityError):
+    """The byte count differs from the declared size (truncated or padded body)."""

@@ -1,0 +1,166 @@
+"""Pure decisions: what to do with one item, given what the source declares and the target holds.
+
+Nothing here does I/O; the copy worker asks, then acts. ``transfer plan`` runs the same code
+with the target's answers it gathered, so a plan and a migration never disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from transfer.models import Checksums, ItemState
+
+__all__ = [
+    "MAX_PATH_LENGTH",
+    "MAX_SEGMENT_BYTES",
+    "Action",
+    "ConflictPolicy",
+    "Decision",
+    "TargetFacts",
+    "checksums_agree",
+    "decide",
+    "map_repo_key",
+    "unsafe_path_reason",
+]
+
+MAX_PATH_LENGTH = 1024
+"""Longest target path we write (characters); longer paths are refused, never cut."""
+MAX_SEGMENT_BYTES = 255
+"""Longest single path segment in UTF-8 bytes (a common filesystem limit behind the target)."""
+
+_REPO_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,63}$")
+
+
+class ConflictPolicy(enum.StrEnum):
+    """What to do when the target path already holds a different file."""
+
+    REPORT = "report"
+    SKIP = "skip"
+    OVERWRITE = "overwrite"
+    FAIL = "fail"
+
+
+class Action(enum.StrEnum):
+    """The next step for one item."""
+
+    MARK_DONE = "mark_done"
+    TRY_CHECKSUM_DEPLOY = "try_checksum_deploy"
+    STREAM = "stream"
+    RECORD = "record"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetFacts:
+    """What the target holds at the item's path; ``exists`` False when nothing is there."""
+
+    exists: bool
+    size: int | None = None
+    checksums: Checksums = field(default_factory=Checksums)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The planner's answer: an action, and for ``RECORD`` the state and reason to record."""
+
+    action: Action
+    state: ItemState | None = None
+    reason: str = ""
+    how: str = ""
+
+
+def checksums_agree(declared: Checksums, other: Checksums) -> bool | None:
+    """True when every algorithm known on both sides matches, False on any difference,
+    None when the two sides share no algorithm (nothing can be said)."""
+    shared = [
+        (a, b)
+        for a, b in (
+            (declared.sha256, other.sha256),
+            (declared.sha1, other.sha1),
+            (declared.md5, other.md5),
+        )
+        if a and b
+    ]
+    if not shared:
+        return None
+    return all(a.lower() == b.lower() for a, b in shared)
+
+
+def unsafe_path_reason(path: str) -> str | None:
+    """Why ``path`` must not be written to the target, or None when it is safe."""
+    if not path:
+        return "empty path"
+    if path.startswith("/"):
+        return "absolute path"
+    if "\\" in path:
+        return "backslash in path"
+    for char in path:
+        if ord(char) < 0x20 or ord(char) == 0x7F or unicodedata.category(char) == "Cc":
+            return f"control character U+{ord(char):04X} in path"
+    if len(path) > MAX_PATH_LENGTH:
+        return f"path longer than {MAX_PATH_LENGTH} characters ({len(path)})"
+    for segment in path.split("/"):
+        if segment in (".", ".."):
+            return f"'{segment}' path segment"
+        if not segment:
+            return "empty path segment ('//' or a trailing '/')"
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            return f"path segment longer than {MAX_SEGMENT_BYTES} bytes"
+    return None
+
+
+def map_repo_key(template: str, *, repo: str, subject: str, repo_type: str) -> str:
+    """The Artifactory repository key for a Bintray repository, by the configured template.
+
+    Raises ValueError naming the repository when the result is not a valid Artifactory key
+    (letters, digits, ``._-``, at most 64 characters, not starting with a digit).
+    """
+    key = template.format(repo=repo, subject=subject, type=repo_type)
+    if not _REPO_KEY.match(key):
+        raise ValueError(
+            f"repository '{repo}' maps to '{key}', which is not a valid Artifactory key "
+            "(letters, digits, '.', '_', '-'; at most 64; not starting with a digit): "
+            "change target.repo_key_template"
+        )
+    return key
+
+
+def decide(
+    *,
+    path: str,
+    declared: Checksums,
+    size: int,
+    target: TargetFacts | None,
+    policy: ConflictPolicy,
+    min_checksum_deploy_size: int,
+    content_in_target: bool = False,
+) -> Decision:
+    """Decide the next step for one file.
+
+    ``target`` is None when the target was not asked (a repository this run created and has
+    recorded everything it wrote into); otherwise it is what the target holds at the path.
+    ``content_in_target`` is True when this run already stored identical content elsewhere,
+    so a checksum deploy will succeed whatever the size.
+    """
+    reason = unsafe_path_reason(path)
+    if reason is not None:
+        return Decision(Action.RECORD, ItemState.FAILED, f"unsafe path refused: {reason}")
+    if target is not None and target.exists:
+        agree = checksums_agree(declared, target.checksums)
+        if agree is None and target.size is not None and not declared.known():
+            agree = target.size == size
+        if agree:
+            return Decision(Action.MARK_DONE, ItemState.DONE, how="already_present")
+        differs = "target holds a different file at this path"
+        if policy is ConflictPolicy.REPORT:
+            return Decision(Action.RECORD, ItemState.CONFLICT, differs)
+        if policy is ConflictPolicy.SKIP:
+            return Decision(Action.RECORD, ItemState.SKIPPED, differs)
+        if policy is ConflictPolicy.FAIL:
+            return Decision(Action.RECORD, ItemState.FAILED, differs)
+    can_link = bool(declared.sha1 or declared.sha256)
+    if can_link and (content_in_target or size >= min_checksum_deploy_size):
+        return Decision(Action.TRY_CHECKSUM_DEPLOY)
+    return Decision(Action.STREAM)
