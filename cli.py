@@ -167,7 +167,8 @@ def _run(coro_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
     try:
         import uvloop
 
-        return uvloop.run(coro_factory())  # type: ignore[no-any-return]
+        result: int = uvloop.run(coro_factory())
+        return result
     except ImportError:
         return asyncio.run(coro_factory())
 
@@ -177,9 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from transfer import commands
+        from transfer.commands import dispatch
 
-        return _run(lambda: commands.dispatch(args))
+        return _run(lambda: dispatch(args))
     except TransferError as error:
         print(f"transfer: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -1,0 +1,157 @@
+"""The migration report, written from the store: JSON, Markdown and a CSV of failures.
+
+Everything is streamed from the store (items in id order), so a million-item run writes its
+report in constant memory. Side records of kind ``unmigratable`` (products, statistics, reads
+the source refused...) become the "what cannot move" section, each with what to do instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from transfer.checkpoint.base import CheckpointStore
+from transfer.models import ItemState
+
+__all__ = ["FAILURE_COLUMNS", "ReportPaths", "write_report"]
+
+FAILURE_COLUMNS = (
+    "repo",
+    "package",
+    "version",
+    "path",
+    "state",
+    "http_status",
+    "reason",
+    "attempts",
+)
+_UNFINISHED = (ItemState.FAILED, ItemState.CONFLICT, ItemState.SKIPPED, ItemState.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    """Where the report files went."""
+
+    json: Path
+    markdown: Path
+    failures_csv: Path
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+async def write_report(store: CheckpointStore, out_dir: Path) -> ReportPaths:
+    """Write ``report.json``, ``report.md`` and ``failures.csv`` into ``out_dir``."""
+    await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(out_dir / "report.json", out_dir / "report.md", out_dir / "failures.csv")
+    counts = await store.counts()
+    handle = await anyio.to_thread.run_sync(
+        lambda: paths.failures_csv.open("w", newline="", encoding="utf-8")
+    )
+    try:
+        writer = csv.writer(handle)
+        rows: list[tuple[object, ...]] = [FAILURE_COLUMNS]
+        async for item in store.iter_items(states=_UNFINISHED):
+            spec = item.spec
+            rows.append(
+                (
+                    spec.repo,
+                    spec.package,
+                    spec.version,
+                    spec.path,
+                    item.state.value,
+                    item.http_status or "",
+                    item.last_error,
+                    item.attempts,
+                )
+            )
+            if len(rows) >= 500:
+                await anyio.to_thread.run_sync(writer.writerows, rows)
+                rows = []
+        await anyio.to_thread.run_sync(writer.writerows, rows)
+    finally:
+        await anyio.to_thread.run_sync(handle.close)
+    side: dict[str, list[dict[str, Any]]] = {}
+    async for record in store.iter_side():
+        side.setdefault(record.kind, []).append(
+            {"key": record.key, "state": record.state, **dict(record.detail)}
+        )
+    data = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "run": store.run,
+        "items": {s.value: {"items": counts[s].items, "bytes": counts[s].bytes} for s in ItemState},
+        "repositories": {
+            repo: {s.value: per[s].items for s in ItemState if per[s].items}
+            for repo, per in sorted(counts.by_repo.items())
+        },
+        "side_tasks": side,
+    }
+    await anyio.Path(paths.json).write_text(
+        json.dumps(data, indent=2, default=str), encoding="utf-8"
+    )
+    await anyio.Path(paths.markdown).write_text(
+        _markdown(data, counts.total.items), encoding="utf-8"
+    )
+    return paths
+
+
+def _markdown(data: dict[str, Any], total: int) -> str:
+    items = data["items"]
+    done = items["done"]
+    lines = [
+        f"# Migration report — run `{data['run']}`",
+        "",
+        f"Generated {data['generated_at']}.",
+        "",
+        "## Files",
+        "",
+        "| state | files | bytes |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {state} | {v['items']} | {_human(v['bytes'])} |" for state, v in items.items()]
+    lines += [
+        "",
+        f"{done['items']} of {total} files are in the target and verified "
+        "(size, source checksums, computed checksums and the target's checksums agree).",
+        "",
+        "## Per repository",
+        "",
+        "| repository | " + " | ".join(s.value for s in ItemState) + " |",
+        "| --- |" + " ---: |" * len(ItemState),
+    ]
+    for repo, per in data["repositories"].items():
+        lines.append(
+            f"| {repo} | " + " | ".join(str(per.get(s.value, 0)) for s in ItemState) + " |"
+        )
+    unfinished = sum(items[s.value]["items"] for s in _UNFINISHED)
+    if unfinished:
+        lines += [
+            "",
+            f"{unfinished} files are not done: see `failures.csv` (repo, package, version, path, "
+            "state, HTTP status, reason, attempts). `transfer migrate --retry-failed` retries "
+            "failed and conflicting files.",
+        ]
+    unmigratable = data["side_tasks"].get("unmigratable", [])
+    if unmigratable:
+        lines += ["", "## What cannot move, and what to do instead", ""]
+        for entry in unmigratable:
+            what = entry.get("what", entry["key"])
+            instead = entry.get("instead", "")
+            lines.append(f"- **{what}**" + (f" — {instead}" if instead else ""))
+    other = {k: v for k, v in data["side_tasks"].items() if k != "unmigratable"}
+    for kind, records in sorted(other.items()):
+        lines += ["", f"## {kind}", ""]
+        for entry in records:
+            lines.append(f"- `{entry['key']}`: {entry['state']}")
+    return "\n".join(lines) + "\n"

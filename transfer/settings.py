@@ -1,0 +1,570 @@
+"""Frozen, validated settings for one migration, and the ``Secret`` type that hides credentials.
+
+Every settings class validates itself at construction, so a ``Settings`` value that exists is
+usable: code further down never re-checks a worker count or a URL.  Problems raise
+:class:`~transfer.errors.ConfigError` with a one-line message naming the offending key.
+
+Reading a TOML file (``${VAR}`` substitution, unknown-key suggestions, relative paths) lives in
+:mod:`transfer.config_load`; :func:`load_settings` here is a thin entry point to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Final, Literal, NoReturn, final
+from urllib.parse import urlsplit
+
+from transfer.errors import ConfigError
+
+__all__ = [
+    "ARTIFACTORY_ACTIONS",
+    "LdapRealm",
+    "LoggingSettings",
+    "PermissionMapping",
+    "ReportSettings",
+    "Secret",
+    "SecuritySettings",
+    "Settings",
+    "SourceSettings",
+    "StoreSettings",
+    "TargetSettings",
+    "Timeouts",
+    "TransferSettings",
+    "load_settings",
+]
+
+KiB: Final = 1024
+MiB: Final = 1024 * KiB
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+@final
+class Secret:
+    """A credential. Prints as ``***`` everywhere; only :meth:`reveal` gives the value.
+
+    Equality and hashing use the value, so two settings built from the same environment
+    compare equal. Pickling is refused, and JSON encoders fail on it, so a secret is never
+    serialised in clear by accident.
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        """The clear value: call it only where the credential is put on the wire."""
+        return self._value
+
+    @classmethod
+    def from_reference(
+        cls,
+        reference: str,
+        *,
+        environ: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+    ) -> Secret:
+        """Resolve ``env:NAME``, ``${NAME}`` or ``file:PATH`` to a secret.
+
+        A file's trailing newline is dropped; a relative path resolves against ``base_dir``
+        (default: the current directory). Raises ``ConfigError`` naming the reference (never
+        the value) when the variable is unset, the file unreadable, or the result empty.
+        """
+        env = os.environ if environ is None else environ
+        if reference.startswith("env:") or (reference.startswith("${") and reference.endswith("}")):
+            name = reference[4:] if reference.startswith("env:") else reference[2:-1]
+            if name not in env:
+                raise ConfigError(f"environment variable {name} is not set")
+            value = env[name]
+        elif reference.startswith("file:"):
+            path = Path(reference[5:]).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            try:
+                value = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+        else:
+            # Not echoed: a malformed reference is often the secret itself, pasted by mistake.
+            raise ConfigError("a secret reference must start with env:, file: or ${")
+        if not value:
+            raise ConfigError(f"secret from {reference} is empty")
+        return cls(value)
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secret values are never serialised")
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+class _FieldError(ConfigError):
+    """A field is invalid; ``key`` is relative to the settings class that raised it.
+
+    :mod:`transfer.config_load` re-raises it with the full dotted key (``transfer.workers``).
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key} {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
+def _fail(key: str, problem: str) -> NoReturn:
+    raise _FieldError(key, problem)
+
+
+def _at_least(key: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        _fail(key, f"must be at least {minimum:g}, got {value:g}")
+
+
+def _positive_or_none(key: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        _fail(key, f"must be greater than 0 (leave it out for no limit), got {value:g}")
+
+
+def _http_url(key: str, url: str) -> str:
+    """Check an http(s) URL and return it without a trailing slash."""
+    if "://" not in url:
+        _fail(key, f"'{url}' has no scheme — did you mean 'https://{url.lstrip('/')}'?")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        _fail(key, f"must be an http:// or https:// URL, got scheme '{parts.scheme}'")
+    if not parts.hostname:
+        _fail(key, f"'{url}' has no host")
+    if parts.username is not None or parts.password is not None:
+        _fail(key, "must not contain credentials (user:password@); use the user and secret keys")
+    return url.rstrip("/")
+
+
+def _globs(key: str, globs: tuple[str, ...]) -> None:
+    for glob in globs:
+        if not glob.strip():
+            _fail(key, "must not contain empty patterns")
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    # frozen dataclasses normalise their own fields in __post_init__ this way.
+    object.__setattr__(obj, name, value)
+
+
+def _meta(kind: str) -> dict[str, str]:
+    """Field metadata telling the loader how to read a string value (size, duration, …)."""
+    return {"kind": kind}
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeouts:
+    """Network timeouts in seconds. ``read`` is the longest silence allowed while a body streams,
+    not a limit on the whole transfer, so large files never time out while bytes keep flowing."""
+
+    connect: float = field(default=30.0, metadata=_meta("duration"))
+    read: float = field(default=120.0, metadata=_meta("duration"))
+
+    def __post_init__(self) -> None:
+        if self.connect <= 0:
+            _fail("connect", f"must be greater than 0, got {self.connect:g}")
+        if self.read <= 0:
+            _fail("read", f"must be greater than 0, got {self.read:g}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceSettings:
+    """Where to read from: a Bintray organisation (``subject``) and which of its content.
+
+    ``type = "http"`` reads plain files from ``download_url`` (benchmarks); ``repos``,
+    ``packages`` and ``versions`` are include globs, ``exclude_repos`` exclude globs.
+    Without ``user``, Bintray clients authenticate as the subject itself.
+    """
+
+    type: Literal["bintray", "http"] = "bintray"
+    api_url: str = field(default="https://api.bintray.com", metadata=_meta("url"))
+    download_url: str = field(default="https://dl.bintray.com", metadata=_meta("url"))
+    subject: str
+    user: str | None = None
+    api_key: Secret | None = None
+    repos: tuple[str, ...] = ("*",)
+    exclude_repos: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ("*",)
+    versions: tuple[str, ...] = ("*",)
+    include_unpublished: bool = True
+    page_size: int = 50
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def __post_init__(self) -> None:
+        if not self.subject.strip():
+            _fail("subject", "must name the Bintray organisation (or user)")
+        _set(self, "api_url", _http_url("api_url", self.api_url))
+        _set(self, "download_url", _http_url("download_url", self.download_url))
+        for name in ("repos", "exclude_repos", "packages", "versions"):
+            _globs(name, getattr(self, name))
+        _at_least("page_size", self.page_size, 1)
+
+    @property
+    def login(self) -> str:
+        """The user name sent with ``api_key``: ``user`` or, failing that, the subject."""
+        return self.user or self.subject
+
+
+_TEMPLATE_FIELDS: Final = ("repo", "subject", "type")
+_REPO_KEY_LITERAL = re.compile(r"^[A-Za-z0-9._-]*$")
+
+
+def _check_repo_key_template(template: str) -> None:
+    key = "repo_key_template"
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        _fail(key, f"{template!r} is not a valid template: {exc}")
+    names = set()
+    for literal, name, spec, conversion in parsed:
+        if not _REPO_KEY_LITERAL.match(literal):
+            _fail(key, f"{template!r}: repository keys allow only letters, digits, '.', '_', '-'")
+        if name is None:
+            continue
+        if name not in _TEMPLATE_FIELDS:
+            allowed = "{repo}, {subject}, {type}"
+            _fail(key, f"{template!r} uses unknown placeholder {{{name}}}; use {allowed}")
+        if spec or conversion:
+            _fail(key, f"{template!r}: placeholders take no format spec or conversion")
+        names.add(name)
+    if "repo" not in names:
+        _fail(key, f"{template!r} must contain {{repo}} so that repositories stay apart")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSettings:
+    """Where to write: an Artifactory base URL (``…/artifactory``) and one credential.
+
+    Exactly one of ``password`` (needs ``user``), ``token`` (Bearer) or ``api_key`` (Basic with
+    ``user``, else ``X-JFrog-Art-Api``) is required for Artifactory. ``type = "webdav"`` is a
+    plain PUT target (no Artifactory-only calls; at most one credential), used by benchmarks.
+    ``conflict`` says what to do when the target holds a different file at the same path.
+    """
+
+    type: Literal["artifactory", "webdav"] = "artifactory"
+    url: str = field(metadata=_meta("url"))
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    api_key: Secret | None = None
+    repo_key_template: str = "{repo}"
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    min_checksum_deploy_size: int = field(default=10 * KiB, metadata=_meta("size"))
+    conflict: Literal["report", "skip", "overwrite", "fail"] = "report"
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def __post_init__(self) -> None:
+        _set(self, "url", _http_url("url", self.url))
+        given = [n for n in ("password", "token", "api_key") if getattr(self, n) is not None]
+        if len(given) > 1:
+            _fail("", f"target: set only one of password, token, api_key (got {', '.join(given)})")
+        if not given and self.type == "artifactory":
+            _fail(
+                "", 'target: set one of password, token, api_key (token = "${ARTIFACTORY_TOKEN}")'
+            )
+        if self.password is not None and not self.user:
+            _fail("user", "is required with target.password")
+        _check_repo_key_template(self.repo_key_template)
+        _at_least("min_checksum_deploy_size", self.min_checksum_deploy_size, 0)
+
+    def repo_key(self, repo: str, *, subject: str, type: str) -> str:
+        """The Artifactory repository key for a Bintray repository, from ``repo_key_template``."""
+        return self.repo_key_template.format(repo=repo, subject=subject, type=type)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferSettings:
+    """How hard to push: concurrency, chunking, leases, retries and stop limits.
+
+    Memory budget (STYLE #4). Bytes stream from the download into the upload, so what is held
+    in memory is bounded by::
+
+        in-flight bytes ≈ workers × (chunk_size × 2 + socket buffers)
+                          + queue_size × item record size
+
+    aiohttp hands the download over in pieces of ``chunk_size``; each worker holds about two:
+    one being hashed and sent, one being read. Socket buffers are the kernel's receive buffer
+    of the download and send buffer of the upload, estimated at 256 KiB per worker (Linux
+    autotuning can grow them on fast, distant links). A queued work item (a file record, not
+    its bytes) is about 1 KiB. With the defaults (8 workers, 1 MiB chunks, queue of 16)::
+
+        8 × (2 × 1 MiB + 256 KiB) + 16 × 1 KiB = 18,448 KiB ≈ 18 MiB
+
+    :meth:`memory_estimate` computes the same formula; ``spool = true`` moves the chunk
+    buffers to disk instead (each file downloaded completely before upload).
+    ``queue_size = 0`` means twice ``workers``.
+    """
+
+    workers: int = 8
+    queue_size: int = 0
+    chunk_size: int = field(default=1 * MiB, metadata=_meta("size"))
+    claim_batch: int = 64
+    lease_seconds: float = field(default=300.0, metadata=_meta("duration"))
+    max_attempts: int = 6
+    backoff_base: float = field(default=0.5, metadata=_meta("duration"))
+    backoff_max: float = field(default=30.0, metadata=_meta("duration"))
+    bandwidth_limit: int | None = field(default=None, metadata=_meta("rate"))
+    max_transfer: int | None = field(default=None, metadata=_meta("size"))
+    max_duration: float | None = field(default=None, metadata=_meta("duration"))
+    spool: bool = False
+
+    BUFFERS_PER_STREAM: ClassVar[int] = 2
+    SOCKET_BUFFERS: ClassVar[int] = 256 * KiB
+    ITEM_RECORD_SIZE: ClassVar[int] = 1 * KiB
+
+    def __post_init__(self) -> None:
+        _at_least("workers", self.workers, 1)
+        _at_least("queue_size", self.queue_size, 0)
+        if self.queue_size == 0:
+            _set(self, "queue_size", 2 * self.workers)
+        _at_least("chunk_size", self.chunk_size, 1)
+        _at_least("claim_batch", self.claim_batch, 1)
+        if self.lease_seconds <= 0:
+            _fail("lease_seconds", f"must be greater than 0, got {self.lease_seconds:g}")
+        _at_least("max_attempts", self.max_attempts, 1)
+        _at_least("backoff_base", self.backoff_base, 0)
+        if self.backoff_max < self.backoff_base:
+            _fail("backoff_max", f"must be at least backoff_base ({self.backoff_base:g})")
+        _positive_or_none("bandwidth_limit", self.bandwidth_limit)
+        _positive_or_none("max_transfer", self.max_transfer)
+        _positive_or_none("max_duration", self.max_duration)
+
+    def memory_estimate(self) -> int:
+        """Approximate peak in-flight bytes, by the formula in the class docstring."""
+        per_worker = self.chunk_size * self.BUFFERS_PER_STREAM + self.SOCKET_BUFFERS
+        return self.workers * per_worker + self.queue_size * self.ITEM_RECORD_SIZE
+
+
+_PG_SCHEMES: Final = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSettings:
+    """The checkpoint store: a SQLite file (``path``) or PostgreSQL (``url``, which wins).
+
+    A PostgreSQL URL never carries a password: it comes from ``password`` (a ``Secret``, from
+    the environment), ``PGPASSWORD`` or ``~/.pgpass``. ``run`` names the run inside the store.
+    """
+
+    path: Path = Path("transfer-state.db")
+    url: str | None = field(default=None, metadata=_meta("dsn"))
+    password: Secret | None = None
+    run: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in _PG_SCHEMES:
+                _fail("url", f"must start with postgresql://, got scheme '{parts.scheme}'")
+            if parts.password is not None:
+                _fail("url", "must not contain a password — use PGPASSWORD or ${VAR}")
+        if not self.run.strip():
+            _fail("run", "must not be empty")
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgres"]:
+        """Which store implementation these settings select."""
+        return "sqlite" if self.url is None else "postgres"
+
+
+ARTIFACTORY_ACTIONS: Final = frozenset(
+    {"read", "annotate", "write", "delete", "manage", "managedXrayMeta", "distribute"}
+)
+"""Permission target actions Artifactory understands (v2 names)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PermissionMapping:
+    """Artifactory actions granted for each Bintray team permission on a repository."""
+
+    read: tuple[str, ...] = ("read",)
+    publish: tuple[str, ...] = ("read", "annotate", "write", "delete")
+    admin: tuple[str, ...] = ("read", "annotate", "write", "delete", "manage")
+
+    def __post_init__(self) -> None:
+        for name in ("read", "publish", "admin"):
+            for action in getattr(self, name):
+                if action not in ARTIFACTORY_ACTIONS:
+                    known = ", ".join(sorted(ARTIFACTORY_ACTIONS))
+                    _fail(name, f"has unknown action {action!r}; use {known}")
+
+    def actions_for(self, permission: str) -> tuple[str, ...]:
+        """Actions for a Bintray permission (``read``/``publish``/``admin``); unknown → none."""
+        return {"read": self.read, "publish": self.publish, "admin": self.admin}.get(
+            permission.lower(), ()
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LdapRealm:
+    """How migrated groups are bound to LDAP when ``security.ldap`` is on: the group realm and
+    the key used in the group's realm attributes (``ldapGroupName=<team>``)."""
+
+    realm: str = "ldap"
+    group_attribute: str = "ldapGroupName"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    """Users, groups, permission targets and tokens (the security phase).
+
+    With ``sso`` off, migrated users get a generated password, written to ``secrets_file``
+    (mode 0600); with it on, internal passwords are disabled. ``token_expiry`` is in seconds
+    (0: never, admin only).
+    """
+
+    ldap: bool = False
+    ldap_realm: LdapRealm = field(default_factory=LdapRealm)
+    sso: bool = False
+    create_tokens_for_access_keys: bool = False
+    token_expiry: int = field(default=365 * 86400, metadata=_meta("duration"))
+    permissions: PermissionMapping = field(default_factory=PermissionMapping)
+    secrets_file: Path = Path("transfer-secrets.json")
+
+    def __post_init__(self) -> None:
+        _at_least("token_expiry", self.token_expiry, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportSettings:
+    """Where the migration report (JSON + Markdown) is written."""
+
+    output_dir: Path = Path("transfer-report")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingSettings:
+    """Log level of the console (and JSON file), and an optional JSON-lines log file."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_file: Path | None = None
+
+
+SECTIONS: Final[dict[str, type]] = {
+    "source": SourceSettings,
+    "target": TargetSettings,
+    "transfer": TransferSettings,
+    "store": StoreSettings,
+    "security": SecuritySettings,
+    "report": ReportSettings,
+    "logging": LoggingSettings,
+}
+"""Top-level TOML tables and the settings class each one builds."""
+
+
+_FINGERPRINT_KEYS: Final = {
+    "source": ("type", "api_url", "download_url", "subject", "repos", "exclude_repos",
+               "packages", "versions", "include_unpublished"),
+    "target": ("type", "url", "repo_key_template", "conflict"),
+}  # fmt: skip
+"""What decides which files are transferred and where they land (secrets never included)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything one run needs. Built once at the edge and passed down explicitly.
+
+    ``warnings`` lists advice found while loading (secrets written inline, TLS checks off)
+    for the CLI to print.
+    """
+
+    source: SourceSettings
+    target: TargetSettings
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    config_path: Path | None = None
+    base_dir: Path = Path()
+    warnings: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        """A stable hash of the non-secret settings that decide *what* is transferred, and
+        where to: a resumed run whose fingerprint changed was started with another config."""
+        decisive = {
+            f"{section}.{name}": _plain(getattr(getattr(self, section), name))
+            for section, names in _FINGERPRINT_KEYS.items()
+            for name in names
+        }
+        blob = json.dumps(decisive, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def redacted_dict(self) -> dict[str, Any]:
+        """The effective settings as plain JSON-able data, every secret shown as ``***``."""
+        return {k: v for k, v in _plain(self).items() if k != "warnings"}
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret in these settings, e.g. to register them for log redaction."""
+        found: list[Secret] = []
+        _collect_secrets(self, found)
+        return tuple(found)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _collect_secrets(value: Any, found: list[Secret]) -> None:
+    if isinstance(value, Secret):
+        found.append(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _collect_secrets(getattr(value, f.name), found)
+
+
+def load_settings(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read, substitute and validate a TOML config file (see :mod:`transfer.config_load`)."""
+    # Imported here because config_load builds these classes, so it imports this module.
+    from transfer.config_load import load_settings as _load
+
+    return _load(path, environ=environ, overrides=overrides)

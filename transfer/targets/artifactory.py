@@ -1,0 +1,364 @@
+"""JFrog Artifactory as the target: the hot path (probe, checksum deploy, streamed deploy) and
+item properties.  Administration (repositories, users, groups, permission targets, tokens,
+signed URLs) lives in :mod:`transfer.targets.artifactory_admin`, reachable as
+:attr:`ArtifactoryTarget.admin` on the same connection pool.
+
+A 409 answer to a deploy that carried checksum headers and names the checksum policy means the
+bytes that arrived differ from the digests we declared: the copy was corrupted on the way, so
+it becomes a (retryable) :class:`~transfer.errors.ChecksumMismatch`.  Any other 409 (include /
+exclude patterns, a folder in the way) stays a :class:`~transfer.errors.ConflictError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from transfer.errors import (
+    ChecksumMismatch,
+    ConflictError,
+    NotFoundError,
+    RemoteError,
+)
+from transfer.http import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    HasSecret,
+    HttpClient,
+    Response,
+    RetryPolicy,
+    Timeouts,
+    redact_url,
+)
+from transfer.models import Checksums
+from transfer.targets.artifactory_admin import ArtifactoryAdmin
+from transfer.targets.artifactory_paths import (
+    checksum_headers,
+    checksums_from_headers,
+    checksums_from_json,
+    encode_item_path,
+    matrix_safe,
+    matrix_suffix,
+)
+from transfer.targets.base import Properties, TargetCapabilities, TargetFile, TargetInfo, exactly
+
+__all__ = ["MINIMUM_VERSION", "ArtifactoryTarget", "choose_auth", "parse_version"]
+
+MINIMUM_VERSION = (6, 6, 0)
+"""Oldest Artifactory we talk to: permission targets v2 and ``PATCH /api/metadata`` exist."""
+_USER_AGENT = "transfer/0.1 (artifactory-target)"
+_OK = (200, 201, 202)
+_CAPABILITIES = TargetCapabilities(
+    checksum_deploy=True, properties=True, server_checksums=True, admin=True
+)
+
+
+def choose_auth(
+    user: str | None,
+    password: HasSecret | None = None,
+    token: HasSecret | None = None,
+    api_key: HasSecret | None = None,
+) -> Auth:
+    """The credential form of reference §1.2: Bearer for a token, Basic for user + password
+    (or user + API key), ``X-JFrog-Art-Api`` for an API key without a user."""
+    given = [s for s in (password, token, api_key) if s is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of password, token, api_key")
+    if token is not None:
+        return BearerAuth(token)
+    if password is not None:
+        if not user:
+            raise ValueError("a password needs a user")
+        return BasicAuth(user, password)
+    assert api_key is not None
+    return BasicAuth(user, api_key) if user else ApiKeyAuth(api_key)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"7.77.5"`` → ``(7, 77, 5)``; non-numeric tails (``-rc1``) are ignored."""
+    parts: list[int] = []
+    for piece in text.strip().split("."):
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _size(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _looks_html(response: Response) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    return "html" in content_type or response.body.lstrip()[:1] == b"<"
+
+
+class ArtifactoryTarget:
+    """An Artifactory instance at ``url`` (the base ending in ``/artifactory``).
+
+    Give exactly one of ``password`` (with ``user``), ``token`` or ``api_key``; see
+    :func:`choose_auth`.  Use as ``async with ArtifactoryTarget(...) as target:``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        user: str | None = None,
+        *,
+        password: HasSecret | None = None,
+        token: HasSecret | None = None,
+        api_key: HasSecret | None = None,
+        timeouts: Timeouts | None = None,
+        verify_tls: bool = True,
+        ca_bundle: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        max_connections: int = 16,
+        client: HttpClient | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._client = client or HttpClient(
+            self.url,
+            auth=choose_auth(user, password, token, api_key),
+            user_agent=_USER_AGENT,
+            timeouts=timeouts,
+            verify_tls=verify_tls,
+            ca_bundle=ca_bundle,
+            retry_policy=retry_policy,
+            max_connections=max_connections,
+        )
+        self.admin = ArtifactoryAdmin(self._client, self.url)
+        """Repositories, users, groups, permission targets, tokens, signed URLs."""
+        self.version: str | None = None
+        """The version :meth:`check_access` read."""
+
+    @property
+    def capabilities(self) -> TargetCapabilities:
+        """Checksum deploy, properties, server checksums and administration."""
+        return _CAPABILITIES
+
+    async def __aenter__(self) -> ArtifactoryTarget:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, tb)
+
+    def _not_artifactory(self, what: str, response: Response) -> RemoteError:
+        kind = "an HTML page" if _looks_html(response) else f"{response.body[:40]!r}"
+        return RemoteError(
+            f"{what} at {redact_url(self._client.url_for('api/system/ping'))} answered "
+            f"{kind} instead of Artifactory's answer: check that the target URL is the "
+            "Artifactory base URL (it usually ends in /artifactory) and that no proxy or "
+            "login page sits in front of it",
+            status=response.status,
+            url=redact_url(response.url),
+        )
+
+    async def ping(self) -> None:
+        """``GET /api/system/ping`` must answer ``OK`` (plain text)."""
+        response = await self._client.request("GET", "api/system/ping")
+        if response.text().strip() != "OK":
+            raise self._not_artifactory("the ping", response)
+
+    async def check_access(self) -> TargetInfo:
+        """Ping, then ``GET /api/system/version`` (authenticated): a clear error for a wrong
+        URL, refused credentials (:class:`~transfer.errors.AuthError`) or a version older
+        than :data:`MINIMUM_VERSION`."""
+        await self.ping()
+        response = await self._client.request(
+            "GET", "api/system/version", headers={"Accept": "application/json"}
+        )
+        if _looks_html(response):
+            raise self._not_artifactory("the version call", response)
+        body = response.json()
+        version = str(body.get("version", "")) if isinstance(body, dict) else ""
+        numbers = parse_version(version)
+        if not numbers:
+            raise self._not_artifactory("the version call", response)
+        if numbers < MINIMUM_VERSION:
+            oldest = ".".join(map(str, MINIMUM_VERSION))
+            raise RemoteError(
+                f"Artifactory {version} is too old: this tool needs {oldest} or newer "
+                "(permission targets v2, PATCH /api/metadata)",
+                status=response.status,
+                url=redact_url(response.url),
+            )
+        self.version = version
+        return TargetInfo("artifactory", version, _CAPABILITIES)
+
+    async def probe(self, repo_key: str, path: str) -> TargetFile | None:
+        """``HEAD`` the file: size and ``X-Checksum-*``; ``None`` when absent.
+
+        Falls back to the file info (``GET /api/storage``) when the HEAD carries no checksum
+        (a redirect to cloud storage, a proxy that strips headers); a folder at ``path`` is a
+        :class:`~transfer.errors.ConflictError`.
+        """
+        item = encode_item_path(repo_key, path)
+        response = await self._client.request(
+            "HEAD", item, expected=(200, 301, 302, 303, 307, 308, 404), allow_redirects=False
+        )
+        if response.status == 404:
+            return None
+        checksums = checksums_from_headers(response.headers)
+        if response.status == 200 and (checksums.sha1 or checksums.sha256):
+            size = _size(response.headers.get("Content-Length"))
+            return TargetFile(repo_key, path, size, checksums, raw=dict(response.headers))
+        try:
+            info = await self._client.request_json("GET", f"api/storage/{item}")
+        except NotFoundError:
+            return None
+        if isinstance(info, dict) and "children" in info:
+            raise ConflictError(
+                f"{repo_key}/{path} is a folder in the target, not a file",
+                status=409,
+                url=redact_url(self._client.url_for(item)),
+            )
+        return self._file(repo_key, path, info)
+
+    @staticmethod
+    def _file(
+        repo_key: str,
+        path: str,
+        body: Any,
+        deferred: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> TargetFile:
+        raw = body if isinstance(body, dict) else {}
+        return TargetFile(
+            repo=repo_key,
+            path=path,
+            size=_size(raw.get("size")),
+            checksums=checksums_from_json(raw),
+            deferred_properties=dict(deferred or {}),
+            raw=raw,
+        )
+
+    @staticmethod
+    def _split_properties(
+        properties: Properties | None,
+    ) -> tuple[str, dict[str, tuple[str, ...]]]:
+        props = {k: tuple(v) for k, v in (properties or {}).items()}
+        if matrix_safe(props):
+            return matrix_suffix(props), {}
+        return "", props
+
+    async def checksum_deploy(
+        self,
+        repo_key: str,
+        path: str,
+        checksums: Checksums,
+        properties: Properties | None = None,
+    ) -> TargetFile | None:
+        """A body-less PUT with ``X-Checksum-Deploy: true``: the target links a binary it
+        already stores.  ``None`` when it answers 404 or 400 (it lacks the binary, or the
+        checksum header was refused): then send the bytes with :meth:`deploy`."""
+        if not (checksums.sha1 or checksums.sha256):
+            return None
+        matrix, deferred = self._split_properties(properties)
+        headers = {"X-Checksum-Deploy": "true", **checksum_headers(checksums)}
+        try:
+            body = await self._client.request_json(
+                "PUT",
+                encode_item_path(repo_key, path) + matrix,
+                data=b"",
+                headers=headers,
+                expected=_OK,
+            )
+        except NotFoundError:
+            return None
+        except RemoteError as error:
+            if error.status == 400:
+                return None
+            raise
+        return self._file(repo_key, path, body, deferred)
+
+    async def deploy(
+        self,
+        repo_key: str,
+        path: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size: int,
+        checksums: Checksums,
+        properties: Properties | None = None,
+    ) -> TargetFile:
+        """Stream ``size`` bytes with ``Content-Length`` and the declared checksum headers.
+
+        The returned file carries the checksums Artifactory computed.  Not retried here (the
+        chunks cannot be replayed).  Raises :class:`~transfer.errors.SizeMismatch` when the
+        chunks do not add up to ``size`` (the request is aborted) and
+        :class:`~transfer.errors.ChecksumMismatch` when the target's checksum policy rejects
+        the bytes (409).
+        """
+        matrix, deferred = self._split_properties(properties)
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(size),
+            **checksum_headers(checksums),
+        }
+        try:
+            response = await self._client.send(
+                "PUT",
+                encode_item_path(repo_key, path) + matrix,
+                data=exactly(chunks, size, path=path),
+                headers=headers,
+                expected=_OK,
+            )
+        except ConflictError as error:
+            if checksums.known() and "checksum" in str(error).lower():
+                declared = ", ".join(f"{k} {v}" for k, v in checksums.known().items())
+                raise ChecksumMismatch(
+                    "checksum (target)",
+                    declared,
+                    f"different bytes: {error}",
+                    path=f"{repo_key}/{path}",
+                ) from error
+            raise
+        return self._file(repo_key, path, response.json(), deferred)
+
+    async def set_properties(self, repo_key: str, path: str, properties: Properties) -> None:
+        """``PATCH /api/metadata/{repo}/{path}`` with ``{"props": {k: [values]}}`` (not
+        recursive): any character is safe in JSON; the given keys are replaced, others kept."""
+        body = {"props": {k: list(v) for k, v in properties.items()}}
+        await self._client.request(
+            "PATCH",
+            "api/metadata/" + encode_item_path(repo_key, path),
+            params={"recursiveProperties": 0},
+            json=body,
+            expected=(200, 204),
+        )
+
+    async def get_properties(self, repo_key: str, path: str) -> dict[str, list[str]]:
+        """``GET /api/storage/{repo}/{path}?properties``; empty when there are none (the
+        server's 404 "No properties could be found", also given for a missing item)."""
+        try:
+            body = await self._client.request_json(
+                "GET", f"api/storage/{encode_item_path(repo_key, path)}?properties"
+            )
+        except NotFoundError:
+            return {}
+        found = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(found, dict):
+            return {}
+        return {
+            str(k): [str(v) for v in vs] if isinstance(vs, list) else [str(vs)]
+            for k, vs in found.items()
+        }
