@@ -1,0 +1,203 @@
+"""AdaptiveLimiter (AIMD concurrency) and RateLimitInfo, with a fake clock and no sleeping."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_halves_the_limit_down_to_one() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, cooldown=1.0, clock=clock)
+    seen = []
+    for _ in range(5):
+        limiter.on_throttle()
+        seen.append(limiter.limit)
+        clock.now += 2.0
+    assert seen == [4, 2, 1, 1, 1]
+
+
+def test_a_burst_of_throttles_counts_once_per_cooldown() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(16, cooldown=1.0, clock=clock)
+    for _ in range(10):  # ten in-flight requests all got a 429
+        limiter.on_throttle()
+    assert limiter.limit == 8
+    assert limiter.throttles == 1
+    clock.now += 1.5
+    limiter.on_throttle()
+    assert limiter.limit == 4
+    assert limiter.throttles == 2
+
+
+def test_successes_add_one_slot_per_run_up_to_the_maximum() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, initial=1, increase_after=3, clock=clock)
+    assert limiter.limit == 1
+    for _ in range(2):
+        limiter.on_success()
+    assert limiter.limit == 1
+    limiter.on_success()
+    assert limiter.limit == 2
+    for _ in range(30):
+        limiter.on_success()
+    assert limiter.limit == 4 == limiter.max_limit
+
+
+def test_a_throttle_resets_the_success_run() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, initial=2, increase_after=3, clock=clock)
+    limiter.on_success()
+    limiter.on_success()
+    limiter.on_throttle()
+    assert limiter.limit == 1
+    limiter.on_success()
+    assert limiter.limit == 1
+
+
+async def test_slots_bound_concurrency_and_serve_in_order() -> None:
+    limiter = AdaptiveLimiter(2)
+    release = anyio.Event()
+    active = 0
+    peak = 0
+    order: list[int] = []
+
+    async def worker(n: int) -> None:
+        nonlocal active, peak
+        async with limiter.slot():
+            order.append(n)
+            active += 1
+            peak = max(peak, active)
+            await release.wait()
+            active -= 1
+
+    async with anyio.create_task_group() as tg:
+        for n in range(6):
+            tg.start_soon(worker, n)
+            await anyio.lowlevel.checkpoint()
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert limiter.in_flight == 2
+        assert limiter.waiting == 4
+        release.set()
+    assert peak == 2
+    assert order == list(range(6))
+    assert limiter.in_flight == 0
+
+
+async def test_a_throttle_lowers_concurrency_for_new_requests() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, clock=clock)
+    gates = [anyio.Event() for _ in range(8)]
+    entered: list[int] = []
+
+    async def worker(n: int) -> None:
+        async with limiter.slot():
+            entered.append(n)
+            await gates[n].wait()
+
+    async with anyio.create_task_group() as tg:
+        for n in range(8):
+            tg.start_soon(worker, n)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert entered == [0, 1, 2, 3]
+        limiter.on_throttle()  # limit 4 -> 2: nobody enters until only one is left in flight
+        for n in (0, 1):
+            gates[n].set()
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert entered == [0, 1, 2, 3]
+        gates[2].set()
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert entered == [0, 1, 2, 3, 4]
+        assert limiter.in_flight == 2
+        for gate in gates:
+            gate.set()
+    assert limiter.in_flight == 0
+
+
+async def test_growing_the_limit_wakes_waiters() -> None:
+    limiter = AdaptiveLimiter(3, initial=1, increase_after=1)
+    hold = anyio.Event()
+    entered: list[int] = []
+
+    async def worker(n: int) -> None:
+        async with limiter.slot():
+            entered.append(n)
+            await hold.wait()
+
+    async with anyio.create_task_group() as tg:
+        for n in range(3):
+            tg.start_soon(worker, n)
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        assert entered == [0]
+        limiter.on_success()
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        assert entered == [0, 1]
+        hold.set()
+
+
+async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
+    limiter = AdaptiveLimiter(1)
+    hold = anyio.Event()
+
+    async def holder() -> None:
+        async with limiter.slot():
+            await hold.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(holder)
+        await anyio.lowlevel.checkpoint()
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            async with limiter.slot():
+                pytest.fail("entered a slot that was taken")
+        assert limiter.waiting == 0
+        hold.set()
+    assert limiter.in_flight == 0
+    with anyio.fail_after(1):
+        async with limiter.slot():
+            assert limiter.in_flight == 1
+
+
+def test_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_limit"):
+        AdaptiveLimiter(0)
+    with pytest.raises(ValueError, match="decrease_factor"):
+        AdaptiveLimiter(2, decrease_factor=1.0)
+
+
+def test_rate_limit_headers() -> None:
+    info = RateLimitInfo.from_headers({"x-ratelimit-limit": "1440", "X-RateLimit-Remaining": "0"})
+    assert info == RateLimitInfo(limit=1440, remaining=0)
+    assert info.exhausted
+    assert info.fraction_left == 0.0
+    half = RateLimitInfo.from_headers({"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "150"})
+    assert half is not None
+    assert not half.exhausted
+    assert half.fraction_left == 0.5
+
+
+def test_rate_limit_headers_absent_or_garbled() -> None:
+    assert RateLimitInfo.from_headers({"Content-Type": "application/json"}) is None
+    assert RateLimitInfo.from_headers({"X-RateLimit-Limit": "lots"}) is None
+    partial = RateLimitInfo.from_headers({"X-RateLimit-Remaining": " 12 "})
+    assert partial == RateLimitInfo(limit=None, remaining=12)
+    assert partial.fraction_left is None

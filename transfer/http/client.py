@@ -1,0 +1,625 @@
+"""One aiohttp session per service host: auth, timeouts, TLS, retries, pacing, error mapping.
+
+Requests whose body can be replayed (:meth:`HttpClient.request`, :meth:`HttpClient.request_json`)
+are retried here under a :class:`RetryPolicy`.  Streams (:meth:`HttpClient.stream`,
+:meth:`HttpClient.send`) are not: a consumed stream cannot be replayed, so their callers retry
+the whole transfer.  Every failure leaves this module as a :mod:`transfer.errors` exception whose
+message holds no credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import aiohttp
+import anyio
+import orjson
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from transfer.errors import RemoteError, TransferError
+from transfer.http.errors import (
+    error_for_status,
+    error_message_from_body,
+    is_throttle,
+    map_exception,
+    redact_url,
+)
+from transfer.http.pacing import AdaptiveLimiter
+from transfer.http.retry import RetryPolicy
+
+__all__ = [
+    "ApiKeyAuth",
+    "Auth",
+    "BasicAuth",
+    "BearerAuth",
+    "HasSecret",
+    "HttpClient",
+    "HttpStats",
+    "Response",
+    "RetryHook",
+    "StreamedResponse",
+    "Timeouts",
+]
+
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+_ERROR_BODY_LIMIT = 64 * 1024
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class HasSecret(Protocol):
+    """A secret value that prints as ``***`` and gives itself up only through :meth:`reveal`."""
+
+    def reveal(self) -> str:
+        """The secret in clear, for building a request header."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    """``Authorization: Basic`` with a user and a password, API key or token."""
+
+    user: str
+    password: HasSecret = field(repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """The request headers carrying this credential."""
+        raw = f"{self.user}:{self.password.reveal()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+@dataclass(frozen=True, slots=True)
+class BearerAuth:
+    """``Authorization: Bearer`` with an access token."""
+
+    token: HasSecret = field(repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """The request headers carrying this credential."""
+        return {"Authorization": f"Bearer {self.token.reveal()}"}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyAuth:
+    """Artifactory's ``X-JFrog-Art-Api`` header (an API key without a user)."""
+
+    key: HasSecret = field(repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """The request headers carrying this credential."""
+        return {"X-JFrog-Art-Api": self.key.reveal()}
+
+
+Auth = BasicAuth | BearerAuth | ApiKeyAuth
+RetryHook = Callable[[int, float, TransferError], None]
+"""Called before each retry sleep with (failed attempt number, delay in seconds, the error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed for each phase of a request (``None``: no limit).
+
+    ``connect`` bounds opening a socket (waiting for a free pooled connection is not counted:
+    our own concurrency limits bound that); ``sock_read`` bounds every wait for the next bytes,
+    so a hung server is noticed even mid-stream; ``total`` bounds a whole buffered request
+    (:meth:`HttpClient.request`), ``stream_total`` a whole stream (unbounded by default: a
+    1 GiB file on a slow link takes long, and ``sock_read`` already catches stalls).
+    """
+
+    connect: float | None = 15.0
+    sock_read: float | None = 60.0
+    total: float | None = 300.0
+    stream_total: float | None = None
+
+    def client_timeout(self, *, streaming: bool) -> aiohttp.ClientTimeout:
+        """The aiohttp form of these limits."""
+        return aiohttp.ClientTimeout(
+            total=self.stream_total if streaming else self.total,
+            sock_connect=self.connect,
+            sock_read=self.sock_read,
+        )
+
+
+@dataclass(slots=True)
+class HttpStats:
+    """Counters for progress and the run report."""
+
+    requests: int = 0
+    """Attempts sent, retries included."""
+    retries: int = 0
+    """Attempts that were retries of a failed one."""
+    throttled: int = 0
+    """Answers that asked us to slow down (429, 503, exhausted rate limit)."""
+    failures: int = 0
+    """Requests that finally failed (after any retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A fully read response."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    url: str
+    """The final URL (after redirects), unredacted: do not put it in messages as is."""
+    method: str = "GET"
+
+    def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a clear non-retryable :class:`RemoteError` when it is not."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            safe = redact_url(self.url)
+            kind = "empty body" if not self.body.strip() else f"invalid JSON ({exc})"
+            first = self.body[:80].decode("utf-8", "replace")
+            raise RemoteError(
+                f"expected JSON from {self.method} {safe} (HTTP {self.status}, "
+                f"{len(self.body)} bytes) but got {kind}; body starts {first!r}",
+                status=self.status,
+                url=safe,
+            ) from None
+
+
+class StreamedResponse:
+    """A response whose body is read as it arrives; reading errors come out mapped."""
+
+    def __init__(self, raw: aiohttp.ClientResponse, url: str, scrub: Callable[[str], str]) -> None:
+        self.raw = raw
+        """The aiohttp response, for what this wrapper does not expose."""
+        self._url = url
+        self._scrub = scrub
+
+    @property
+    def status(self) -> int:
+        """The HTTP status."""
+        return self.raw.status
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The response headers."""
+        return self.raw.headers
+
+    @property
+    def url(self) -> str:
+        """The final URL (after redirects), unredacted."""
+        return str(self.raw.url)
+
+    @property
+    def content_length(self) -> int | None:
+        """``Content-Length`` when the server sent one."""
+        return self.raw.content_length
+
+    async def iter_chunks(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """The body in chunks of exactly ``chunk_size`` bytes (the last may be shorter)."""
+        buf = bytearray()
+        try:
+            while True:
+                data = await self.raw.content.read(chunk_size - len(buf))
+                if not data:
+                    break
+                if not buf and len(data) == chunk_size:
+                    yield data
+                    continue
+                buf += data
+                if len(buf) >= chunk_size:
+                    yield bytes(buf)
+                    buf.clear()
+        except _NETWORK_ERRORS as exc:
+            raise _scrubbed(map_exception(exc, self._url), self._scrub) from None
+        if buf:
+            yield bytes(buf)
+
+
+def _scrubbed(err: TransferError, scrub: Callable[[str], str]) -> TransferError:
+    text = str(err)
+    clean = scrub(text)
+    if clean != text:
+        err.args = (clean,)
+    return err
+
+
+def _cause_in_tree(exc: BaseException) -> TransferError | None:
+    # aiohttp wraps an exception raised by an upload body generator (say, the download
+    # feeding it failed) in a ClientConnectionError; the real reason is the cause.
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TransferError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class HttpClient:
+    """Talks to one service: a base URL, credentials, one aiohttp session (connection pool).
+
+    Use as ``async with HttpClient(...) as client:``.  Paths are joined to ``base_url``; an
+    absolute ``http(s)://`` URL is used as is.  Paths and URLs must already be percent-encoded.
+    Credentials are attached only to requests for ``base_url``'s origin, including after a
+    redirect, so a CDN redirect never sees them.  ``sleep`` and ``rng`` are injected so retry
+    delays can be tested without waiting; ``on_retry`` is told about every retry.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth | None = None,
+        user_agent: str = "transfer/0.1",
+        timeouts: Timeouts | None = None,
+        verify_tls: bool = True,
+        ca_bundle: str | Path | None = None,
+        max_connections: int = 16,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+        limiter: AdaptiveLimiter | None = None,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._origin = URL(self.base_url).origin()
+        self._auth_headers = auth.headers() if auth is not None else {}
+        self._secrets = tuple(v for v in _secret_values(self._auth_headers) if len(v) >= 4)
+        self._user_agent = user_agent
+        self.timeouts = timeouts or Timeouts()
+        self._verify_tls = verify_tls
+        self._ca_bundle = ca_bundle
+        self._max_connections = max_connections
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._on_retry = on_retry
+        self.limiter = limiter
+        """Adaptive concurrency limit shared by this client's requests (``None``: none)."""
+        self._follow_redirects = follow_redirects
+        self._max_redirects = max_redirects
+        self._session: aiohttp.ClientSession | None = None
+        self.stats = HttpStats()
+
+    async def __aenter__(self) -> HttpClient:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            ssl_setting: ssl.SSLContext | bool = True
+            if not self._verify_tls:
+                ssl_setting = False
+            elif self._ca_bundle is not None:
+                ssl_setting = ssl.create_default_context(cafile=str(self._ca_bundle))
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=ssl_setting)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self._user_agent},
+                middlewares=(self._authorize,),
+            )
+        return self._session
+
+    async def _authorize(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        # Runs for every hop of a redirect chain: credentials only ever go to our own origin.
+        if self._auth_headers and request.url.origin() == self._origin:
+            request.headers.update(self._auth_headers)
+        return await handler(request)
+
+    def url_for(self, path_or_url: str) -> str:
+        """The absolute URL for a path relative to ``base_url`` (absolute URLs pass through)."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _fail(self, err: TransferError) -> TransferError:
+        return _scrubbed(err, self._scrub)
+
+    def _slot(self) -> AbstractAsyncContextManager[None]:
+        return self.limiter.slot() if self.limiter is not None else nullcontext()
+
+    def _record(self, error: TransferError | None) -> None:
+        if error is None:
+            if self.limiter is not None:
+                self.limiter.on_success()
+        elif is_throttle(error):
+            self.stats.throttled += 1
+            if self.limiter is not None:
+                self.limiter.on_throttle()
+
+    def _redirects(self, method: str, allow: bool | None) -> bool:
+        if allow is not None:
+            return allow
+        return self._follow_redirects and method in _SAFE_METHODS
+
+    async def _status_error(
+        self, method: str, url: str, raw: aiohttp.ClientResponse
+    ) -> RemoteError:
+        try:
+            body = await raw.content.read(_ERROR_BODY_LIMIT)
+        except _NETWORK_ERRORS:
+            body = b""
+        message = self._scrub(error_message_from_body(body, raw.content_type))
+        return error_for_status(raw.status, message, url, raw.headers, method=method)
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        expected: Sequence[int] = (200,),
+        retry: bool = True,
+        allow_redirects: bool | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> Response:
+        """Send one request and read the whole answer; retry retryable failures.
+
+        A status outside ``expected`` raises the error :func:`error_for_status` picks (its
+        message quotes the server's own, shortened).  Retries honour ``Retry-After``.
+        Every try of a non-idempotent request is a new request: callers creating things must
+        accept "already exists" on a retry, or pass ``retry=False``.
+        """
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        body: bytes | str | None = data
+        send_headers = dict(headers or {})
+        if json is not None:
+            body = orjson.dumps(json)
+            send_headers.setdefault("Content-Type", "application/json")
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._request_once(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=send_headers,
+                    expected=expected,
+                    allow_redirects=self._redirects(method, allow_redirects),
+                    timeouts=timeouts or self.timeouts,
+                )
+            except TransferError as err:
+                delay = self.retry_policy.delay_for(attempt, err, self._rng) if retry else None
+                if delay is None:
+                    self.stats.failures += 1
+                    raise
+                self.stats.retries += 1
+                if self._on_retry is not None:
+                    self._on_retry(attempt, delay, err)
+                await self._sleep(delay)
+
+    async def _request_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None,
+        data: bytes | str | None,
+        headers: Mapping[str, str],
+        expected: Sequence[int],
+        allow_redirects: bool,
+        timeouts: Timeouts,
+    ) -> Response:
+        session = self._get_session()
+        async with self._slot():
+            self.stats.requests += 1
+            try:
+                async with session.request(
+                    method,
+                    URL(url, encoded=True),
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    allow_redirects=allow_redirects,
+                    max_redirects=self._max_redirects,
+                    timeout=timeouts.client_timeout(streaming=False),
+                ) as raw:
+                    if raw.status not in expected:
+                        error = await self._status_error(method, url, raw)
+                        self._record(error)
+                        raise self._fail(error)
+                    payload = await raw.read()
+                    self._record(None)
+                    return Response(
+                        status=raw.status,
+                        headers=raw.headers,
+                        body=payload,
+                        url=str(raw.url),
+                        method=method,
+                    )
+            except _NETWORK_ERRORS as exc:
+                raise self._fail(map_exception(exc, url)) from None
+
+    async def request_json(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        expected: Sequence[int] = (200,),
+        retry: bool = True,
+        timeouts: Timeouts | None = None,
+    ) -> Any:
+        """:meth:`request`, then the body parsed as JSON (``None`` for a 204 answer).
+
+        A body that is not JSON, or is cut off, raises a non-retryable :class:`RemoteError`
+        naming the URL and quoting the first bytes.
+        """
+        send_headers = {"Accept": "application/json", **(headers or {})}
+        response = await self.request(
+            method,
+            path_or_url,
+            params=params,
+            json=json,
+            data=data,
+            headers=send_headers,
+            expected=expected,
+            retry=retry,
+            timeouts=timeouts,
+        )
+        if response.status == 204 and not response.body:
+            return None
+        try:
+            return response.json()
+        except RemoteError as err:
+            self.stats.failures += 1
+            raise self._fail(err) from None
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expected: Sequence[int] = (200,),
+        allow_redirects: bool | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """Open a response for streaming its body (downloads); never retried here.
+
+        Yields once the status is known to be in ``expected``; read the body with
+        :meth:`StreamedResponse.iter_chunks`.  Redirects are followed for GET/HEAD.
+        """
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        session = self._get_session()
+        opened = False
+        async with self._slot():
+            self.stats.requests += 1
+            try:
+                async with session.request(
+                    method,
+                    URL(url, encoded=True),
+                    params=params,
+                    headers=headers,
+                    allow_redirects=self._redirects(method, allow_redirects),
+                    max_redirects=self._max_redirects,
+                    timeout=(timeouts or self.timeouts).client_timeout(streaming=True),
+                ) as raw:
+                    if raw.status not in expected:
+                        error = await self._status_error(method, url, raw)
+                        self._record(error)
+                        self.stats.failures += 1
+                        raise self._fail(error)
+                    self._record(None)
+                    opened = True
+                    yield StreamedResponse(raw, url, self._scrub)
+            except _NETWORK_ERRORS as exc:
+                # Once the body is the caller's, only aiohttp's own errors are ours to map:
+                # an OSError from the caller (a full disk) is not a network failure.
+                if opened and not isinstance(exc, aiohttp.ClientError):
+                    raise
+                self.stats.failures += 1
+                raise self._fail(map_exception(exc, url)) from None
+
+    async def send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        data: AsyncIterable[bytes] | bytes,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        expected: Sequence[int] = (200, 201),
+        timeouts: Timeouts | None = None,
+    ) -> Response:
+        """Upload ``data`` (bytes, or chunks streamed as they come) and read the answer.
+
+        Not retried: a stream cannot be replayed.  Pass ``Content-Length`` in ``headers`` when
+        the size is known, or the body goes out chunked.  If the chunk source itself fails with
+        a :class:`TransferError` (the download feeding the upload broke), that error is raised
+        rather than a network error of the upload.
+        """
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        session = self._get_session()
+        async with self._slot():
+            self.stats.requests += 1
+            try:
+                async with session.request(
+                    method,
+                    URL(url, encoded=True),
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=(timeouts or self.timeouts).client_timeout(streaming=True),
+                ) as raw:
+                    if raw.status not in expected:
+                        error = await self._status_error(method, url, raw)
+                        self._record(error)
+                        raise self._fail(error)
+                    payload = await raw.read()
+                    self._record(None)
+                    return Response(
+                        status=raw.status,
+                        headers=raw.headers,
+                        body=payload,
+                        url=str(raw.url),
+                        method=method,
+                    )
+            except TransferError:
+                self.stats.failures += 1
+                raise
+            except _NETWORK_ERRORS as exc:
+                self.stats.failures += 1
+                cause = _cause_in_tree(exc)
+                if cause is not None:
+                    raise cause from None
+                raise self._fail(map_exception(exc, url)) from None
+
+
+def _secret_values(headers: Mapping[str, str]) -> list[str]:
+    values: list[str] = []
+    for name, value in headers.items():
+        values.append(value)
+        if name.lower() == "authorization":
+            scheme, _, credential = value.partition(" ")
+            values.append(credential)
+            if scheme.lower() == "basic":
+                decoded = base64.b64decode(credential).decode("utf-8", "replace")
+                values.extend((decoded, decoded.partition(":")[2]))
+    return [v for v in values if v]

@@ -1,0 +1,173 @@
+"""Pacing requests to what a server tolerates: an adaptive concurrency limit and rate headers.
+
+:class:`AdaptiveLimiter` is AIMD, as TCP congestion control: each throttle signal (429, 503, an
+exhausted rate limit) halves the number of requests allowed in flight, down to one; a run of
+successes adds one back, up to the configured maximum.  Throttle signals that arrive together
+(every in-flight request of a burst gets its own 429) count once per cool-down period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+
+__all__ = ["AdaptiveLimiter", "RateLimitInfo"]
+
+
+class AdaptiveLimiter:
+    """A concurrency limit that shrinks when the server pushes back and grows when it does not.
+
+    Use ``async with limiter.slot():`` around each request, then call :meth:`on_success` or
+    :meth:`on_throttle` with its outcome.  Waiters are served first come, first served.  Do not
+    nest slots of one limiter in one task: with a limit of 1 that would wait forever.
+    """
+
+    def __init__(
+        self,
+        max_limit: int,
+        *,
+        initial: int | None = None,
+        decrease_factor: float = 0.5,
+        increase_after: int = 10,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_limit < 1:
+            raise ValueError("max_limit must be at least 1")
+        if not 0.0 < decrease_factor < 1.0:
+            raise ValueError("decrease_factor must be between 0 and 1")
+        if increase_after < 1:
+            raise ValueError("increase_after must be at least 1")
+        self._max = max_limit
+        self._limit = max(1, min(max_limit, initial if initial is not None else max_limit))
+        self._factor = decrease_factor
+        self._increase_after = increase_after
+        self._cooldown = cooldown
+        self._clock = clock
+        self._in_use = 0
+        self._waiters: deque[anyio.Event] = deque()
+        self._successes = 0
+        self._last_decrease: float | None = None
+        self.throttles = 0
+        """How many throttle signals lowered the limit (for progress and reports)."""
+
+    @property
+    def limit(self) -> int:
+        """How many requests may be in flight right now."""
+        return self._limit
+
+    @property
+    def max_limit(self) -> int:
+        """The ceiling the limit grows back to."""
+        return self._max
+
+    @property
+    def in_flight(self) -> int:
+        """How many slots are held."""
+        return self._in_use
+
+    @property
+    def waiting(self) -> int:
+        """How many tasks wait for a slot."""
+        return len(self._waiters)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``limit`` slots for the duration of the block."""
+        await self._acquire()
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self) -> None:
+        if self._in_use < self._limit and not self._waiters:
+            self._in_use += 1
+            return
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():
+                # The slot was handed over just as we were cancelled: pass it on.
+                self._release()
+            else:
+                self._waiters.remove(event)
+            raise
+
+    def _release(self) -> None:
+        self._in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        # A woken waiter already owns its slot, so nobody can overtake it in between.
+        while self._waiters and self._in_use < self._limit:
+            self._in_use += 1
+            self._waiters.popleft().set()
+
+    def on_success(self) -> None:
+        """Record a request the server accepted; every ``increase_after`` in a row add a slot."""
+        self._successes += 1
+        if self._successes >= self._increase_after:
+            self._successes = 0
+            if self._limit < self._max:
+                self._limit += 1
+                self._wake()
+
+    def on_throttle(self) -> None:
+        """Record that the server asked us to slow down: multiply the limit by the factor."""
+        self._successes = 0
+        now = self._clock()
+        if self._last_decrease is not None and now - self._last_decrease < self._cooldown:
+            return
+        self._last_decrease = now
+        self.throttles += 1
+        self._limit = max(1, int(self._limit * self._factor))
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """The API quota a response reports (Bintray's ``X-RateLimit-Limit``/``-Remaining``)."""
+
+    limit: int | None
+    remaining: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo | None:
+        """Parse the rate headers; ``None`` when the response carries neither (or no number)."""
+        limit = _int_header(headers, "X-RateLimit-Limit")
+        remaining = _int_header(headers, "X-RateLimit-Remaining")
+        if limit is None and remaining is None:
+            return None
+        return cls(limit=limit, remaining=remaining)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when no calls are left.  Bintray still serves an org's own resources then."""
+        return self.remaining is not None and self.remaining <= 0
+
+    @property
+    def fraction_left(self) -> float | None:
+        """Remaining over limit (0..1), when both are known and the limit is positive."""
+        if self.limit is None or self.remaining is None or self.limit <= 0:
+            return None
+        return max(0.0, min(1.0, self.remaining / self.limit))
