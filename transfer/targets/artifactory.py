@@ -40,6 +40,7 @@ from transfer.targets.artifactory_paths import (
     checksums_from_headers,
     checksums_from_json,
     encode_item_path,
+    encode_name,
     matrix_safe,
     matrix_suffix,
 )
@@ -233,6 +234,36 @@ class ArtifactoryTarget:
                 url=redact_url(self._client.url_for(item)),
             )
         return self._file(repo_key, path, info)
+
+    async def list_files(self, repo_key: str) -> list[TargetFile] | None:
+        """Every file of ``repo_key`` (deep ``?list``, one request), or ``None`` when the
+        repository does not exist. Sizes and sha1/sha256 come from the listing itself."""
+        try:
+            body = await self._client.request_json(
+                "GET",
+                f"api/storage/{encode_name(repo_key)}",
+                params={"list": "", "deep": "1", "listFolders": "0"},
+            )
+        except NotFoundError:
+            return None
+        files = body.get("files", []) if isinstance(body, dict) else []
+        listed = []
+        for entry in files:
+            if not isinstance(entry, dict) or entry.get("folder"):
+                continue
+            uri = str(entry.get("uri", ""))
+            listed.append(
+                TargetFile(
+                    repo=repo_key,
+                    path=uri.lstrip("/"),
+                    size=_size(entry.get("size")),
+                    checksums=Checksums(
+                        sha1=str(entry.get("sha1") or ""), sha256=str(entry.get("sha2") or "")
+                    ),
+                    raw=entry,
+                )
+            )
+        return listed
 
     @staticmethod
     def _file(

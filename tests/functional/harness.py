@@ -1,0 +1,103 @@
+"""Helpers for whole-migration tests: settings for a running sandbox, one-call migrations,
+and a comparison of target against source."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from transfer.config_load import settings_from_mapping
+from transfer.models import ItemState
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus
+from transfer.runner import MigrationSummary, migrate
+from transfer.sandbox.serve import Sandbox, env_path, write_config
+from transfer.settings import Secret, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_target_repos(sandbox: Sandbox) -> None:
+    """Create a local repository for every Bintray repository (the artifacts phase needs them)."""
+    for repo in sandbox.org.repos.values():
+        if repo.name not in sandbox.artifactory.repositories():
+            sandbox.artifactory.create_repository(repo.name, "generic")
+
+
+def settings_for(sandbox: Sandbox, workdir: Path, **transfer: Any) -> Settings:
+    """Settings that point at ``sandbox``, with the store and report under ``workdir``."""
+    e = sandbox.endpoints
+    data: dict[str, Any] = {
+        "source": {
+            "api_url": e.bintray_api_url,
+            "download_url": e.bintray_download_url,
+            "subject": e.org_name,
+            "user": e.bintray_user,
+            "api_key": Secret(e.bintray_api_key),
+        },
+        "target": {
+            "url": e.artifactory_url,
+            "user": e.artifactory_user,
+            "password": Secret(e.artifactory_password),
+        },
+        "store": {"path": str(workdir / "state.db")},
+        "report": {"output_dir": str(workdir / "report")},
+        "transfer": {"workers": 4, "backoff_base": 0.01, "backoff_max": 0.05, **transfer},
+    }
+    return settings_from_mapping(data, base_dir=workdir)
+
+
+async def run_migration(
+    settings: Settings, *, phases: tuple[str, ...] = ("artifacts",), retry_failed: bool = False
+) -> MigrationSummary:
+    """One ``migrate`` in this process."""
+    return await migrate(
+        settings, bus=EventBus(), stop=StopControl(), phases=phases, retry_failed=retry_failed
+    )
+
+
+def assert_target_matches_source(sandbox: Sandbox) -> int:
+    """Every source file is in the target with equal size, sha1 and sha256; returns the count."""
+    checked = 0
+    for file in sandbox.org.iter_files():
+        digests = sandbox.org.content.digests(file.content_key, file.size, kind=file.kind)
+        stored = sandbox.artifactory.item(file.repo, file.path)
+        assert stored is not None, f"{file.repo}/{file.path} missing in the target"
+        assert (stored.size, stored.sha1, stored.sha256) == (
+            digests.size,
+            digests.sha1,
+            digests.sha256,
+        ), f"{file.repo}/{file.path} differs"
+        checked += 1
+    return checked
+
+
+def done_count(summary: MigrationSummary) -> int:
+    assert summary.counts is not None
+    return summary.counts[ItemState.DONE].items
+
+
+def write_cli_config(sandbox: Sandbox, workdir: Path) -> tuple[Path, dict[str, str]]:
+    """A config file for the CLI and the environment holding its secrets."""
+    config = workdir / "transfer.toml"
+    write_config(sandbox.endpoints, config, store_path=str(workdir / "state.db"))
+    environ = dict(os.environ)
+    for line in env_path(config).read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        environ[name] = value.strip("'")
+    return config, environ
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[str]:
+    """Start ``python -m transfer ARGS`` (not waited for)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "transfer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )

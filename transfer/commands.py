@@ -1,0 +1,316 @@
+"""What each ``transfer`` command does, between the argument parser and the use cases (edge).
+
+Loads settings, sets up logging and signals, renders progress and summaries, and maps results
+to exit codes. ``cli.py`` parses arguments and calls :func:`dispatch`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from transfer import runner
+from transfer.errors import EXIT_FAILURES, EXIT_OK, EXIT_STOPPED, TransferError
+from transfer.models import ItemState
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus
+from transfer.reporting.logsetup import configure_logging, event_logger, shutdown_logging
+from transfer.reporting.progress import format_bytes, show_progress
+from transfer.settings import Settings, load_settings
+
+__all__ = ["dispatch"]
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """The first TransferError inside (possibly nested) exception groups, else ``error``."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _unwrap(inner)
+            if isinstance(found, TransferError):
+                return found
+        return _unwrap(error.exceptions[0])
+    return error
+
+
+async def dispatch(args: argparse.Namespace) -> int:
+    """Run the command ``args`` names; returns the exit code."""
+    try:
+        if args.command == "sandbox":
+            return await _sandbox_serve(args)
+        if args.command == "demo":
+            return await _demo(args)
+        settings = _load(args)
+        with _logging(args, settings):
+            if args.command == "migrate" and not args.dry_run:
+                return await _migrate(args, settings)
+            if args.command == "status":
+                return await _status(args, settings)
+            if args.command in ("plan", "migrate"):
+                return await _plan(args, settings)
+            if args.command == "verify":
+                return await _verify(args, settings)
+            if args.command == "report":
+                return await _report(args, settings)
+            raise TransferError(f"unknown command {args.command}")
+    except BaseExceptionGroup as group:
+        raise _unwrap(group) from None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for flag, key in (
+        ("workers", "transfer.workers"),
+        ("bandwidth", "transfer.bandwidth_limit"),
+        ("max_transfer", "transfer.max_transfer"),
+        ("max_duration", "transfer.max_duration"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "insecure", False):
+        overrides["target.verify_tls"] = False
+    if getattr(args, "log_json", None) is not None:
+        overrides["logging.json_file"] = str(args.log_json.resolve())
+    return overrides
+
+
+def _load(args: argparse.Namespace, config: Path | None = None) -> Settings:
+    settings = load_settings(config or args.config, overrides=_overrides(args))
+    for warning in settings.warnings:
+        print(f"transfer: warning: {warning}", file=sys.stderr)
+    return settings
+
+
+class _logging:
+    """Configure logging for the command; close the JSON file at the end."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
+        level = (
+            "debug" if args.verbose > 1 else ("info" if args.verbose else settings.logging.level)
+        )
+        configure_logging(
+            level=level,
+            json_file=settings.logging.json_file,
+            console=True,
+            secrets=settings.secrets(),
+        )
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        shutdown_logging()
+
+
+@asynccontextmanager
+async def _signals(stop: StopControl) -> AsyncIterator[None]:
+    """First SIGINT/SIGTERM: stop softly (finish what is in hand); second: stop now."""
+
+    async def watch() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                hard = stop.requested()
+                stop.request(f"{name} received", hard=hard)
+                what = "stopping now" if hard else "finishing in-flight files (again to stop now)"
+                print(f"\ntransfer: {name}: {what}", file=sys.stderr, flush=True)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
+
+
+def _summary_lines(summary: runner.MigrationSummary) -> list[str]:
+    lines = []
+    if summary.counts is not None:
+        c = summary.counts
+        lines.append(
+            f"files: {c[ItemState.DONE].items} done ({format_bytes(c[ItemState.DONE].bytes)}), "
+            f"{c[ItemState.FAILED].items} failed, {c[ItemState.CONFLICT].items} conflicts, "
+            f"{c[ItemState.SKIPPED].items} skipped, {c[ItemState.PENDING].items} pending"
+        )
+    if summary.discovery is not None and summary.discovery.unmappable_repos:
+        for repo, reason in summary.discovery.unmappable_repos.items():
+            lines.append(f"repository {repo} not migrated: {reason}")
+    lines.extend(summary.notes)
+    if summary.stopped:
+        lines.append(f"stopped: {summary.stopped} — run the same command again to resume")
+    return lines
+
+
+def _exit_code(summary: runner.MigrationSummary) -> int:
+    if summary.stopped:
+        return EXIT_STOPPED
+    return EXIT_FAILURES if summary.unfinished else EXIT_OK
+
+
+async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    bus = EventBus()
+    bus.subscribe(event_logger())
+    stop = StopControl()
+    phases = tuple(args.only) if args.only else runner.PHASES
+    async with (
+        _signals(stop),
+        show_progress(bus.counters, live=None if not args.no_progress else False),
+    ):
+        summary = await runner.migrate(
+            settings, bus=bus, stop=stop, phases=phases, retry_failed=args.retry_failed
+        )
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        for line in _summary_lines(summary):
+            print(line)
+    return _exit_code(summary)
+
+
+async def _status(args: argparse.Namespace, settings: Settings) -> int:
+    counts = await runner.store_counts(settings)
+    data = {s.value: {"items": counts[s].items, "bytes": counts[s].bytes} for s in ItemState}
+    if args.json:
+        print(json.dumps({"items": data}, indent=2))
+    else:
+        total = counts.total
+        done = counts[ItemState.DONE]
+        print(
+            f"{done.items}/{total.items} files done, "
+            f"{format_bytes(done.bytes)}/{format_bytes(total.bytes)}"
+        )
+        for state in ItemState:
+            print(
+                f"  {state.value:10} {counts[state].items:8}  {format_bytes(counts[state].bytes)}"
+            )
+    return EXIT_OK
+
+
+async def _sandbox_serve(args: argparse.Namespace) -> int:
+    from transfer.sandbox.serve import ServeOptions, serve_until_stopped
+
+    options = ServeOptions(
+        profile=args.profile,
+        seed=args.seed,
+        faults=args.faults,
+        sink=args.sink,
+        storage_dir=args.storage_dir,
+        port_bintray=args.port_bintray,
+        port_download=args.port_download,
+        port_artifactory=args.port_artifactory,
+        host=args.host,
+        write_config=args.write_config,
+        file_count=args.file_count,
+        file_size=args.file_size,
+    )
+    try:
+        await serve_until_stopped(options)
+    except ValueError as error:  # an unknown profile or a malformed fault spec
+        raise TransferError(str(error)) from None
+    return EXIT_OK
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from transfer.sandbox.serve import Sandbox, env_path, write_config
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "transfer.toml"
+    try:
+        sandbox = Sandbox(args.profile, seed=args.seed, faults=args.faults)
+    except ValueError as error:
+        raise TransferError(str(error)) from None
+    async with sandbox:
+        endpoints = sandbox.endpoints
+        write_config(endpoints, config, store_path="transfer-state.db")
+        environ = _read_env_file(env_path(config))
+        print(
+            f"sandbox: Bintray organisation '{endpoints.org_name}' "
+            f"({args.profile}, seed {args.seed}) "
+            f"at {endpoints.bintray_api_url}, Artifactory at {endpoints.artifactory_url}"
+        )
+        print(f"workdir: {workdir}")
+        settings = load_settings(config, environ=environ, overrides=_overrides(args))
+        with _logging(args, settings):
+            code = await _migrate(_demo_args(args), settings)
+        puts = sandbox.artifactory.request_log.count(method="PUT")
+        print(f"emulator saw {puts} PUT requests")
+    return code
+
+
+def _demo_args(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(
+        only=None, retry_failed=False, json=False, no_progress=args.no_progress
+    )
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    import os
+    import shlex
+
+    environ = dict(os.environ)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            environ[name] = shlex.split(value)[0] if value else ""
+    return environ
+
+
+async def _plan(args: argparse.Namespace, settings: Settings) -> int:
+    bus = EventBus()
+    async with show_progress(bus.counters, live=False if args.no_progress else None):
+        summary = await runner.plan(settings, bus=bus)
+    data = summary.as_dict()
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(
+        f"source: {data['files']} files, {format_bytes(data['bytes'])} "
+        f"in {data['repositories']} repositories"
+    )
+    for repo, reason in data["unmappable_repositories"].items():
+        print(f"  repository {repo} will not be migrated: {reason}")
+    print(f"to send: {format_bytes(summary.bytes_to_send)} at most (checksum deploy may link some)")
+    for repo, actions in sorted(summary.actions.items()):
+        shown = ", ".join(
+            f"{n} {verdict.replace('_', ' ')}" for verdict, n in sorted(actions.items())
+        )
+        print(f"  {repo}: {shown}")
+    for verdict, examples in summary.examples.items():
+        print(f"{verdict.replace('_', ' ')} (first {len(examples)}):")
+        for example in examples:
+            print(f"  {example}")
+    print("nothing was written to the target")
+    return EXIT_OK
+
+
+async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    result = await runner.verify(settings)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(
+            f"same: {result.same}  only in source: {result.only_in_source}  "
+            f"only in target: {result.only_in_target}  differs: {result.differs}  "
+            f"errors: {result.errors}"
+        )
+        print(f"details: {result.csv_path}")
+    return EXIT_OK if result.clean else EXIT_FAILURES
+
+
+async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    paths = await runner.report(settings, out_dir=args.out)
+    if args.json:
+        print(json.dumps({k: str(getattr(paths, k)) for k in ("json", "markdown", "failures_csv")}))
+    else:
+        print(f"report: {paths.markdown}\n        {paths.json}\nfailures: {paths.failures_csv}")
+    return EXIT_OK

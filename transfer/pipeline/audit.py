@@ -1,0 +1,203 @@
+"""``transfer verify``: an independent audit of the target against a fresh source listing.
+
+It trusts neither the checkpoint store nor earlier runs: it lists the source again, lists each
+target repository (one deep listing per repository), and compares size, sha1 and sha256 per
+path. Both listings go into a temporary SQLite file next to the report and are compared there
+with SQL, so memory stays flat however many files there are.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from transfer.errors import TransferError
+from transfer.pipeline.planner import map_repo_key
+from transfer.sources.base import Source
+from transfer.targets.base import TargetFile
+
+__all__ = ["AUDIT_COLUMNS", "AuditResult", "ListingTarget", "audit"]
+
+AUDIT_COLUMNS = (
+    "status",
+    "target_repo",
+    "path",
+    "source_repo",
+    "package",
+    "version",
+    "source_size",
+    "target_size",
+    "source_sha1",
+    "target_sha1",
+    "source_sha256",
+    "target_sha256",
+    "detail",
+)
+
+
+class ListingTarget(Protocol):
+    """A target that can list a whole repository (Artifactory's deep ``?list``)."""
+
+    async def list_files(self, repo_key: str) -> list[TargetFile] | None:
+        """Every file of the repository, or ``None`` when it does not exist."""
+        ...
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """Counts per verdict and where the details went."""
+
+    same: int = 0
+    only_in_source: int = 0
+    only_in_target: int = 0
+    differs: int = 0
+    errors: int = 0
+    csv_path: Path | None = None
+    error_details: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when every source file is in the target, equal, and nothing failed."""
+        return not (self.only_in_source or self.differs or self.errors)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready counts."""
+        return {
+            "same": self.same,
+            "only_in_source": self.only_in_source,
+            "only_in_target": self.only_in_target,
+            "differs": self.differs,
+            "errors": self.errors,
+            "csv": str(self.csv_path) if self.csv_path else None,
+        }
+
+
+_SCHEMA = """
+CREATE TABLE src (target_repo TEXT, path TEXT, repo TEXT, package TEXT, version TEXT,
+                  size INTEGER, sha1 TEXT, sha256 TEXT, PRIMARY KEY (target_repo, path));
+CREATE TABLE tgt (target_repo TEXT, path TEXT, size INTEGER, sha1 TEXT, sha256 TEXT,
+                  PRIMARY KEY (target_repo, path));
+"""
+
+_DIFFERS = """
+SELECT 'differs', s.target_repo, s.path, s.repo, s.package, s.version, s.size, t.size,
+       s.sha1, t.sha1, s.sha256, t.sha256, ''
+FROM src s JOIN tgt t USING (target_repo, path)
+WHERE (s.size IS NOT NULL AND t.size IS NOT NULL AND s.size != t.size)
+   OR (s.sha1 != '' AND t.sha1 != '' AND lower(s.sha1) != lower(t.sha1))
+   OR (s.sha256 != '' AND t.sha256 != '' AND lower(s.sha256) != lower(t.sha256))
+"""
+_ONLY_SOURCE = """
+SELECT 'only_in_source', s.target_repo, s.path, s.repo, s.package, s.version, s.size, NULL,
+       s.sha1, '', s.sha256, '', ''
+FROM src s LEFT JOIN tgt t USING (target_repo, path) WHERE t.path IS NULL
+"""
+_ONLY_TARGET = """
+SELECT 'only_in_target', t.target_repo, t.path, '', '', '', NULL, t.size, '', t.sha1, '',
+       t.sha256, ''
+FROM tgt t LEFT JOIN src s USING (target_repo, path)
+WHERE s.path IS NULL AND t.target_repo IN (SELECT DISTINCT target_repo FROM src)
+"""
+_SAME = "SELECT count(*) FROM src s JOIN tgt t USING (target_repo, path)"
+
+
+async def audit(
+    source: Source,
+    target: ListingTarget,
+    *,
+    subject: str,
+    repo_key_template: str,
+    work_dir: Path,
+    on_progress: Callable[[int], None] | None = None,
+) -> AuditResult:
+    """Compare every source file with the target; write ``verify.csv`` into ``work_dir``."""
+    await anyio.Path(work_dir).mkdir(parents=True, exist_ok=True)
+    db_path = work_dir / "verify.sqlite-tmp"
+    await anyio.Path(db_path).unlink(missing_ok=True)
+    db = await anyio.to_thread.run_sync(sqlite3.connect, str(db_path))
+    result = AuditResult(csv_path=work_dir / "verify.csv")
+    try:
+        await anyio.to_thread.run_sync(db.executescript, _SCHEMA)
+        keys = await _list_source(source, db, subject, repo_key_template, result, on_progress)
+        for key in sorted(keys):
+            try:
+                listed = await target.list_files(key)
+            except TransferError as error:
+                result.errors += 1
+                result.error_details.append(f"cannot list target repository {key}: {error}")
+                continue
+            rows = [
+                (key, f.path, f.size, f.checksums.sha1, f.checksums.sha256) for f in listed or ()
+            ]
+            await anyio.to_thread.run_sync(
+                db.executemany, "INSERT OR REPLACE INTO tgt VALUES (?, ?, ?, ?, ?)", rows
+            )
+        await anyio.to_thread.run_sync(_compare, db, result)
+    finally:
+        await anyio.to_thread.run_sync(db.close)
+        await anyio.Path(db_path).unlink(missing_ok=True)
+    return result
+
+
+async def _list_source(
+    source: Source,
+    db: sqlite3.Connection,
+    subject: str,
+    template: str,
+    result: AuditResult,
+    on_progress: Callable[[int], None] | None,
+) -> set[str]:
+    keys: set[str] = set()
+    listed = 0
+    for repo in await source.list_repositories():
+        try:
+            key = map_repo_key(template, repo=repo.name, subject=subject, repo_type=repo.type)
+        except ValueError as error:
+            result.errors += 1
+            result.error_details.append(str(error))
+            continue
+        keys.add(key)
+        async for package_name in source.iter_packages(repo.name):
+            package = await source.get_package(repo.name, package_name)
+            if package.linked:
+                continue
+            for version in package.versions:
+                files = await source.list_version_files(repo.name, package.name, version)
+                rows = [
+                    (key, f.path, f.repo, f.package, f.version, f.size, f.sha1, f.sha256)
+                    for f in files
+                ]
+                await anyio.to_thread.run_sync(
+                    db.executemany, "INSERT OR REPLACE INTO src VALUES (?,?,?,?,?,?,?,?)", rows
+                )
+                listed += len(rows)
+                if on_progress is not None:
+                    on_progress(listed)
+    return keys
+
+
+def _compare(db: sqlite3.Connection, result: AuditResult) -> None:
+    assert result.csv_path is not None
+    result.same = db.execute(_SAME).fetchone()[0]
+    with result.csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(AUDIT_COLUMNS)
+        for query, attribute in (
+            (_DIFFERS, "differs"),
+            (_ONLY_SOURCE, "only_in_source"),
+            (_ONLY_TARGET, "only_in_target"),
+        ):
+            count = 0
+            for row in db.execute(query):
+                writer.writerow(row)
+                count += 1
+            setattr(result, attribute, count)
+        for detail in result.error_details:
+            writer.writerow(("error", "", "", "", "", "", "", "", "", "", "", "", detail))
+    result.same -= result.differs

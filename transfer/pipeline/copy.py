@@ -1,0 +1,260 @@
+"""The copy worker: one claimed item from the source into the target, verified three ways.
+
+Per item: ask the target when it may already hold something (a resumed item, a repository this
+run did not create), let the planner decide, try a checksum deploy when the content may already
+be there, otherwise stream the download straight into the upload, hashing on the way. A file is
+``done`` only when the declared size and checksums, the computed ones and the ones the target
+returns agree. Retryable errors are retried here with backoff and jitter, honouring
+``Retry-After``; the concurrency limiter shrinks on 429/503 and grows back on success.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+import anyio
+
+from transfer.checkpoint.base import Outcome, WorkItem
+from transfer.errors import ChecksumMismatch, RateLimited, RemoteError, TransferError
+from transfer.http.pacing import AdaptiveLimiter
+from transfer.http.retry import RetryPolicy
+from transfer.integrity import (
+    DEFAULT_OFFLOAD_THRESHOLD,
+    Buffer,
+    MultiHasher,
+    hashing,
+    verify_transfer,
+)
+from transfer.models import Checksums, ItemState
+from transfer.pipeline.bandwidth import BandwidthLimiter
+from transfer.pipeline.dedup import ContentRegistry
+from transfer.pipeline.planner import (
+    Action,
+    ConflictPolicy,
+    TargetFacts,
+    checksums_agree,
+    decide,
+)
+from transfer.sources.base import Source
+from transfer.targets.base import Target
+
+__all__ = ["CopyObserver", "CopyOptions", "CopyWorker"]
+
+
+class CopyObserver(Protocol):
+    """Where a worker reports what it is doing (progress counters, events)."""
+
+    def bytes_moved(self, n: int) -> None:
+        """``n`` more bytes went from the source into the target."""
+
+    def retrying(self, item: WorkItem, attempt: int, delay: float, error: TransferError) -> None:
+        """A try failed with a retryable error; the next one starts after ``delay`` seconds."""
+
+    def throttled(self, limit: int) -> None:
+        """The target asked us to slow down; concurrency is now ``limit``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOptions:
+    """How workers copy; built from the transfer and target settings."""
+
+    conflict_policy: ConflictPolicy = ConflictPolicy.REPORT
+    min_checksum_deploy_size: int = 10 * 1024
+    chunk_size: int = 1024 * 1024
+    hash_offload_threshold: int | None = DEFAULT_OFFLOAD_THRESHOLD
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def _throttle_signal(error: TransferError) -> bool:
+    return isinstance(error, RateLimited) or (
+        isinstance(error, RemoteError) and error.status == 503
+    )
+
+
+class CopyWorker:
+    """Copies claimed items; one instance is shared by every worker task of a process."""
+
+    def __init__(
+        self,
+        source: Source,
+        target: Target,
+        *,
+        options: CopyOptions,
+        limiter: AdaptiveLimiter,
+        bandwidth: BandwidthLimiter,
+        observer: CopyObserver,
+        must_probe: Callable[[str], bool],
+        dedup: ContentRegistry | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._target = target
+        self._options = options
+        self._limiter = limiter
+        self._bandwidth = bandwidth
+        self._observer = observer
+        self._must_probe = must_probe
+        self._dedup = dedup or ContentRegistry()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._clock = clock
+
+    async def copy(self, item: WorkItem) -> Outcome:
+        """Copy one item, retrying what is worth retrying; returns the outcome to record."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._attempt(item)
+            except TransferError as error:
+                if _throttle_signal(error):
+                    self._limiter.on_throttle()
+                    self._observer.throttled(self._limiter.limit)
+                delay = self._options.retry.delay_for(attempt, error, self._rng)
+                if delay is None:
+                    return Outcome(
+                        ItemState.FAILED,
+                        add_attempts=attempt,
+                        error=str(error),
+                        http_status=getattr(error, "status", None) or None,
+                        duration=self._clock() - started,
+                    )
+                self._observer.retrying(item, attempt, delay, error)
+                await self._sleep(delay)
+                continue
+            self._limiter.on_success()
+            return Outcome(
+                outcome.state,
+                add_attempts=attempt,
+                error=outcome.error,
+                bytes_transferred=outcome.bytes_transferred,
+                target=outcome.target,
+                how=outcome.how,
+                duration=self._clock() - started,
+                http_status=outcome.http_status,
+            )
+
+    async def _facts(self, item: WorkItem) -> TargetFacts | None:
+        spec = item.spec
+        if not (item.recheck or self._must_probe(spec.target_repo)):
+            return None
+        found = await self._target.probe(spec.target_repo, spec.target_path)
+        if found is None:
+            return TargetFacts(exists=False)
+        return TargetFacts(exists=True, size=found.size, checksums=found.checksums)
+
+    async def _attempt(self, item: WorkItem) -> Outcome:
+        spec = item.spec
+        declared = Checksums(sha1=spec.sha1, sha256=spec.sha256)
+        digest = spec.sha256 or spec.sha1
+        facts = await self._facts(item)
+        decision = decide(
+            path=spec.target_path,
+            declared=declared,
+            size=spec.size,
+            target=facts,
+            policy=self._options.conflict_policy,
+            min_checksum_deploy_size=self._options.min_checksum_deploy_size,
+            content_in_target=self._dedup.in_target(digest),
+        )
+        if decision.action is Action.RECORD:
+            assert decision.state is not None
+            return Outcome(decision.state, error=decision.reason)
+        if decision.action is Action.MARK_DONE:
+            assert facts is not None
+            self._dedup.mark_in_target(digest)
+            return Outcome(ItemState.DONE, how="already_present", target=facts.checksums)
+        if decision.action is Action.TRY_CHECKSUM_DEPLOY:
+            linked = await self._checksum_deploy(item, declared)
+            if linked is not None:
+                return linked
+        if not digest or spec.size == 0:
+            return await self._stream(item, declared)
+        waiting_for = self._dedup.lead(digest)
+        if waiting_for is not None:
+            # Another worker is streaming identical bytes: wait, then link them.
+            await waiting_for.wait()
+            if self._dedup.in_target(digest):
+                linked = await self._checksum_deploy(item, declared, how="dedup")
+                if linked is not None:
+                    return linked
+            return await self._stream(item, declared)
+        stored = False
+        try:
+            outcome = await self._stream(item, declared)
+            stored = outcome.state is ItemState.DONE
+            return outcome
+        finally:
+            self._dedup.finish(digest, stored=stored)
+
+    async def _checksum_deploy(
+        self, item: WorkItem, declared: Checksums, *, how: str = "checksum_deploy"
+    ) -> Outcome | None:
+        spec = item.spec
+        found = await self._target.checksum_deploy(
+            spec.target_repo, spec.target_path, declared, spec.properties
+        )
+        if found is None:
+            return None
+        if checksums_agree(declared, found.checksums) is False:
+            # The target linked content that is not ours: never accept it as done.
+            raise ChecksumMismatch(
+                "target checksum",
+                declared.sha256 or declared.sha1,
+                found.checksums.sha256 or found.checksums.sha1,
+                path=spec.target_path,
+            )
+        if found.deferred_properties:
+            await self._target.set_properties(
+                spec.target_repo, spec.target_path, found.deferred_properties
+            )
+        self._dedup.mark_in_target(spec.sha256 or spec.sha1)
+        return Outcome(ItemState.DONE, how=how, target=found.checksums, bytes_transferred=0)
+
+    async def _stream(self, item: WorkItem, declared: Checksums) -> Outcome:
+        spec = item.spec
+        hasher = MultiHasher()
+        async with self._limiter.slot(), self._source.open_download(spec.source) as download:
+            chunks = self._counted(
+                hashing(
+                    self._bandwidth.throttle(download.chunks(self._options.chunk_size)),
+                    hasher,
+                    offload_threshold=self._options.hash_offload_threshold,
+                )
+            )
+            stored = await self._target.deploy(
+                spec.target_repo,
+                spec.target_path,
+                chunks,
+                size=spec.size,
+                checksums=declared,
+                properties=spec.properties,
+            )
+        if stored.deferred_properties:
+            await self._target.set_properties(
+                spec.target_repo, spec.target_path, stored.deferred_properties
+            )
+        verify_transfer(
+            spec.target_path,
+            declared_size=spec.size,
+            declared=declared,
+            computed=hasher.digests(),
+            computed_size=hasher.size,
+            target=stored.checksums,
+        )
+        return Outcome(
+            ItemState.DONE, how="streamed", bytes_transferred=hasher.size, target=stored.checksums
+        )
+
+    async def _counted(self, chunks: AsyncIterable[Buffer]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            self._observer.bytes_moved(memoryview(chunk).nbytes)
+            yield cast(bytes, chunk)  # bytes-like: aiohttp and hashlib take any buffer
+

@@ -1,0 +1,186 @@
+"""Wiring of the artifacts phase: discovery, a claimer, N copy workers, a lease heartbeat.
+
+Stages are tasks in one task group joined by a bounded stream of work items (STYLE #4, #5):
+
+    discover ──► store ──► claimer ──(bounded stream, queue_size)──► N workers ──► store
+
+Closing the claimer's send side ends the workers; nothing else signals the end. Shutdown order:
+the claimer stops claiming (a limit or a signal asked to stop), workers finish the item in their
+hands (a hard stop cancels them instead), the heartbeat stops, and finally — shielded from
+cancellation — every item this process still holds goes back to ``pending`` and the store is
+flushed, so the next run resumes exactly there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from transfer.checkpoint.base import CheckpointStore, Outcome, WorkItem
+from transfer.models import ItemState
+from transfer.pipeline.copy import CopyObserver, CopyWorker
+
+__all__ = ["EngineObserver", "EngineOptions", "StopControl", "run_artifacts"]
+
+
+class EngineObserver(CopyObserver, Protocol):
+    """A copy observer that also hears about finished items and discovery."""
+
+    def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
+        """``item`` ended with ``outcome`` (already handed to the store)."""
+
+    def heartbeat_stats(self) -> dict[str, float | int]:
+        """Statistics this worker publishes in the store for ``transfer status``."""
+        ...
+
+
+class StopControl:
+    """Asks a run to stop: softly (finish what is in hand) or hard (cancel it)."""
+
+    def __init__(self) -> None:
+        self.soft = anyio.Event()
+        self.hard = anyio.Event()
+        self.reason = ""
+
+    def requested(self) -> bool:
+        """Whether any stop was asked for."""
+        return self.soft.is_set()
+
+    def request(self, reason: str, *, hard: bool = False) -> None:
+        """Ask for a stop; the first reason given is kept."""
+        if not self.reason:
+            self.reason = reason
+        self.soft.set()
+        if hard:
+            self.hard.set()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Sizes and limits of the artifacts phase."""
+
+    owner: str
+    workers: int = 8
+    queue_size: int = 16
+    claim_batch: int = 64
+    lease_seconds: float = 300.0
+    poll_interval: float = 0.5
+    max_transfer: int | None = None
+    max_duration: float | None = None
+    stop_grace: float = 30.0
+
+
+async def run_artifacts(
+    *,
+    store: CheckpointStore,
+    worker: CopyWorker,
+    options: EngineOptions,
+    observer: EngineObserver,
+    stop: StopControl,
+    discovery: Callable[[], Awaitable[object]] | None = None,
+    bytes_moved: Callable[[], int] = lambda: 0,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run discovery and copying until everything claimable is done or a stop is asked.
+
+    ``bytes_moved`` reports the bytes moved so far, for ``max_transfer``.
+    """
+    discovery_done = anyio.Event()
+    holding = 0  # items this process claimed and has not recorded yet
+    started = clock()
+
+    async def run_discovery() -> None:
+        try:
+            if discovery is not None:
+                await discovery()
+        finally:
+            discovery_done.set()
+
+    async def nothing_left_anywhere() -> bool:
+        counts = await store.counts()
+        others = counts[ItemState.IN_FLIGHT].items - holding
+        return counts[ItemState.PENDING].items == 0 and others <= 0
+
+    async def claimer(send: ObjectSendStream[WorkItem]) -> None:
+        nonlocal holding
+        idle = 0.01  # polls start fast (discovery is usually just ahead) and back off
+        async with send:
+            while not stop.requested():
+                batch = await store.claim_batch(
+                    options.owner, options.claim_batch, options.lease_seconds
+                )
+                if not batch:
+                    if discovery_done.is_set() and await nothing_left_anywhere():
+                        return
+                    with anyio.move_on_after(idle):
+                        await stop.soft.wait()
+                    idle = min(idle * 2, options.poll_interval)
+                    continue
+                idle = 0.01
+                holding += len(batch)
+                for item in batch:
+                    if stop.requested():
+                        return
+                    await send.send(item)
+
+    async def copy_worker(receive: ObjectReceiveStream[WorkItem]) -> None:
+        nonlocal holding
+        async with receive:
+            async for item in receive:
+                if stop.requested():
+                    continue  # claimed but not started: released to pending at the end
+                outcome = await worker.copy(item)
+                with anyio.CancelScope(shield=True):
+                    await store.record(item.id, outcome, owner=options.owner)
+                holding -= 1
+                observer.item_finished(item, outcome)
+
+    async def heartbeat() -> None:
+        while True:
+            await store.renew_leases(options.owner, options.lease_seconds)
+            await store.heartbeat_worker(options.owner, observer.heartbeat_stats())
+            with anyio.move_on_after(max(0.5, options.lease_seconds / 3)):
+                await stop.hard.wait()
+
+    async def limits() -> None:
+        while not stop.requested():
+            if options.max_duration is not None and clock() - started >= options.max_duration:
+                stop.request(f"--max-duration ({options.max_duration:g}s) reached")
+            if options.max_transfer is not None and bytes_moved() >= options.max_transfer:
+                stop.request(f"--max-transfer ({options.max_transfer} bytes) reached")
+            with anyio.move_on_after(0.2):
+                await stop.soft.wait()
+
+    async def hard_stop(scope: anyio.CancelScope) -> None:
+        await stop.soft.wait()
+        with anyio.move_on_after(options.stop_grace):
+            await stop.hard.wait()
+        scope.cancel()
+
+    try:
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(run_discovery)
+            outer.start_soon(heartbeat)
+            outer.start_soon(limits)
+            outer.start_soon(hard_stop, outer.cancel_scope)
+            async with anyio.create_task_group() as pipeline:
+                send, receive = anyio.create_memory_object_stream[WorkItem](options.queue_size)
+                pipeline.start_soon(claimer, send)
+                async with receive:
+                    for _ in range(max(1, options.workers)):
+                        pipeline.start_soon(copy_worker, receive.clone())
+            if stop.requested():
+                outer.cancel_scope.cancel()
+            else:
+                # Everything is copied; let discovery finish its bookkeeping, then stop.
+                await discovery_done.wait()
+                outer.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.release(options.owner)
+            await store.flush()

@@ -1,0 +1,455 @@
+"""Use cases: plan, migrate, status, verify — built from settings, used by the CLI and library.
+
+This layer builds the clients and the store from :class:`~transfer.settings.Settings`, runs
+the phases, and returns plain summaries. It prints nothing: progress goes out as events on the
+:class:`~transfer.reporting.events.EventBus` the caller passes in.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from transfer.checkpoint.base import (
+    META_CONFIG_FINGERPRINT,
+    CheckpointStore,
+    Counts,
+    Item,
+    Outcome,
+    WorkItem,
+)
+from transfer.checkpoint.sqlite import SqliteStore
+from transfer.errors import ConfigError, TransferError
+from transfer.http.client import Timeouts as HttpTimeouts
+from transfer.http.pacing import AdaptiveLimiter
+from transfer.http.retry import RetryPolicy
+from transfer.models import Checksums, ItemState
+from transfer.pipeline.audit import AuditResult, audit
+from transfer.pipeline.bandwidth import BandwidthLimiter
+from transfer.pipeline.copy import CopyOptions, CopyWorker
+from transfer.pipeline.discover import DiscoveryResult, discover
+from transfer.pipeline.engine import EngineOptions, StopControl, run_artifacts
+from transfer.pipeline.planner import (
+    Action,
+    ConflictPolicy,
+    Decision,
+    TargetFacts,
+    decide,
+)
+from transfer.reporting.events import (
+    DiscoveryProgress,
+    EventBus,
+    ItemFinished,
+    PhaseFinished,
+    PhaseStarted,
+    Retrying,
+    ThrottleChanged,
+)
+from transfer.reporting.report import ReportPaths, write_report
+from transfer.settings import Settings, Timeouts
+from transfer.sources.base import Source
+from transfer.sources.bintray import BintraySource
+from transfer.targets.artifactory import ArtifactoryTarget
+from transfer.targets.base import Target
+
+__all__ = [
+    "PHASES",
+    "MigrationSummary",
+    "migrate",
+    "open_source",
+    "open_store",
+    "open_target",
+    "store_counts",
+]
+
+PHASES = ("repositories", "security", "artifacts", "properties")
+
+
+def _http_timeouts(timeouts: Timeouts) -> HttpTimeouts:
+    return HttpTimeouts(connect=timeouts.connect, sock_read=timeouts.read)
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    t = settings.transfer
+    return RetryPolicy(
+        max_attempts=t.max_attempts, base_delay=t.backoff_base, max_delay=t.backoff_max
+    )
+
+
+def open_source(settings: Settings) -> Source:
+    """The configured source client (not yet opened: use ``async with``)."""
+    s = settings.source
+    return BintraySource(
+        s.api_url,
+        s.download_url,
+        s.subject,
+        s.login,
+        s.api_key,
+        page_size=s.page_size,
+        include_unpublished=s.include_unpublished,
+        repos=s.repos,
+        exclude_repos=s.exclude_repos,
+        packages=s.packages,
+        versions=s.versions,
+        timeouts=_http_timeouts(s.timeouts),
+        retry_policy=_retry_policy(settings),
+    )
+
+
+def open_target(settings: Settings) -> Target:
+    """The configured target client (not yet opened: use ``async with``)."""
+    t = settings.target
+    if t.type == "webdav":
+        from transfer.targets.webdav import WebDavTarget
+
+        return WebDavTarget(t.url, timeouts=_http_timeouts(t.timeouts))
+    return ArtifactoryTarget(
+        t.url,
+        t.user,
+        password=t.password,
+        token=t.token,
+        api_key=t.api_key,
+        timeouts=_http_timeouts(t.timeouts),
+        verify_tls=t.verify_tls,
+        ca_bundle=str(t.ca_bundle) if t.ca_bundle else None,
+        retry_policy=_retry_policy(settings),
+        max_connections=max(16, settings.transfer.workers * 2),
+    )
+
+
+def open_store(settings: Settings, *, readonly: bool = False) -> CheckpointStore:
+    """The configured checkpoint store (not yet opened: use ``async with``)."""
+    s = settings.store
+    if s.backend == "postgres":
+        raise ConfigError("the PostgreSQL store is not available in this version yet")
+    if readonly:
+        if not s.path.exists():
+            raise ConfigError(f"no migration state at {s.path}: run `transfer migrate` first")
+        return SqliteStore.open_readonly(s.path, run=s.run)
+    return SqliteStore(s.path, run=s.run)
+
+
+async def store_counts(settings: Settings) -> Counts:
+    """Item counts of the configured run, read without disturbing a running migration."""
+    async with open_store(settings, readonly=True) as store:
+        return await store.counts()
+
+
+@dataclass(slots=True)
+class MigrationSummary:
+    """How a ``migrate`` ended."""
+
+    counts: Counts | None = None
+    discovery: DiscoveryResult | None = None
+    stopped: str = ""
+    phases: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> int:
+        """Items that are neither done nor skipped."""
+        if self.counts is None:
+            return 0
+        return sum(
+            self.counts[s].items for s in (ItemState.FAILED, ItemState.CONFLICT, ItemState.PENDING)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        by_state = {}
+        if self.counts is not None:
+            by_state = {
+                s.value: {"items": self.counts[s].items, "bytes": self.counts[s].bytes}
+                for s in ItemState
+            }
+        return {
+            "phases": self.phases,
+            "stopped": self.stopped,
+            "items": by_state,
+            "notes": self.notes,
+        }
+
+
+class _BusObserver:
+    """Turns copy-worker callbacks into events on the bus."""
+
+    def __init__(self, bus: EventBus, owner: str) -> None:
+        self._bus = bus
+        self._owner = owner
+
+    def bytes_moved(self, n: int) -> None:
+        self._bus.add_bytes(n)
+
+    def retrying(self, item: WorkItem, attempt: int, delay: float, error: TransferError) -> None:
+        self._bus.emit(
+            Retrying(path=item.spec.path, attempt=attempt, delay=delay, reason=str(error))
+        )
+
+    def throttled(self, limit: int) -> None:
+        self._bus.emit(ThrottleChanged(limit=limit))
+
+    def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
+        self._bus.emit(
+            ItemFinished(
+                repo=item.spec.repo,
+                path=item.spec.path,
+                state=outcome.state,
+                how=outcome.how or "",
+                bytes=item.spec.size,
+                duration=outcome.duration or 0.0,
+                error=outcome.error or "",
+            )
+        )
+
+    def heartbeat_stats(self) -> dict[str, float | int]:
+        snap = self._bus.counters.snapshot()
+        rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
+        return {
+            "files_done": snap.files_done,
+            "bytes_moved": snap.bytes_moved,
+            "bytes_per_second": rate,
+            "retries": snap.retries,
+            "pid": os.getpid(),
+        }
+
+
+def worker_id() -> str:
+    """A name for this process in leases and in ``transfer status``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[tuple[Source, Target, CheckpointStore]]:
+    async with (
+        open_store(settings) as store,
+        open_source(settings) as source,
+        open_target(settings) as target,
+    ):
+        yield source, target, store
+
+
+async def migrate(
+    settings: Settings,
+    *,
+    bus: EventBus,
+    stop: StopControl,
+    phases: Sequence[str] = PHASES,
+    retry_failed: bool = False,
+) -> MigrationSummary:
+    """Run the migration phases in order; resumes whatever the store says is unfinished."""
+    summary = MigrationSummary()
+    owner = worker_id()
+    async with _opened(settings) as (source, target, store):
+        info = await target.check_access()
+        summary.notes.append(f"target: {info.product} {info.version}")
+        fingerprint = settings.fingerprint()
+        previous = await store.get_meta(META_CONFIG_FINGERPRINT)
+        if previous and previous != fingerprint:
+            summary.notes.append("the configuration changed since this run started")
+        await store.set_meta(META_CONFIG_FINGERPRINT, fingerprint)
+        if retry_failed:
+            reopened = await store.reset([ItemState.FAILED, ItemState.CONFLICT])
+            summary.notes.append(f"re-opened {reopened} failed or conflicting items")
+        if "artifacts" in phases and not stop.requested():
+            summary.phases.append("artifacts")
+            summary.discovery = await _artifacts(settings, source, target, store, bus, stop, owner)
+        summary.counts = await store.counts()
+    summary.stopped = stop.reason
+    return summary
+
+
+async def _artifacts(
+    settings: Settings,
+    source: Source,
+    target: Target,
+    store: CheckpointStore,
+    bus: EventBus,
+    stop: StopControl,
+    owner: str,
+) -> DiscoveryResult:
+    t = settings.transfer
+    bus.emit(PhaseStarted(name="artifacts"))
+    observer = _BusObserver(bus, owner)
+    result = DiscoveryResult()
+
+    async def on_progress(found: DiscoveryResult) -> None:
+        bus.emit(
+            DiscoveryProgress(
+                repos=found.repositories,
+                packages=found.packages,
+                versions=found.versions,
+                files=found.files,
+                bytes=found.bytes,
+            )
+        )
+
+    async def run_discovery() -> None:
+        nonlocal result
+        result = await discover(
+            source,
+            store,
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+            on_progress=on_progress,
+        )
+
+    created_repos: set[str] = set()  # the repositories phase fills this in a later version
+    worker = CopyWorker(
+        source,
+        target,
+        options=CopyOptions(
+            conflict_policy=ConflictPolicy(settings.target.conflict),
+            min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
+            chunk_size=t.chunk_size,
+            retry=_retry_policy(settings),
+        ),
+        limiter=AdaptiveLimiter(t.workers),
+        bandwidth=BandwidthLimiter(t.bandwidth_limit),
+        observer=observer,
+        must_probe=lambda repo: repo not in created_repos,
+        rng=random.Random(),
+    )
+    await run_artifacts(
+        store=store,
+        worker=worker,
+        options=EngineOptions(
+            owner=owner,
+            workers=t.workers,
+            queue_size=t.queue_size or 2 * t.workers,
+            claim_batch=t.claim_batch,
+            lease_seconds=t.lease_seconds,
+            max_transfer=t.max_transfer,
+            max_duration=t.max_duration,
+        ),
+        observer=observer,
+        stop=stop,
+        discovery=run_discovery,
+        bytes_moved=lambda: bus.counters.bytes_moved,
+    )
+    counts = await store.counts()
+    bus.emit(
+        PhaseFinished(
+            name="artifacts",
+            summary={s.value: counts[s].items for s in ItemState},
+        )
+    )
+    return result
+
+
+@dataclass(slots=True)
+class PlanSummary:
+    """What a migration would do with the files, decided by the same planner as ``migrate``."""
+
+    discovery: DiscoveryResult | None = None
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)
+    bytes_to_send: int = 0
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        found = self.discovery
+        return {
+            "files": found.files if found else 0,
+            "bytes": found.bytes if found else 0,
+            "repositories": found.repositories if found else 0,
+            "unmappable_repositories": found.unmappable_repos if found else {},
+            "actions": self.actions,
+            "bytes_to_send": self.bytes_to_send,
+            "examples": self.examples,
+        }
+
+
+def _plan_verdict(decision: Decision) -> str:
+    if decision.action is Action.RECORD:
+        state = decision.state.value if decision.state else "failed"
+        return "unsafe_path" if "unsafe path" in decision.reason else state
+    return {
+        Action.MARK_DONE: "already_present",
+        Action.TRY_CHECKSUM_DEPLOY: "copy_or_link",
+        Action.STREAM: "copy",
+    }[decision.action]
+
+
+async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16) -> PlanSummary:
+    """Discover the source (recording it in the store) and decide every pending file against
+    what the target holds, without writing anything to the target."""
+    summary = PlanSummary()
+    async with _opened(settings) as (source, target, store):
+        await target.check_access()
+        bus.emit(PhaseStarted(name="plan"))
+        summary.discovery = await discover(
+            source,
+            store,
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+        )
+        policy = ConflictPolicy(settings.target.conflict)
+        slots = anyio.Semaphore(probe_concurrency)  # also bounds the tasks alive at once
+
+        async def decide_one(item: Item) -> None:
+            spec = item.spec
+            try:
+                found = await target.probe(spec.target_repo, spec.target_path)
+            finally:
+                slots.release()
+            facts = TargetFacts(
+                exists=found is not None,
+                size=found.size if found else None,
+                checksums=found.checksums if found else Checksums(),
+            )
+            verdict = _plan_verdict(
+                decide(
+                    path=spec.target_path,
+                    declared=Checksums(sha1=spec.sha1, sha256=spec.sha256),
+                    size=spec.size,
+                    target=facts,
+                    policy=policy,
+                    min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
+                )
+            )
+            per_repo = summary.actions.setdefault(spec.repo, {})
+            per_repo[verdict] = per_repo.get(verdict, 0) + 1
+            if verdict in ("copy", "copy_or_link"):
+                summary.bytes_to_send += spec.size
+            elif verdict not in ("already_present",):
+                shown = summary.examples.setdefault(verdict, [])
+                if len(shown) < 10:
+                    shown.append(f"{spec.repo}/{spec.path}")
+
+        async with anyio.create_task_group() as group:
+            async for item in store.iter_items(states=[ItemState.PENDING, ItemState.FAILED]):
+                await slots.acquire()
+                group.start_soon(decide_one, item)
+    return summary
+
+
+async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditResult:
+    """Audit the target against a fresh source listing; details go to ``verify.csv``."""
+    target_dir = out_dir or settings.report.output_dir
+    async with open_source(settings) as source, open_target(settings) as target:
+        if not hasattr(target, "list_files"):
+            raise ConfigError(
+                f"`transfer verify` needs an Artifactory target, not {settings.target.type}"
+            )
+        return await audit(
+            source,
+            target,  # type: ignore[arg-type]
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+            work_dir=target_dir,
+        )
+
+
+async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPaths:
+    """Write the migration report from the store (readable while a run is going)."""
+    async with open_store(settings, readonly=True) as store:
+        return await write_report(store, out_dir or settings.report.output_dir)
