@@ -1,1 +1,40 @@
-"""checkpoint"""
+"""The resumable checkpoint store: the single source of truth of a migration run.
+
+:class:`CheckpointStore` is the contract; :class:`SqliteStore` the implementation for one machine.
+"""
+
+from transfer.checkpoint.base import (
+    META_CONFIG_FINGERPRINT,
+    CheckpointStore,
+    Counts,
+    IllegalTransition,
+    Item,
+    ItemSpec,
+    Outcome,
+    Rejection,
+    SideRecord,
+    StateCount,
+    UpsertCounts,
+    WorkerInfo,
+    WorkItem,
+)
+from transfer.checkpoint.schema import SCHEMA_VERSION
+from transfer.checkpoint.sqlite import SqliteStore
+
+__all__ = [
+    "META_CONFIG_FINGERPRINT",
+    "SCHEMA_VERSION",
+    "CheckpointStore",
+    "Counts",
+    "IllegalTransition",
+    "Item",
+    "ItemSpec",
+    "Outcome",
+    "Rejection",
+    "SideRecord",
+    "SqliteStore",
+    "StateCount",
+    "UpsertCounts",
+    "WorkItem",
+    "WorkerInfo",
+]
