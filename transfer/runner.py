@@ -32,6 +32,11 @@ from transfer.errors import ConfigError, TransferError
 from transfer.http.client import Timeouts as HttpTimeouts
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy
+from transfer.migrate.metadata import MetadataMapper, apply_properties  # issue 4
+from transfer.migrate.repositories_phase import (  # issue 4
+    created_repositories,
+    run_repositories_phase,
+)
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.audit import AuditResult, audit
 from transfer.pipeline.bandwidth import BandwidthLimiter
@@ -52,7 +57,9 @@ from transfer.reporting.events import (
     PhaseFinished,
     PhaseStarted,
     Retrying,
+    RunStarted,
     ThrottleChanged,
+    Totals,
 )
 from transfer.reporting.report import ReportPaths, write_report
 from transfer.settings import Settings, Timeouts
@@ -223,8 +230,35 @@ class _BusObserver:
 
 
 def worker_id() -> str:
-    """A name for this process in leases and in ``transfer status``."""
+    """A name for this process in leases and in ``transfer status``: host, pid, nonce."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def reap_dead_workers(store: CheckpointStore) -> int:
+    """Expire the leases of workers on this host whose process is gone (a killed run), so
+    their items are re-checked and resumed now rather than when the leases run out.
+
+    Workers on other hosts are left to their lease expiry: we cannot see their processes.
+    """
+    here, reaped = socket.gethostname(), 0
+    for worker in await store.list_workers():
+        host, _, rest = worker.owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != here or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        if not _process_alive(int(pid_text)):
+            reaped += await store.expire_leases(worker.owner)
+    return reaped
 
 
 @asynccontextmanager
@@ -259,9 +293,36 @@ async def migrate(
         if retry_failed:
             reopened = await store.reset([ItemState.FAILED, ItemState.CONFLICT])
             summary.notes.append(f"re-opened {reopened} failed or conflicting items")
+        # --- issue 4: repositories phase (transfer.migrate.repositories_phase) ---
+        if "repositories" in phases and not stop.requested():
+            summary.phases.append("repositories")
+            if isinstance(target, ArtifactoryTarget):
+                repositories = await run_repositories_phase(
+                    source,
+                    target.admin,
+                    store,
+                    subject=settings.source.subject,
+                    repo_key_template=settings.target.repo_key_template,
+                    bus=bus,
+                )
+                summary.notes.append(repositories.note())
+            else:
+                summary.notes.append("repositories: skipped (the target has no repositories)")
+        # --- end issue 4 ---
+        reaped = await reap_dead_workers(store)
+        if reaped:
+            summary.notes.append(f"resumed {reaped} files a stopped run had in flight")
         if "artifacts" in phases and not stop.requested():
             summary.phases.append("artifacts")
             summary.discovery = await _artifacts(settings, source, target, store, bus, stop, owner)
+        # --- issue 4: properties phase (transfer.migrate.metadata) ---
+        if "properties" in phases and not stop.requested():
+            summary.phases.append("properties")
+            applied = await apply_properties(
+                store, target, everything="artifacts" not in phases, bus=bus
+            )
+            summary.notes.append(applied.note())
+        # --- end issue 4 ---
         summary.counts = await store.counts()
     summary.stopped = stop.reason
     return summary
@@ -278,6 +339,15 @@ async def _artifacts(
 ) -> DiscoveryResult:
     t = settings.transfer
     bus.emit(PhaseStarted(name="artifacts"))
+    known = await store.counts()
+    done = known[ItemState.DONE] + known[ItemState.SKIPPED]
+    bus.emit(
+        RunStarted(
+            run=store.run,
+            totals=Totals(known.total.items, known.total.bytes),
+            already_done=Totals(done.items, done.bytes),
+        )
+    )
     observer = _BusObserver(bus, owner)
     result = DiscoveryResult()
 
@@ -292,6 +362,9 @@ async def _artifacts(
             )
         )
 
+    # issue 4: properties computed at discovery ride on the deploy
+    mapper = MetadataMapper(source, store) if target.capabilities.properties else None
+
     async def run_discovery() -> None:
         nonlocal result
         result = await discover(
@@ -299,10 +372,14 @@ async def _artifacts(
             store,
             subject=settings.source.subject,
             repo_key_template=settings.target.repo_key_template,
+            properties=mapper,
             on_progress=on_progress,
         )
+        if mapper is not None:
+            await mapper.flush()
 
-    created_repos: set[str] = set()  # the repositories phase fills this in a later version
+    # issue 4: repositories this migration created (recorded by the repositories phase)
+    created_repos = await created_repositories(store)
     worker = CopyWorker(
         source,
         target,

@@ -302,6 +302,17 @@ async def test_release_returns_owner_items_to_pending(store: CheckpointStore) ->
     assert not any(w.recheck for w in again)
 
 
+async def test_expired_leases_of_a_dead_owner_are_reclaimed_with_recheck(
+    store: CheckpointStore,
+) -> None:
+    ids = await seed(store, 2)
+    await store.claim_batch("dead", 2, 600)
+    assert await store.claim_batch("alive", 10, 60) == []  # the leases still run
+    assert await store.expire_leases("dead") == 2
+    again = await store.claim_batch("next", 10, 60)
+    assert [(w.id, w.recheck) for w in again] == [(ids[0], True), (ids[1], True)]
+
+
 async def test_release_applies_queued_outcomes_first(store: CheckpointStore) -> None:
     await seed(store, 2)
     first, _second = await store.claim_batch("w", 2, 60)

@@ -7,9 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
-
 import pytest
-
 from harness import (
     assert_target_matches_source,
     create_target_repos,
@@ -17,6 +15,7 @@ from harness import (
     run_migration,
     settings_for,
 )
+
 from transfer.models import ItemState
 from transfer.runner import report, verify
 from transfer.sandbox.serve import Sandbox
@@ -58,7 +57,8 @@ async def test_rerun_sends_nothing_and_new_source_files_are_copied(tmp_path: Pat
             r for r in sandbox.artifactory.request_log if r.method == "PUT" and r.bytes_in
         ][-1:]
         assert sandbox.artifactory.request_log.count(method="PUT") == puts + 1
-        assert new_puts and new_puts[0].path.endswith(".extra")
+        assert new_puts
+        assert new_puts[0].path.endswith(".extra")
         assert_target_matches_source(sandbox)
 
 
@@ -110,7 +110,8 @@ async def test_verify_finds_deleted_and_replaced_files(tmp_path: Path) -> None:
         settings = settings_for(sandbox, tmp_path)
         await run_migration(settings)
         clean = await verify(settings)
-        assert clean.clean and clean.same == sum(1 for _ in sandbox.org.iter_files())
+        assert clean.clean
+        assert clean.same == sum(1 for _ in sandbox.org.iter_files())
 
         files = [f for f in sandbox.org.iter_files() if f.size > 0 and f.repo == "releases"]
         deleted, replaced = files[0], files[1]
@@ -129,4 +130,5 @@ async def test_verify_finds_deleted_and_replaced_files(tmp_path: Path) -> None:
         assert (audit.only_in_source, audit.differs) == (1, 1)
         assert audit.csv_path is not None
         text = audit.csv_path.read_text()
-        assert deleted.path in text and replaced.path in text
+        assert deleted.path in text
+        assert replaced.path in text

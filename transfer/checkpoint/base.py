@@ -419,6 +419,12 @@ class CheckpointStore(Protocol):
         """Put ``owner``'s in-flight items back to ``pending`` (clean stop); returns how many."""
         ...
 
+    async def expire_leases(self, owner: str) -> int:
+        """Expire every lease ``owner`` holds, now: the owner is known to be dead (its process
+        is gone), so its items need not wait for the lease to run out. They are claimed next
+        with ``recheck=True``. Returns how many."""
+        ...
+
     async def record(self, item_id: int, outcome: Outcome, *, owner: str | None = None) -> None:
         """Queue ``outcome`` for ``item_id``; cheap, it returns once queued.
 

@@ -234,6 +234,10 @@ class SqliteStore:
         """Put ``owner``'s in-flight items back to pending; returns how many."""
         return await self._write(self._db.release, owner, self._clock())
 
+    async def expire_leases(self, owner: str) -> int:
+        """Expire ``owner``'s leases now (it is known dead); returns how many."""
+        return await self._write(self._db.expire_leases, owner)
+
     async def record(self, item_id: int, outcome: Outcome, *, owner: str | None = None) -> None:
         """Queue ``outcome`` for the batched writer (see the Protocol)."""
         if self._readonly:

@@ -376,6 +376,15 @@ class SqliteDb:
                 (now, self._run_id, owner),
             ).rowcount
 
+    def expire_leases(self, owner: str) -> int:
+        """See :meth:`CheckpointStore.expire_leases`."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "UPDATE items SET lease_expires = 0 "
+                f"WHERE run_id = ? AND lease_owner = ? AND state = '{_IN_FLIGHT}'",
+                (self._run_id, owner),
+            ).rowcount
+
     def reset(self, states: Sequence[ItemState], now: float) -> int:
         """See :meth:`CheckpointStore.reset` (the caller checked the transitions)."""
         with self._transaction() as conn:
