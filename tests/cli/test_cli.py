@@ -1,0 +1,120 @@
+"""The command line as users meet it: exit codes, one-line errors, no tracebacks, no secrets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from transfer.sandbox.serve import Sandbox, env_path, write_config
+
+pytestmark = pytest.mark.anyio
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def transfer(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = await anyio.run_process(
+        [sys.executable, "-m", "transfer", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+def _environ(config: Path) -> dict[str, str]:
+    environ = dict(os.environ)
+    for line in env_path(config).read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        environ[name] = value.strip("'")
+    return environ
+
+
+async def test_help_lists_commands_and_exit_codes() -> None:
+    code, out, _ = await transfer("--help")
+    assert code == 0
+    for command in ("demo", "sandbox", "plan", "migrate", "status", "verify", "report"):
+        assert command in out
+    assert "exit codes" in out
+
+
+async def test_missing_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    code, out, err = await transfer("migrate", "-c", str(tmp_path / "nope.toml"))
+    assert code == 2
+    assert "config file not found" in err
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+
+
+async def test_misspelt_key_suggests_the_right_one(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text(
+        '[source]\nsubject = "acme"\n[target]\nurl = "http://127.0.0.1:1/artifactory"\n'
+        'user = "a"\npasword = "x"\n'
+    )
+    code, _, err = await transfer("status", "-c", str(config))
+    assert code == 2
+    assert "did you mean 'target.password'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("side", ["bintray", "artifactory"])
+async def test_bad_credentials_exit_3_with_one_clear_line(tmp_path: Path, side: str) -> None:
+    async with Sandbox("tiny") as sandbox:
+        config = tmp_path / "transfer.toml"
+        write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
+        environ = _environ(config)
+        name = "TRANSFER_BINTRAY_API_KEY" if side == "bintray" else "TRANSFER_ARTIFACTORY_PASSWORD"
+        environ[name] = "wrong-secret-value"
+        code, out, err = await transfer(
+            "migrate", "-c", str(config), "--only", "artifacts", "--no-progress", env=environ
+        )
+        assert code == 3, err
+        assert "Traceback" not in err + out
+        errors = [line for line in err.splitlines() if line.startswith("transfer: error:")]
+        assert len(errors) == 1
+        assert "401" in errors[0] or "credentials" in errors[0].lower()
+        assert "wrong-secret-value" not in err + out
+
+
+async def test_unreachable_target_exit_3(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        config = tmp_path / "transfer.toml"
+        write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
+        text = config.read_text().replace(
+            sandbox.endpoints.artifactory_url, "http://127.0.0.1:9/artifactory"
+        )
+        config.write_text(text)
+        code, out, err = await transfer(
+            "migrate", "-c", str(config), "--no-progress", env=_environ(config)
+        )
+        assert code == 3, err
+        assert "Traceback" not in err + out
+
+
+async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        for repo in sandbox.org.repos.values():
+            sandbox.artifactory.create_repository(repo.name, "generic")
+        config = tmp_path / "transfer.toml"
+        write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
+        env = _environ(config)
+        code, out, err = await transfer("migrate", "-c", str(config), "--no-progress", env=env)
+        assert code == 0, err
+        total = sum(1 for _ in sandbox.org.iter_files())
+        assert f"files: {total} done" in out
+        code, out, _ = await transfer("status", "-c", str(config), env=env)
+        assert code == 0
+        assert f"{total}/{total} files done" in out
+        code, out, _ = await transfer("verify", "-c", str(config), env=env)
+        assert code == 0, out
+        assert f"same: {total}" in out
+        code, out, _ = await transfer(
+            "report", "-c", str(config), "--out", str(tmp_path / "r"), env=env
+        )
+        assert code == 0
+        assert (tmp_path / "r" / "report.md").exists()
+        assert (tmp_path / "r" / "failures.csv").read_text().startswith("repo,package")
