@@ -4,8 +4,6 @@ and a comparison of target against source."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +87,3 @@ def write_cli_config(sandbox: Sandbox, workdir: Path) -> tuple[Path, dict[str, s
         name, _, value = line.removeprefix("export ").partition("=")
         environ[name] = value.strip("'")
     return config, environ
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[str]:
-    """Start ``python -m transfer ARGS`` (not waited for)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "transfer", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-    )

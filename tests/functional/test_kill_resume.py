@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -88,3 +89,40 @@ async def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
         assert len(final_done) == sum(1 for _ in sandbox.org.iter_files())
         resent = len(uploads) - len({r.path for r in uploads})
         print(f"kills survived: {kills}; uploads: {len(uploads)}; re-sent files: {resent}")
+
+
+@pytest.mark.parametrize(
+    ("stop_how", "extra"),
+    [("sigint", ()), ("sigterm", ()), ("max-duration", ("--max-duration", "1s"))],
+)
+async def test_soft_stop_exits_4_and_resumes(
+    tmp_path: Path, stop_how: str, extra: tuple[str, ...]
+) -> None:
+    async with Sandbox("demo") as sandbox:
+        create_target_repos(sandbox)
+        config, env = write_cli_config(sandbox, tmp_path)
+        command = [
+            sys.executable, "-m", "transfer", "migrate", "-c", str(config),
+            "--only", "artifacts", "--no-progress", "--bandwidth", "2MiB/s", *extra,
+        ]  # fmt: skip
+        output = tmp_path / "run.log"
+        with output.open("ab") as sink:
+            async with await anyio.open_process(
+                command, env=env, cwd=REPO_ROOT, stdout=sink, stderr=sink
+            ) as process:
+                if stop_how != "max-duration":
+                    await anyio.sleep(1.5)
+                    process.send_signal(signal.SIGINT if stop_how == "sigint" else signal.SIGTERM)
+                with anyio.fail_after(60):
+                    code = await process.wait()
+        text = output.read_text()
+        assert code == 4, text[-2000:]
+        assert "run the same command again to resume" in text
+        assert "Traceback" not in text
+        db = sqlite3.connect(tmp_path / "state.db")
+        in_flight = db.execute("SELECT count(*) FROM items WHERE state = 'in_flight'").fetchone()
+        db.close()
+        assert in_flight == (0,)  # a clean stop hands everything back
+        code = await _run(config, env, kill_after=None, log=output)
+        assert code == 0, output.read_text()[-2000:]
+        assert_target_matches_source(sandbox)

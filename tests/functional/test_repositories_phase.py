@@ -4,6 +4,7 @@ redirect, anonymous read on public repositories only, conflicts left alone, idem
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,13 +13,18 @@ import aiohttp
 import pytest
 from harness import run_migration, settings_for
 
-from transfer.migrate.repositories import ANONYMOUS_READ_PERMISSION
-from transfer.migrate.repositories_phase import created_repositories
-from transfer.runner import open_store
+from transfer.migrate.repositories import ANONYMOUS_READ_PERMISSION, RepoAction
+from transfer.migrate.repositories_phase import (
+    created_repositories,
+    preview_repositories,
+    run_repositories_phase,
+)
+from transfer.runner import open_source, open_store, open_target
 from transfer.sandbox.artifactory import ArtifactoryOptions
 from transfer.sandbox.bintray import BintrayOptions
 from transfer.sandbox.serve import Sandbox
 from transfer.settings import Settings
+from transfer.targets.artifactory import ArtifactoryTarget
 
 pytestmark = pytest.mark.anyio
 
@@ -130,12 +136,17 @@ async def test_incompatible_repository_is_a_conflict_and_left_unchanged(tmp_path
         sandbox.artifactory.create_repository("conan", "conan", description="ours already")
         before = sandbox.artifactory.repositories()
         settings = settings_for(sandbox, tmp_path)
-        summary = await run_migration(settings, phases=("repositories",))
+        summary = await run_migration(settings, phases=("repositories", "artifacts"))
         after = sandbox.artifactory.repositories()
         assert after["releases"] == before["releases"]
+        # and nothing is copied into it
+        assert sandbox.artifactory.files("releases") == []
+        assert summary.discovery is not None
+        assert "releases" in summary.discovery.unmappable_repos
+        assert sandbox.artifactory.files("conan")
         # the compatible one is kept, with CDN redirect switched on and nothing else changed
         assert after["conan"] == {**before["conan"], "cdnRedirect": True}
-        assert not any(path.endswith("/releases") for _, path in _admin_writes(sandbox))
+        assert not any("/releases" in path for _, path in _admin_writes(sandbox))
         assert any("1 conflicts" in note for note in summary.notes)
         records = await _side(settings, "repository")
         assert records["releases"][0] == "conflict"
@@ -148,3 +159,80 @@ async def test_incompatible_repository_is_a_conflict_and_left_unchanged(tmp_path
         # a conflicting public repository is not opened to anonymous users
         permissions = await _side(settings, "anonymous_read")
         assert "releases" not in permissions[ANONYMOUS_READ_PERMISSION][1]["repositories"]
+
+
+async def test_preview_plans_without_writing(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        sandbox.artifactory.create_repository("conan", "generic")
+        settings = settings_for(sandbox, tmp_path)
+        async with open_source(settings) as source, open_target(settings) as target:
+            assert isinstance(target, ArtifactoryTarget)
+            preview = await preview_repositories(
+                source, target.admin, subject=settings.source.subject, repo_key_template="{repo}"
+            )
+        assert _admin_writes(sandbox) == []
+        actions = {p.key: p.action for p in preview.plans}
+        assert actions == {
+            "releases": RepoAction.CREATE,
+            "debs": RepoAction.CREATE,
+            "conan": RepoAction.CONFLICT,
+            "internal": RepoAction.CREATE,
+        }
+        assert preview.permission.repositories == ("debs", "releases")
+        shown = preview.as_dict()
+        assert shown["repositories"][0]["config"]["packageType"] == "maven"
+        kinds = {entry["category"] for entry in shown["cannot_move"]}
+        assert kinds == {"repository_conflict", "statistics", "product"}
+
+
+async def test_demo_organisation_every_type(tmp_path: Path) -> None:
+    async with Sandbox("demo") as sandbox:
+        await run_migration(settings_for(sandbox, tmp_path), phases=("repositories",))
+        configs = sandbox.artifactory.repositories()
+        kinds = {repo.type for repo in sandbox.org.repos.values()}
+        assert {"maven", "debian", "rpm", "npm", "nuget", "conan", "docker", "vagrant"} <= kinds
+        for repo in sandbox.org.repos.values():
+            config = configs[repo.name]
+            assert config["packageType"] == repo.type, repo.name
+            assert config["cdnRedirect"] is True
+            assert config["rclass"] == "local"
+
+
+class IgnoresCdnRedirect:
+    """The real admin client, on a server that silently drops ``cdnRedirect`` (not Cloud)."""
+
+    def __init__(self, admin: Any) -> None:
+        self._admin = admin
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._admin, name)
+
+    async def update_repository(self, key: str, changes: Mapping[str, Any]) -> None:
+        kept = {k: v for k, v in changes.items() if k != "cdnRedirect"}
+        await self._admin.update_repository(key, kept)
+
+
+async def test_target_without_cdn_redirect_is_reported_and_still_used(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        async with (
+            open_source(settings) as source,
+            open_target(settings) as target,
+            open_store(settings) as store,
+        ):
+            assert isinstance(target, ArtifactoryTarget)
+            result = await run_repositories_phase(
+                source,
+                IgnoresCdnRedirect(target.admin),
+                store,
+                subject=settings.source.subject,
+                repo_key_template="{repo}",
+            )
+            assert sorted(result.created) == sorted(EXPECTED)
+            assert set(result.cdn_unsupported) == set(EXPECTED)
+            assert await created_repositories(store) == set(EXPECTED)
+        assert all(c["cdnRedirect"] is False for c in sandbox.artifactory.repositories().values())
+        unmigratable = await _side(settings, "unmigratable")
+        entry = unmigratable["cdn-redirect/releases"][1]
+        assert "did not keep cdnRedirect" in entry["what"]
+        assert "MyJFrog" in entry["instead"]
