@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -163,7 +164,7 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     phases = tuple(args.only) if args.only else runner.PHASES
     async with (
         _signals(stop),
-        show_progress(bus.counters, live=None if not args.no_progress else False),
+        show_progress(bus, live=None if not args.no_progress else False),
     ):
         summary = await runner.migrate(
             settings, bus=bus, stop=stop, phases=phases, retry_failed=args.retry_failed
@@ -177,22 +178,42 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _status(args: argparse.Namespace, settings: Settings) -> int:
-    counts = await runner.store_counts(settings)
-    data = {s.value: {"items": counts[s].items, "bytes": counts[s].bytes} for s in ItemState}
-    if args.json:
-        print(json.dumps({"items": data}, indent=2))
-    else:
-        total = counts.total
-        done = counts[ItemState.DONE]
+    while True:
+        state = await runner.status(settings)
+        now = time.time()
+        if args.json:
+            print(json.dumps(state.as_dict(now), indent=2))
+        else:
+            _print_status(state, now)
+        if not args.watch:
+            return EXIT_OK
+        await anyio.sleep(args.watch)
+
+
+def _print_status(state: runner.RunStatus, now: float) -> None:
+    counts = state.counts
+    total, done = counts.total, counts[ItemState.DONE]
+    print(
+        f"{done.items}/{total.items} files done, "
+        f"{format_bytes(done.bytes)}/{format_bytes(total.bytes)}"
+    )
+    for item_state in ItemState:
+        c = counts[item_state]
+        print(f"  {item_state.value:10} {c.items:9}  {format_bytes(c.bytes)}")
+    if counts.by_repo:
+        print("per repository (done/total, failed):")
+        for repo, per in sorted(counts.by_repo.items()):
+            repo_total = sum(per[s].items for s in ItemState)
+            failed = per[ItemState.FAILED].items
+            print(f"  {repo:30} {per[ItemState.DONE].items}/{repo_total}, {failed}")
+    for worker in state.workers:
+        age = now - worker.last_seen
+        stats = worker.stats
+        rate = float(stats.get("bytes_per_second", 0) or 0)
         print(
-            f"{done.items}/{total.items} files done, "
-            f"{format_bytes(done.bytes)}/{format_bytes(total.bytes)}"
+            f"worker {worker.owner}: {stats.get('files_done', 0)} files, "
+            f"{format_bytes(rate)}/s, last seen {age:.0f}s ago"
         )
-        for state in ItemState:
-            print(
-                f"  {state.value:10} {counts[state].items:8}  {format_bytes(counts[state].bytes)}"
-            )
-    return EXIT_OK
 
 
 async def _sandbox_serve(args: argparse.Namespace) -> int:
@@ -242,8 +263,15 @@ async def _demo(args: argparse.Namespace) -> int:
         settings = load_settings(config, environ=environ, overrides=_overrides(args))
         with _logging(args, settings):
             code = await _migrate(_demo_args(args), settings)
-        puts = sandbox.artifactory.request_log.count(method="PUT")
-        print(f"emulator saw {puts} PUT requests")
+            audit = await runner.verify(settings)
+        print(
+            f"verify: {audit.same} files identical in source and target, "
+            f"{audit.only_in_source} missing, {audit.differs} different ({audit.csv_path})"
+        )
+        paths = await runner.report(settings)
+        print(f"report: {paths.markdown}")
+    if code == EXIT_OK and not audit.clean:
+        code = EXIT_FAILURES
     return code
 
 
@@ -267,7 +295,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     bus = EventBus()
-    async with show_progress(bus.counters, live=False if args.no_progress else None):
+    async with show_progress(bus, live=False if args.no_progress else None):
         summary = await runner.plan(settings, bus=bus)
     data = summary.as_dict()
     if getattr(args, "json", False):

@@ -25,6 +25,7 @@ from transfer.checkpoint.base import (
     Counts,
     Item,
     Outcome,
+    WorkerInfo,
     WorkItem,
 )
 from transfer.checkpoint.sqlite import SqliteStore
@@ -34,6 +35,7 @@ from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy
 from transfer.migrate.metadata import MetadataMapper, apply_properties  # issue 4
 from transfer.migrate.repositories_phase import (  # issue 4
+    blocked_repositories,
     created_repositories,
     run_repositories_phase,
 )
@@ -147,8 +149,40 @@ def open_store(settings: Settings, *, readonly: bool = False) -> CheckpointStore
 
 async def store_counts(settings: Settings) -> Counts:
     """Item counts of the configured run, read without disturbing a running migration."""
+    return (await status(settings)).counts
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """A run as ``transfer status`` shows it: counts, and every worker's last heartbeat."""
+
+    counts: Counts
+    workers: list[WorkerInfo]
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """A JSON-ready form; ``now`` dates the workers' heartbeats."""
+        c = self.counts
+        return {
+            "items": {s.value: {"items": c[s].items, "bytes": c[s].bytes} for s in ItemState},
+            "repositories": {
+                repo: {s.value: per[s].items for s in ItemState}
+                for repo, per in sorted(c.by_repo.items())
+            },
+            "workers": [
+                {
+                    "owner": w.owner,
+                    "seconds_since_heartbeat": round(now - w.last_seen, 1),
+                    **dict(w.stats),
+                }
+                for w in self.workers
+            ],
+        }
+
+
+async def status(settings: Settings) -> RunStatus:
+    """The configured run's counts and workers, read without disturbing a running migration."""
     async with open_store(settings, readonly=True) as store:
-        return await store.counts()
+        return RunStatus(await store.counts(), await store.list_workers())
 
 
 @dataclass(slots=True)
@@ -362,8 +396,10 @@ async def _artifacts(
             )
         )
 
-    # issue 4: properties computed at discovery ride on the deploy
+    # issue 4: properties computed at discovery ride on the deploy; nothing is copied into a
+    # repository key the repositories phase found taken by an incompatible repository
     mapper = MetadataMapper(source, store) if target.capabilities.properties else None
+    blocked = await blocked_repositories(store)
 
     async def run_discovery() -> None:
         nonlocal result
@@ -373,6 +409,7 @@ async def _artifacts(
             subject=settings.source.subject,
             repo_key_template=settings.target.repo_key_template,
             properties=mapper,
+            skip_repos=blocked,
             on_progress=on_progress,
         )
         if mapper is not None:

@@ -97,8 +97,6 @@ async def test_unreachable_target_exit_3(tmp_path: Path) -> None:
 
 async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> None:
     async with Sandbox("tiny") as sandbox:
-        for repo in sandbox.org.repos.values():
-            sandbox.artifactory.create_repository(repo.name, "generic")
         config = tmp_path / "transfer.toml"
         write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
         env = _environ(config)

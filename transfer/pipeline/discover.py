@@ -9,7 +9,7 @@ upsert leaves unchanged items alone and re-opens changed ones).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -25,10 +25,11 @@ _PASS_KEY = "discovery_pass"
 _PASS_DONE_KEY = "discovery_pass_complete"
 
 PropertyMapper = Callable[
-    [SourceRepository, SourcePackage, SourceVersion | None, SourceFile],
-    dict[str, list[str]],
+    [SourceRepository, SourcePackage, SourceVersion, Sequence[SourceFile]],
+    Awaitable[Sequence[Mapping[str, Sequence[str]]]],
 ]
-"""Computes the target properties of one file (the metadata phase plugs in here)."""
+"""Computes the target properties of the files of one version, in the order given (the
+metadata phase plugs in here: :class:`transfer.migrate.metadata.MetadataMapper`)."""
 
 
 @dataclass(slots=True)
@@ -62,6 +63,7 @@ async def discover(
     subject: str,
     repo_key_template: str,
     properties: PropertyMapper | None = None,
+    skip_repos: Mapping[str, str] | None = None,
     on_progress: Callable[[DiscoveryResult], Awaitable[None] | None] | None = None,
     concurrency: int = 4,
 ) -> DiscoveryResult:
@@ -69,7 +71,9 @@ async def discover(
     every file into ``store``; returns what was found.
 
     Up to ``concurrency`` versions are listed at once; each version's files are written in
-    one store call and the version is marked discovered right after.
+    one store call and the version is marked discovered right after. Repositories whose
+    target key is in ``skip_repos`` (key → reason: the repositories phase found the key taken
+    by an incompatible repository) are not walked and land in ``unmappable_repos``.
     """
     result = DiscoveryResult()
     pass_number = await _current_pass(store)
@@ -92,19 +96,15 @@ async def discover(
                 result.versions_skipped += 1
                 return
             files = await source.list_version_files(repo.name, package.name, version)
-            version_info = None
-            if properties is not None:
+            mapped: Sequence[Mapping[str, Sequence[str]] | None] = [None] * len(files)
+            if properties is not None and files:
                 version_info = await source.get_version(repo.name, package.name, version)
+                mapped = await properties(repo, package, version_info, files)
             specs = [
                 ItemSpec.from_source(
-                    f,
-                    target_repo=target_repo,
-                    target_path=f.path,
-                    properties=(
-                        properties(repo, package, version_info, f) if properties else None
-                    ),
+                    f, target_repo=target_repo, target_path=f.path, properties=props
                 )
-                for f in files
+                for f, props in zip(files, mapped, strict=True)
             ]
             if specs:
                 result.upserts += await store.upsert_items(specs)
@@ -123,6 +123,9 @@ async def discover(
             )
         except ValueError as error:
             result.unmappable_repos[repo.name] = str(error)
+            continue
+        if skip_repos and target_repo in skip_repos:
+            result.unmappable_repos[repo.name] = skip_repos[target_repo]
             continue
         result.repositories += 1
         async with anyio.create_task_group() as group:

@@ -7,26 +7,27 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TextIO
 
 import anyio
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from transfer.models import ItemState
+from transfer.reporting.events import (
+    Event,
+    EventBus,
+    ItemFinished,
+    ProgressCounters,
+    ProgressSnapshot,
 )
 
-from transfer.reporting.events import ProgressCounters, ProgressSnapshot
-
-__all__ = ["format_bytes", "format_line", "show_progress"]
+__all__ = ["RepoTally", "format_bytes", "format_line", "show_progress"]
 
 
 def format_bytes(n: float) -> str:
@@ -50,29 +51,49 @@ def format_line(snap: ProgressSnapshot) -> str:
     )
 
 
+class RepoTally:
+    """Files finished per repository, fed by :class:`ItemFinished` events."""
+
+    def __init__(self) -> None:
+        self.done: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ItemFinished):
+            if event.state is ItemState.DONE:
+                self.done[event.repo] += 1
+            elif event.state in (ItemState.FAILED, ItemState.CONFLICT):
+                self.failed[event.repo] += 1
+
+
 @asynccontextmanager
 async def show_progress(
-    counters: ProgressCounters,
+    bus: EventBus,
     *,
     live: bool | None = None,
     stream: TextIO | None = None,
     interval: float = 10.0,
 ) -> AsyncIterator[None]:
-    """Render ``counters`` while the block runs: live bars on a terminal, else a line every
-    ``interval`` seconds (and one at the end)."""
+    """Render the bus's counters while the block runs: live bars (with per-repository counts)
+    on a terminal, else a line every ``interval`` seconds (and one at the end)."""
     out = stream or sys.stderr
     live = out.isatty() if live is None else live
-    async with anyio.create_task_group() as group:
-        if live:
-            group.start_soon(_live, counters, out)
-        else:
-            group.start_soon(_plain, counters, out, interval)
-        try:
-            yield
-        finally:
-            group.cancel_scope.cancel()
+    tally = RepoTally()
+    unsubscribe = bus.subscribe(tally, ItemFinished)
+    try:
+        async with anyio.create_task_group() as group:
+            if live:
+                group.start_soon(_live, bus.counters, tally, out)
+            else:
+                group.start_soon(_plain, bus.counters, out, interval)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+    finally:
+        unsubscribe()
     if not live:
-        print(format_line(counters.snapshot()), file=out, flush=True)
+        print(format_line(bus.counters.snapshot()), file=out, flush=True)
 
 
 async def _plain(counters: ProgressCounters, out: TextIO, interval: float) -> None:
@@ -84,35 +105,57 @@ async def _plain(counters: ProgressCounters, out: TextIO, interval: float) -> No
             print(format_line(counters.snapshot()), file=out, flush=True)
 
 
-async def _live(counters: ProgressCounters, out: TextIO) -> None:
+def _repo_table(tally: RepoTally, limit: int = 8) -> Table:
+    table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
+    table.add_column("repository")
+    table.add_column("done", justify="right")
+    table.add_column("failed", justify="right")
+    repos = sorted(set(tally.done) | set(tally.failed), key=lambda r: -tally.done[r])
+    for repo in repos[:limit]:
+        table.add_row(repo, str(tally.done[repo]), str(tally.failed[repo] or ""))
+    if len(repos) > limit:
+        table.add_row(f"… {len(repos) - limit} more", "", "")
+    return table
+
+
+async def _live(counters: ProgressCounters, tally: RepoTally, out: TextIO) -> None:
     console = Console(file=out)
-    columns = (
-        TextColumn("[bold]{task.description}"),
+    bars = Progress(
+        TextColumn("[bold]{task.description:>5}"),
         BarColumn(),
         TaskProgressColumn(),
-    )
-    with Progress(
-        *columns,
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[extra]}"),
+        TextColumn("{task.fields[detail]}"),
         console=console,
-        transient=False,
-    ) as files_bar, Progress(
-        *columns, DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console
-    ) as bytes_bar:
-        files = files_bar.add_task("files", total=None, extra="")
-        size = bytes_bar.add_task("bytes", total=None)
+    )
+    files = bars.add_task("files", total=None, detail="")
+    size = bars.add_task("bytes", total=None, detail="")
+
+    def update() -> Group:
+        snap = counters.snapshot()
+        rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
+        left = max(0, snap.bytes_total - snap.bytes_done)
+        eta = f"ETA {left / rate:.0f}s" if rate > 0 and left else ""
+        failed = snap.by_state.get("failed", 0)
+        bars.update(
+            files,
+            total=snap.files_total or None,
+            completed=snap.files_done,
+            detail=f"{snap.files_done}/{snap.files_total}  active {snap.active}  "
+            f"retries {snap.retries}  failed {failed}",
+        )
+        bars.update(
+            size,
+            total=snap.bytes_total or None,
+            completed=snap.bytes_done,
+            detail=f"{format_bytes(snap.bytes_done)}/{format_bytes(snap.bytes_total)}  "
+            f"{format_bytes(rate)}/s  {eta}",
+        )
+        return Group(bars, _repo_table(tally))
+
+    with Live(update(), console=console, refresh_per_second=4) as display:
         try:
             while True:
-                snap = counters.snapshot()
-                failed = snap.by_state.get("failed", 0)
-                extra = f"active {snap.active}  retries {snap.retries}  failed {failed}"
-                files_bar.update(
-                    files, total=snap.files_total or None, completed=snap.files_done, extra=extra
-                )
-                bytes_bar.update(size, total=snap.bytes_total or None, completed=snap.bytes_done)
                 await anyio.sleep(0.25)
+                display.update(update())
         finally:
-            snap = counters.snapshot()
-            files_bar.update(files, total=snap.files_total, completed=snap.files_done)
-            bytes_bar.update(size, total=snap.bytes_total, completed=snap.bytes_done)
+            display.update(update())
