@@ -307,6 +307,31 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     )
     for repo, reason in data["unmappable_repositories"].items():
         print(f"  repository {repo} will not be migrated: {reason}")
+    repo_plan = data.get("repository_plan") or {}
+    if repo_plan:
+        print("repositories (Artifactory local):")
+        for plan in repo_plan.get("repositories", []):
+            parts = [
+                plan["action"],
+                f"packageType {plan['package_type']}",
+                f"layout {plan['layout']}",
+                "public (anonymous read)" if plan["public"] else "private",
+                "CDN redirect",
+            ]
+            reason = f" — {plan['reason']}" if plan["reason"] else ""
+            print(f"  {plan['source']} → {plan['key']}: {', '.join(parts)}{reason}")
+        anonymous = repo_plan.get("anonymous_read", {})
+        if anonymous.get("repositories"):
+            print(
+                f"  permission target {anonymous['name']}: {anonymous['action']}, "
+                f"anonymous read on {', '.join(anonymous['repositories'])}"
+            )
+        for entry in repo_plan.get("cannot_move", []):
+            print(f"  cannot move: {entry.get('what', entry['key'])} — {entry.get('instead', '')}")
+    print("properties on every file:")
+    for rule in data["property_rules"]:
+        note = f" ({rule['note']})" if rule["note"] else ""
+        print(f"  {rule['source']:32} → {rule['key']}{note}")
     print(f"to send: {format_bytes(summary.bytes_to_send)} at most (checksum deploy may link some)")
     for repo, actions in sorted(summary.actions.items()):
         shown = ", ".join(

@@ -33,10 +33,12 @@ from transfer.errors import ConfigError, TransferError
 from transfer.http.client import Timeouts as HttpTimeouts
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy
-from transfer.migrate.metadata import MetadataMapper, apply_properties  # issue 4
-from transfer.migrate.repositories_phase import (  # issue 4
+from transfer.migrate.metadata import BOOKKEEPING_KINDS, MetadataMapper, apply_properties
+from transfer.migrate.properties import PROPERTY_RULES
+from transfer.migrate.repositories_phase import (
     blocked_repositories,
     created_repositories,
+    preview_repositories,
     run_repositories_phase,
 )
 from transfer.models import Checksums, ItemState
@@ -467,6 +469,8 @@ class PlanSummary:
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     bytes_to_send: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
+    repositories: dict[str, Any] = field(default_factory=dict)
+    property_rules: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -479,6 +483,8 @@ class PlanSummary:
             "actions": self.actions,
             "bytes_to_send": self.bytes_to_send,
             "examples": self.examples,
+            "repository_plan": self.repositories,
+            "property_rules": self.property_rules,
         }
 
 
@@ -500,6 +506,17 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
     async with _opened(settings) as (source, target, store):
         await target.check_access()
         bus.emit(PhaseStarted(name="plan"))
+        if isinstance(target, ArtifactoryTarget):
+            preview = await preview_repositories(
+                source,
+                target.admin,
+                subject=settings.source.subject,
+                repo_key_template=settings.target.repo_key_template,
+            )
+            summary.repositories = preview.as_dict()
+        summary.property_rules = [
+            {"source": r.source, "key": r.key, "note": r.note} for r in PROPERTY_RULES
+        ]
         summary.discovery = await discover(
             source,
             store,
@@ -566,4 +583,6 @@ async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditRes
 async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPaths:
     """Write the migration report from the store (readable while a run is going)."""
     async with open_store(settings, readonly=True) as store:
-        return await write_report(store, out_dir or settings.report.output_dir)
+        return await write_report(
+            store, out_dir or settings.report.output_dir, skip_kinds=BOOKKEEPING_KINDS
+        )

@@ -92,7 +92,7 @@ async def show_progress(
                 group.cancel_scope.cancel()
     finally:
         unsubscribe()
-    if not live:
+    if not live and bus.counters.files_total:
         print(format_line(bus.counters.snapshot()), file=out, flush=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,14 @@ def _human(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-async def write_report(store: CheckpointStore, out_dir: Path) -> ReportPaths:
-    """Write ``report.json``, ``report.md`` and ``failures.csv`` into ``out_dir``."""
+async def write_report(
+    store: CheckpointStore, out_dir: Path, *, skip_kinds: Collection[str] = ()
+) -> ReportPaths:
+    """Write ``report.json``, ``report.md`` and ``failures.csv`` into ``out_dir``.
+
+    Side records of ``skip_kinds`` (per-file bookkeeping, which can number in the millions) are
+    left out of the report.
+    """
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(out_dir / "report.json", out_dir / "report.md", out_dir / "failures.csv")
     counts = await store.counts()
@@ -84,6 +91,8 @@ async def write_report(store: CheckpointStore, out_dir: Path) -> ReportPaths:
         await anyio.to_thread.run_sync(handle.close)
     side: dict[str, list[dict[str, Any]]] = {}
     async for record in store.iter_side():
+        if record.kind in skip_kinds:
+            continue
         side.setdefault(record.kind, []).append(
             {"key": record.key, "state": record.state, **dict(record.detail)}
         )
