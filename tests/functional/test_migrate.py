@@ -53,9 +53,9 @@ async def test_rerun_sends_nothing_and_new_source_files_are_copied(tmp_path: Pat
         version.files.append(new)
         third = await run_migration(settings)
         assert done_count(third) == done_count(first) + 1
-        new_puts = [
-            r for r in sandbox.artifactory.request_log if r.method == "PUT" and r.bytes_in
-        ][-1:]
+        new_puts = [r for r in sandbox.artifactory.request_log if r.method == "PUT" and r.bytes_in][
+            -1:
+        ]
         assert sandbox.artifactory.request_log.count(method="PUT") == puts + 1
         assert new_puts
         assert new_puts[0].path.endswith(".extra")

@@ -257,4 +257,3 @@ class CopyWorker:
         async for chunk in chunks:
             self._observer.bytes_moved(memoryview(chunk).nbytes)
             yield cast(bytes, chunk)  # bytes-like: aiohttp and hashlib take any buffer
-
