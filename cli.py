@@ -154,7 +154,37 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
         if name == "report":
             sub.add_argument("--out", type=Path, help="output directory (report.output_dir)")
+    _add_signed_urls(commands)  # issue 5
     return parser
+
+
+def _add_signed_urls(commands: Any) -> None:
+    """``transfer signed-urls``: Artifactory signed URLs for the Bintray ones handed out."""
+    text = "create Artifactory signed URLs for migrated files named by Bintray URLs or paths"
+    sub = commands.add_parser(
+        "signed-urls",
+        help=text,
+        description=f"{text}; writes an old → new map (signed-urls.csv and .json). "
+        "Files that were not migrated are refused, with the reason.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(sub)
+    sub.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="one Bintray URL or repo/path per line; '-' or nothing reads stdin",
+    )
+    sub.add_argument(
+        "--valid-for",
+        default="1d",
+        metavar="TIME",
+        help="how long the signed URLs work, e.g. 3600, 12h, 30d (default 1d, at most 365d)",
+    )
+    sub.add_argument("--out", type=Path, help="output directory (report.output_dir)")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _version() -> str:

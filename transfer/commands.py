@@ -20,7 +20,9 @@ from typing import Any
 import anyio
 
 from transfer import runner
-from transfer.errors import EXIT_FAILURES, EXIT_OK, EXIT_STOPPED, TransferError
+from transfer.config_load import parse_duration
+from transfer.errors import EXIT_FAILURES, EXIT_OK, EXIT_STOPPED, ConfigError, TransferError
+from transfer.migrate.signed_urls import MAX_VALIDITY
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
@@ -61,6 +63,8 @@ async def dispatch(args: argparse.Namespace) -> int:
                 return await _verify(args, settings)
             if args.command == "report":
                 return await _report(args, settings)
+            if args.command == "signed-urls":  # issue 5
+                return await _signed_urls(args, settings)
             raise TransferError(f"unknown command {args.command}")
     except BaseExceptionGroup as group:
         raise _unwrap(group) from None
@@ -297,7 +301,9 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     bus = EventBus()
     async with show_progress(bus, live=False if args.no_progress else None):
         summary = await runner.plan(settings, bus=bus)
+    security = await runner.security_plan(settings)  # issue 5
     data = summary.as_dict()
+    data["security"] = security.as_dict()
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2))
         return EXIT_OK
@@ -342,6 +348,9 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{verdict.replace('_', ' ')} (first {len(examples)}):")
         for example in examples:
             print(f"  {example}")
+    # issue 5: users, groups, permission targets and tokens (never a secret)
+    for line in security.lines():
+        print(line)
     print("nothing was written to the target")
     return EXIT_OK
 
@@ -367,3 +376,56 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"report: {paths.markdown}\n        {paths.json}\nfailures: {paths.failures_csv}")
     return EXIT_OK
+
+
+# --- issue 5: signed URLs ---
+
+
+def _read_requests(source: str) -> list[str]:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {source}: {error.strerror}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _validity(text: str) -> int:
+    try:
+        seconds = round(parse_duration(text))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"--valid-for: {error}") from None
+    if not 0 < seconds <= MAX_VALIDITY:
+        raise ConfigError(f"--valid-for must be between 1 second and 365 days, got {text}")
+    return seconds
+
+
+async def _signed_urls(args: argparse.Namespace, settings: Settings) -> int:
+    valid_for = _validity(args.valid_for)
+    requests = await anyio.to_thread.run_sync(_read_requests, args.input)
+    outcome = await runner.signed_urls(settings, requests, valid_for=valid_for, out_dir=args.out)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "csv": str(outcome.csv_path),
+                    "json": str(outcome.json_path),
+                    "signed": len(outcome.results) - outcome.refused,
+                    "refused": {r.request: r.reason for r in outcome.results if not r.ok},
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(
+            f"signed: {len(outcome.results) - outcome.refused} of {len(outcome.results)} "
+            f"(valid {valid_for} s)"
+        )
+        for result in outcome.results:
+            if not result.ok:
+                print(f"  refused {result.request}: {result.reason}")
+        print(f"map: {outcome.csv_path}\n     {outcome.json_path}")
+    return EXIT_FAILURES if outcome.refused else EXIT_OK
+
+
+# --- end issue 5 ---

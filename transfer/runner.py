@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +42,19 @@ from transfer.migrate.repositories_phase import (
     preview_repositories,
     run_repositories_phase,
 )
+from transfer.migrate.security import (  # issue 5
+    OrganisationSource,
+    SecurityPlan,
+    plan_security,
+    read_org_snapshot,
+)
+from transfer.migrate.security_phase import run_security_phase  # issue 5
+from transfer.migrate.signed_urls import (  # issue 5
+    SignedUrl,
+    sign_urls,
+    write_signed_url_map,
+)
+from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map  # issue 5
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.audit import AuditResult, audit
 from transfer.pipeline.bandwidth import BandwidthLimiter
@@ -345,6 +359,17 @@ async def migrate(
             else:
                 summary.notes.append("repositories: skipped (the target has no repositories)")
         # --- end issue 4 ---
+        # --- issue 5: security phase (transfer.migrate.security_phase) ---
+        if "security" in phases and not stop.requested():
+            summary.phases.append("security")
+            if isinstance(target, ArtifactoryTarget) and isinstance(source, OrganisationSource):
+                security = await run_security_phase(
+                    source, target.admin, store, settings=settings, bus=bus
+                )
+                summary.notes.append(security.note())
+            else:
+                summary.notes.append("security: skipped (the source or target has no users)")
+        # --- end issue 5 ---
         reaped = await reap_dead_workers(store)
         if reaped:
             summary.notes.append(f"resumed {reaped} files a stopped run had in flight")
@@ -359,6 +384,17 @@ async def migrate(
             )
             summary.notes.append(applied.note())
         # --- end issue 4 ---
+        # --- issue 5: the old → new URL map of the migrated files (transfer.migrate.urlmap) ---
+        if "artifacts" in phases:
+            url_map = await write_url_map(
+                store,
+                settings.report.output_dir / URL_MAP_NAME,
+                download_url=settings.source.download_url,
+                subject=settings.source.subject,
+                target_url=settings.target.url,
+            )
+            summary.notes.append(f"URL map: {url_map.rows} migrated files in {url_map.path}")
+        # --- end issue 5 ---
         summary.counts = await store.counts()
     summary.stopped = stop.reason
     return summary
@@ -586,3 +622,59 @@ async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPa
         return await write_report(
             store, out_dir or settings.report.output_dir, skip_kinds=BOOKKEEPING_KINDS
         )
+
+
+# --- issue 5: security plan and signed URLs (transfer.migrate.security, .signed_urls) ---
+
+
+async def security_plan(settings: Settings) -> SecurityPlan:
+    """The users, groups, permission targets and tokens a migration would create (read from
+    the source only; no secret is generated and nothing is written)."""
+    async with open_source(settings) as source:
+        if not isinstance(source, OrganisationSource):
+            return SecurityPlan(notes=("the source has no organisation to read users from",))
+        snapshot = await read_org_snapshot(
+            source,
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+        )
+    return plan_security(snapshot, settings.security, now=time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUrlsResult:
+    """Signed URLs created (or refused) and where their map was written."""
+
+    results: list[SignedUrl]
+    csv_path: Path
+    json_path: Path
+
+    @property
+    def refused(self) -> int:
+        """Requests that got no signed URL."""
+        return sum(1 for r in self.results if not r.ok)
+
+
+async def signed_urls(
+    settings: Settings, requests: Sequence[str], *, valid_for: int, out_dir: Path | None = None
+) -> SignedUrlsResult:
+    """Artifactory signed URLs for the migrated files ``requests`` name (Bintray URLs or
+    paths), valid ``valid_for`` seconds; the old → new map goes to ``out_dir``."""
+    async with open_store(settings, readonly=True) as store, open_target(settings) as target:
+        if not isinstance(target, ArtifactoryTarget):
+            raise ConfigError("signed URLs need an Artifactory target")
+        results = await sign_urls(
+            requests,
+            store,
+            target.admin,
+            subject=settings.source.subject,
+            target_url=settings.target.url,
+            valid_for_secs=valid_for,
+        )
+    csv_path, json_path = await write_signed_url_map(
+        results, out_dir or settings.report.output_dir, valid_for_secs=valid_for
+    )
+    return SignedUrlsResult(results, csv_path, json_path)
+
+
+# --- end issue 5 ---

@@ -446,7 +446,9 @@ class SecuritySettings:
 
     With ``sso`` off, migrated users get a generated password, written to ``secrets_file``
     (mode 0600); with it on, internal passwords are disabled. ``token_expiry`` is in seconds
-    (0: never, admin only).
+    (0: never, admin only). Bintray does not reveal members' e-mail addresses, yet Artifactory
+    needs one per user: migrated users get ``<name>@<email_domain>`` (the default, a reserved
+    ``.invalid`` domain, can never deliver mail; users correct it in their profile).
     """
 
     ldap: bool = False
@@ -456,9 +458,14 @@ class SecuritySettings:
     token_expiry: int = field(default=365 * 86400, metadata=_meta("duration"))
     permissions: PermissionMapping = field(default_factory=PermissionMapping)
     secrets_file: Path = Path("transfer-secrets.json")
+    email_domain: str = "users.invalid"
 
     def __post_init__(self) -> None:
         _at_least("token_expiry", self.token_expiry, 0)
+        domain = self.email_domain.strip()
+        if not domain or "@" in domain or any(c.isspace() for c in domain) or "." not in domain:
+            _fail("email_domain", f"must be a domain such as 'example.com', got {domain!r}")
+        _set(self, "email_domain", domain.lower())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

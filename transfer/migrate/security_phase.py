@@ -1,0 +1,463 @@
+"""The security phase, carried out: users, groups, permission targets and tokens in Artifactory,
+generated secrets in the 0600 secrets file, and a side record for everything.
+
+Order: users, then groups naming them, then permission targets naming the groups (on
+repositories the repositories phase created), then tokens for access-key users. Each entity is
+looked up (GET) before anything is written, so a second run creates nothing twice:
+
+* a user or group that exists is left alone (a group only gains missing members); a user we
+  did not create keeps its password, and is recorded as ``existing``;
+* a permission target that exists only gains what is missing (repositories, patterns, group
+  actions): re-runs add, they never take away rights someone granted by hand;
+* a password or token already in the secrets file is reused or kept, never replaced. A token
+  the store says was issued but the file no longer holds is reported, not re-issued.
+
+Side records (kinds :data:`USER_KIND`, :data:`GROUP_KIND`, :data:`PERMISSION_KIND`,
+:data:`TOKEN_KIND`, :data:`ACCESS_KEY_KIND`) say what was done and, for access keys, which new
+secret their holders need and how; they never hold a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import anyio
+
+from transfer.checkpoint.base import CheckpointStore
+from transfer.errors import AuthError, ConflictError, RemoteError
+from transfer.migrate.access import GroupPlan, PermissionTargetPlan, UserPlan
+from transfer.migrate.keys import KeyPlan, TokenPlan
+from transfer.migrate.secrets import SecretsFile, generate_password
+from transfer.migrate.security import (
+    OrganisationSource,
+    SecurityPlan,
+    plan_security,
+    read_org_snapshot,
+)
+from transfer.migrate.unmigratable import record_unmigratable
+from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
+from transfer.settings import Settings
+
+__all__ = [
+    "ACCESS_KEY_KIND",
+    "GROUP_KIND",
+    "PERMISSION_KIND",
+    "TOKEN_KIND",
+    "USER_KIND",
+    "SecurityAdmin",
+    "SecurityResult",
+    "apply_security_plan",
+    "run_security_phase",
+]
+
+USER_KIND: Final = "user"
+GROUP_KIND: Final = "group"
+PERMISSION_KIND: Final = "permission_target"
+TOKEN_KIND: Final = "token"
+ACCESS_KEY_KIND: Final = "access_key"
+
+_GROUP_FIELDS: Final = ("description", "autoJoin", "adminPrivileges", "realm",
+                         "realmAttributes", "externalId", "watchManager", "policyManager",
+                         "reportsManager")  # fmt: skip
+_CREDENTIAL_TEXT: Final = {
+    "password": "generated password, in the secrets file",
+    "sso": "single sign-on (internal password disabled)",
+    "token": "access token, in the secrets file (internal password disabled)",
+}
+
+
+class SecurityAdmin(Protocol):
+    """The Artifactory admin calls this phase needs (``ArtifactoryTarget.admin``)."""
+
+    async def get_repository(self, key: str) -> dict[str, Any] | None:
+        """A repository's configuration, or ``None``."""
+        ...
+
+    async def get_user(self, name: str) -> dict[str, Any] | None:
+        """A user, or ``None``."""
+        ...
+
+    async def put_user(self, name: str, user: Mapping[str, Any]) -> None:
+        """Create or replace a user."""
+        ...
+
+    async def get_group(self, name: str, *, include_users: bool = True) -> dict[str, Any] | None:
+        """A group (with ``userNames``), or ``None``."""
+        ...
+
+    async def put_group(self, name: str, group: Mapping[str, Any]) -> None:
+        """Create or replace a group."""
+        ...
+
+    async def get_permission(self, name: str) -> dict[str, Any] | None:
+        """A v2 permission target, or ``None``."""
+        ...
+
+    async def create_permission(self, name: str, permission: Mapping[str, Any]) -> None:
+        """Create a v2 permission target (409 when it exists)."""
+        ...
+
+    async def put_permission(self, name: str, permission: Mapping[str, Any]) -> None:
+        """Create or replace a v2 permission target."""
+        ...
+
+    async def create_access_token(
+        self,
+        *,
+        username: str | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        description: str | None = None,
+        refreshable: bool | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Mint an access token (never retried)."""
+        ...
+
+
+@dataclass(slots=True)
+class SecurityResult:
+    """What the security phase did, per kind of entity (``user``, ``group``, ...)."""
+
+    created: dict[str, list[str]] = field(default_factory=dict)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    keys_to_distribute: list[str] = field(default_factory=list)
+    reported: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, outcome: str, kind: str, name: str) -> None:
+        """Count ``name`` of ``kind`` as created, updated or kept."""
+        getattr(self, outcome).setdefault(kind, []).append(name)
+
+    def summary(self) -> dict[str, int]:
+        """Counts for the phase-finished event."""
+        counts = {
+            f"{kind}s_{outcome}": len(names)
+            for outcome in ("created", "updated", "kept")
+            for kind, names in getattr(self, outcome).items()
+        }
+        counts["failed"] = len(self.failed)
+        counts["reported"] = self.reported
+        return counts
+
+    def note(self) -> str:
+        """One line for the migration summary."""
+        made = sum(len(v) for v in self.created.values())
+        changed = sum(len(v) for v in self.updated.values())
+        kinds = ", ".join(
+            f"{len(self.created.get(k, []))} {k.replace('_', ' ')}s"
+            for k in (USER_KIND, GROUP_KIND, PERMISSION_KIND, TOKEN_KIND)
+        )
+        text = f"security: created {kinds}; {changed} updated; {len(self.failed)} failed"
+        if self.keys_to_distribute:
+            text += (
+                f"; {len(self.keys_to_distribute)} access keys need their new secret handed "
+                "out (see the report)"
+            )
+        if not made and not changed:
+            text += "; nothing changed"
+        return "; ".join([text, *self.notes])
+
+
+def _normal(permission: Mapping[str, Any]) -> dict[str, Any]:
+    section = permission.get("repo") or {}
+    actions = section.get("actions") or {}
+    return {
+        "repositories": sorted(set(section.get("repositories") or [])),
+        "include": sorted(set(section.get("include-patterns") or ["**"])),
+        "exclude": sorted(set(section.get("exclude-patterns") or []) - {""}),
+        **{
+            who: {k: sorted(set(v)) for k, v in (actions.get(who) or {}).items()}
+            for who in ("users", "groups")
+        },
+    }
+
+
+def _merged(existing: Mapping[str, Any], plan: PermissionTargetPlan) -> dict[str, Any]:
+    """``existing`` with everything ``plan`` grants added (other sections kept: a PUT
+    replaces the whole target)."""
+    section = dict(existing.get("repo") or {})
+    actions = dict(section.get("actions") or {})
+    groups = {k: list(v) for k, v in dict(actions.get("groups") or {}).items()}
+    for group, granted in plan.groups.items():
+        groups[group] = sorted({*groups.get(group, []), *granted})
+    actions["groups"] = groups
+    section.update(
+        {
+            "repositories": sorted({*section.get("repositories", []), *plan.repositories}),
+            "include-patterns": sorted({*section.get("include-patterns", []), *plan.include}),
+            "exclude-patterns": section.get("exclude-patterns") or [""],
+            "actions": actions,
+        }
+    )
+    return {**dict(existing), "name": plan.name, "repo": section}
+
+
+class _Applier:
+    def __init__(
+        self,
+        admin: SecurityAdmin,
+        store: CheckpointStore,
+        secrets: SecretsFile,
+        now: Callable[[], float],
+    ) -> None:
+        self.admin = admin
+        self.store = store
+        self.secrets = secrets
+        self.now = now
+        self.result = SecurityResult()
+        self.users: set[str] = set()
+        self.groups: set[str] = set()
+        self.repos: dict[str, bool] = {}
+
+    def stamp(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now()))
+
+    async def fail(self, kind: str, name: str, error: str, detail: Mapping[str, Any]) -> None:
+        self.result.failed[f"{kind}/{name}"] = error
+        await self.store.record_side(kind, name, "failed", {**detail, "error": error})
+
+    async def user(self, plan: UserPlan) -> None:
+        detail: dict[str, Any] = {
+            **plan.as_dict(),
+            "credential": _CREDENTIAL_TEXT[plan.credential],
+        }
+        previous = await self.store.get_side(USER_KIND, plan.name)
+        try:
+            existing = await self.admin.get_user(plan.name)
+            if existing is None:
+                body = plan.body()
+                if plan.credential == "password":
+                    # on disk before it is sent; an entry from an interrupted run is reused
+                    entry = await anyio.to_thread.run_sync(
+                        self.secrets.add,
+                        "users",
+                        plan.name,
+                        {"password": generate_password(), "created_at": self.stamp()},
+                    )
+                    body["password"] = entry["password"]
+                await self.admin.put_user(plan.name, body)
+                created, outcome = True, "created"
+            else:
+                ours = await anyio.to_thread.run_sync(self.secrets.get, "users", plan.name)
+                created = bool(previous and previous.detail.get("created")) or ours is not None
+                outcome = "kept"
+        except AuthError:
+            raise
+        except RemoteError as error:
+            await self.fail(USER_KIND, plan.name, str(error), detail)
+            return
+        self.users.add(plan.name)
+        self.result.add(outcome, USER_KIND, plan.name)
+        state = "created" if created else "existing"
+        await self.store.record_side(USER_KIND, plan.name, state, {**detail, "created": created})
+
+    async def group(self, plan: GroupPlan) -> None:
+        detail: dict[str, Any] = plan.as_dict()
+        previous = await self.store.get_side(GROUP_KIND, plan.name)
+        members = sorted(m for m in plan.members if plan.realm or m in self.users)
+        missing = sorted(set(plan.members) - set(members))
+        if missing:
+            detail["members_not_created"] = missing
+        try:
+            existing = await self.admin.get_group(plan.name, include_users=True)
+            if existing is None:
+                body = plan.body()
+                if not plan.realm:
+                    body["userNames"] = members
+                await self.admin.put_group(plan.name, body)
+                created, outcome = True, "created"
+            else:
+                created = bool(previous and previous.detail.get("created"))
+                outcome = "kept"
+                have = {str(u) for u in existing.get("userNames") or []}
+                if not plan.realm and not set(members) <= have:
+                    body = {k: existing[k] for k in _GROUP_FIELDS if k in existing}
+                    body["userNames"] = sorted(have | set(members))
+                    await self.admin.put_group(plan.name, body)
+                    outcome = "updated"
+        except AuthError:
+            raise
+        except RemoteError as error:
+            await self.fail(GROUP_KIND, plan.name, str(error), detail)
+            return
+        self.groups.add(plan.name)
+        self.result.add(outcome, GROUP_KIND, plan.name)
+        state = "created" if created else ("updated" if outcome == "updated" else "existing")
+        await self.store.record_side(GROUP_KIND, plan.name, state, {**detail, "created": created})
+
+    async def repository_exists(self, key: str) -> bool:
+        if key not in self.repos:
+            self.repos[key] = await self.admin.get_repository(key) is not None
+        return self.repos[key]
+
+    async def target(self, plan: PermissionTargetPlan) -> None:
+        detail: dict[str, Any] = plan.as_dict()
+        previous = await self.store.get_side(PERMISSION_KIND, plan.name)
+        groups = {g: a for g, a in plan.groups.items() if g in self.groups}
+        try:
+            absent = [k for k in plan.repositories if not await self.repository_exists(k)]
+            if absent:
+                error = (
+                    f"repository {', '.join(absent)} is not in Artifactory: run the "
+                    "repositories phase first"
+                )
+                await self.fail(PERMISSION_KIND, plan.name, error, detail)
+                return
+            if not groups:
+                await self.fail(PERMISSION_KIND, plan.name, "none of its groups exist", detail)
+                return
+            plan = PermissionTargetPlan(
+                plan.name, plan.repositories, plan.include, groups, plan.origin, plan.source
+            )
+            created, outcome = False, "kept"
+            existing = await self.admin.get_permission(plan.name)
+            if existing is None:
+                try:
+                    await self.admin.create_permission(plan.name, plan.body())
+                    created, outcome = True, "created"
+                except ConflictError:  # created since we looked
+                    existing = await self.admin.get_permission(plan.name)
+            if existing is not None:
+                created = bool(previous and previous.detail.get("created"))
+                merged = _merged(existing, plan)
+                if _normal(merged) != _normal(existing):
+                    await self.admin.put_permission(plan.name, merged)
+                    outcome = "updated"
+        except AuthError:
+            raise
+        except RemoteError as error:
+            await self.fail(PERMISSION_KIND, plan.name, str(error), detail)
+            return
+        self.result.add(outcome, PERMISSION_KIND, plan.name)
+        state = "created" if created else ("updated" if outcome == "updated" else "existing")
+        await self.store.record_side(
+            PERMISSION_KIND, plan.name, state, {**detail, "created": created}
+        )
+
+    async def token(self, plan: TokenPlan) -> bool:
+        detail: dict[str, Any] = {**plan.as_dict(), "where": "secrets file (tokens)"}
+        held = await anyio.to_thread.run_sync(self.secrets.get, "tokens", plan.key)
+        previous = await self.store.get_side(TOKEN_KIND, plan.key)
+        if held is not None:
+            self.result.add("kept", TOKEN_KIND, plan.key)
+            token_id = str(held.get("token_id") or "")
+            await self.store.record_side(
+                TOKEN_KIND, plan.key, "created", {**detail, "token_id": token_id}
+            )
+            return True
+        if previous is not None and previous.state == "created":
+            # Issued earlier, but the file lost it: never mint a second one silently.
+            await self.fail(
+                TOKEN_KIND,
+                plan.key,
+                "the token was issued by an earlier run but is no longer in the secrets file: "
+                "revoke it (token id in this record) and create a new one by hand",
+                {**detail, "token_id": previous.detail.get("token_id", "")},
+            )
+            return False
+        if plan.username not in self.users:
+            await self.fail(TOKEN_KIND, plan.key, f"user {plan.username} does not exist", detail)
+            return False
+        try:
+            issued = await self.admin.create_access_token(
+                username=plan.username,
+                scope=plan.scope,
+                expires_in=plan.expires_in,
+                description=plan.description,
+                refreshable=False,
+            )
+        except AuthError:
+            raise
+        except RemoteError as error:
+            await self.fail(TOKEN_KIND, plan.key, str(error), detail)
+            return False
+        detail["token_id"] = token_id = str(issued.get("token_id") or "")
+        await anyio.to_thread.run_sync(
+            self.secrets.add,
+            "tokens",
+            plan.key,
+            {
+                "access_token": str(issued["access_token"]),
+                "token_id": token_id,
+                "username": plan.username,
+                "scope": plan.scope,
+                "expires_in": plan.expires_in,
+                "created_at": self.stamp(),
+            },
+        )
+        self.result.add("created", TOKEN_KIND, plan.key)
+        await self.store.record_side(
+            TOKEN_KIND, plan.key, "created", {**detail, "token_id": token_id}
+        )
+        return True
+
+    async def key(self, plan: KeyPlan, token_ok: bool) -> None:
+        detail = plan.as_dict()
+        if not plan.migrated:
+            await self.store.record_side(ACCESS_KEY_KIND, plan.id, "reported", detail)
+            return
+        ready = plan.user in self.users and plan.group in self.groups and token_ok
+        if ready:
+            self.result.keys_to_distribute.append(plan.id)
+        detail["secret"] = "access token" if plan.token else "generated password"
+        await self.store.record_side(
+            ACCESS_KEY_KIND, plan.id, "needs_new_secret" if ready else "failed", detail
+        )
+
+
+async def apply_security_plan(
+    plan: SecurityPlan,
+    admin: SecurityAdmin,
+    store: CheckpointStore,
+    secrets: SecretsFile,
+    *,
+    now: Callable[[], float] = time.time,
+) -> SecurityResult:
+    """Create what ``plan`` says (GET before every write) and record it all."""
+    applier = _Applier(admin, store, secrets, now)
+    for user in plan.users:
+        await applier.user(user)
+    for group in plan.groups:
+        await applier.group(group)
+    for target in plan.targets:
+        await applier.target(target)
+    tokens = {t.key: await applier.token(t) for t in plan.tokens}
+    for key in plan.keys:
+        await applier.key(key, tokens.get(key.id, True))
+    await record_unmigratable(store, plan.entries)
+    result = applier.result
+    result.reported = len(plan.entries)
+    result.notes.extend(plan.notes)
+    result.notes.extend(secrets.warnings)
+    return result
+
+
+async def run_security_phase(
+    source: OrganisationSource,
+    admin: SecurityAdmin,
+    store: CheckpointStore,
+    *,
+    settings: Settings,
+    bus: EventBus | None = None,
+    now: Callable[[], float] = time.time,
+) -> SecurityResult:
+    """Read the organisation, plan, and apply: the whole security phase."""
+    if bus is not None:
+        bus.emit(PhaseStarted(name="security"))
+    snapshot = await read_org_snapshot(
+        source,
+        subject=settings.source.subject,
+        repo_key_template=settings.target.repo_key_template,
+    )
+    plan = plan_security(snapshot, settings.security, now=now())
+    secrets = SecretsFile(settings.security.secrets_file)
+    result = await apply_security_plan(plan, admin, store, secrets, now=now)
+    if bus is not None:
+        bus.emit(PhaseFinished(name="security", summary=result.summary()))
+    return result

@@ -1,0 +1,112 @@
+"""The old → new URL map: for every migrated file, its Bintray download URL and its Artifactory
+URL, as CSV, so users can fix READMEs, build files and scripts with search and replace.
+
+Rows are streamed from the checkpoint store (files in state ``done``) and written in batches,
+so the map of a large organisation is built in constant memory. The file is written under a
+temporary name and renamed, so a reader never sees half a map.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+import anyio
+
+from transfer.checkpoint.base import CheckpointStore
+from transfer.models import ItemState
+
+__all__ = [
+    "URL_MAP_COLUMNS",
+    "URL_MAP_NAME",
+    "UrlMapResult",
+    "artifactory_url",
+    "bintray_url",
+    "write_url_map",
+]
+
+URL_MAP_NAME: Final = "url-map.csv"
+URL_MAP_COLUMNS: Final = ("bintray_url", "artifactory_url", "repo", "package", "version", "path",
+                          "target_repo", "target_path", "size", "sha256")  # fmt: skip
+# RFC 3986 allows these in a path segment; ";" stays encoded because Artifactory reads it as
+# the start of matrix parameters.
+_PATH_SAFE: Final = "/:@!$&'()*+,=~"
+_BATCH: Final = 500
+
+
+def _path(text: str) -> str:
+    return quote(text.strip("/"), safe=_PATH_SAFE)
+
+
+def bintray_url(download_url: str, subject: str, repo: str, path: str) -> str:
+    """``https://dl.bintray.com/<subject>/<repo>/<path>``: where Bintray served the file."""
+    return f"{download_url.rstrip('/')}/{_path(subject)}/{_path(repo)}/{_path(path)}"
+
+
+def artifactory_url(base_url: str, repo_key: str, path: str) -> str:
+    """``<base>/<repo key>/<path>``: where Artifactory serves it now."""
+    return f"{base_url.rstrip('/')}/{_path(repo_key)}/{_path(path)}"
+
+
+@dataclass(frozen=True, slots=True)
+class UrlMapResult:
+    """Where the map was written and how many files it lists."""
+
+    path: Path
+    rows: int
+
+
+async def write_url_map(
+    store: CheckpointStore,
+    path: Path,
+    *,
+    download_url: str,
+    subject: str,
+    target_url: str,
+) -> UrlMapResult:
+    """Write the map of every ``done`` file of the run to ``path`` (CSV with a header)."""
+    await store.flush()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    handle = await anyio.to_thread.run_sync(
+        lambda: temporary.open("w", encoding="utf-8", newline="")
+    )
+    rows_written = 0
+    try:
+        writer = csv.writer(handle)
+        await anyio.to_thread.run_sync(writer.writerow, URL_MAP_COLUMNS)
+        rows: list[tuple[object, ...]] = []
+        async for item in store.iter_items(states=[ItemState.DONE]):
+            spec = item.spec
+            rows.append(
+                (
+                    bintray_url(download_url, subject, spec.repo, spec.path),
+                    artifactory_url(target_url, spec.target_repo, spec.target_path),
+                    spec.repo,
+                    spec.package,
+                    spec.version,
+                    spec.path,
+                    spec.target_repo,
+                    spec.target_path,
+                    spec.size,
+                    spec.sha256,
+                )
+            )
+            if len(rows) >= _BATCH:
+                await anyio.to_thread.run_sync(writer.writerows, rows)
+                rows_written += len(rows)
+                rows = []
+        await anyio.to_thread.run_sync(writer.writerows, rows)
+        rows_written += len(rows)
+        await anyio.to_thread.run_sync(handle.close)
+        await anyio.to_thread.run_sync(os.replace, temporary, path)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(handle.close)
+            await anyio.to_thread.run_sync(lambda: temporary.unlink(missing_ok=True))
+        raise
+    return UrlMapResult(path, rows_written)
