@@ -21,6 +21,7 @@ LAYERS = {
     "checkpoint": 2,
     "reporting.events": 2,
     "reporting.report": 2,
+    "reporting.redaction": 2,
     "sources": 3,
     "targets": 3,
     "pipeline": 4,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from transfer.errors import ConfigError
-from transfer.reporting.logsetup import register_secret
+from transfer.reporting.redaction import register_secret
 
 __all__ = ["SECRETS_VERSION", "SecretKind", "SecretsFile", "generate_password"]
 
