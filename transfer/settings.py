@@ -222,6 +222,7 @@ class SourceSettings:
     packages: tuple[str, ...] = ("*",)
     versions: tuple[str, ...] = ("*",)
     include_unpublished: bool = True
+    file_attributes: bool = True
     page_size: int = 50
     timeouts: Timeouts = field(default_factory=Timeouts)
 

@@ -132,3 +132,16 @@ async def test_verify_finds_deleted_and_replaced_files(tmp_path: Path) -> None:
         text = audit.csv_path.read_text()
         assert deleted.path in text
         assert replaced.path in text
+
+
+async def test_checksum_deploy_probes_stop_on_a_cold_target(tmp_path: Path) -> None:
+    async with Sandbox("bench-small", file_count=500) as sandbox:
+        create_target_repos(sandbox)
+        summary = await run_migration(settings_for(sandbox, tmp_path, workers=4))
+        assert done_count(summary) == 500
+        log = sandbox.artifactory.request_log
+        misses = sum(1 for r in log if r.method == "PUT" and r.status == 404)
+        eligible = sum(1 for f in sandbox.org.iter_files() if f.size >= 10 * 1024)
+        assert eligible > 300
+        # the first 200 probes find nothing, so the rest of the small files stream directly
+        assert 200 <= misses <= 200 + 4

@@ -64,6 +64,12 @@ class CopyOptions:
 
     conflict_policy: ConflictPolicy = ConflictPolicy.REPORT
     min_checksum_deploy_size: int = 10 * 1024
+    # After ``probe_window`` size-based checksum deploys with a hit rate below ``min_hit_rate``
+    # (a fresh target), only files of at least ``cold_min_size`` still try one first: the
+    # probe costs a request per file and cannot succeed on an empty target.
+    probe_window: int = 200
+    min_hit_rate: float = 0.01
+    cold_min_size: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
     hash_offload_threshold: int | None = DEFAULT_OFFLOAD_THRESHOLD
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -104,6 +110,8 @@ class CopyWorker:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
+        self._linked_tries = 0
+        self._linked_hits = 0
 
     async def copy(self, item: WorkItem) -> Outcome:
         """Copy one item, retrying what is worth retrying; returns the outcome to record."""
@@ -161,7 +169,7 @@ class CopyWorker:
             size=spec.size,
             target=facts,
             policy=self._options.conflict_policy,
-            min_checksum_deploy_size=self._options.min_checksum_deploy_size,
+            min_checksum_deploy_size=self._checksum_deploy_threshold(),
             content_in_target=self._dedup.in_target(digest),
         )
         if decision.action is Action.RECORD:
@@ -172,7 +180,11 @@ class CopyWorker:
             self._dedup.mark_in_target(digest)
             return Outcome(ItemState.DONE, how="already_present", target=facts.checksums)
         if decision.action is Action.TRY_CHECKSUM_DEPLOY:
+            known = self._dedup.in_target(digest)
             linked = await self._checksum_deploy(item, declared)
+            if not known:
+                self._linked_tries += 1
+                self._linked_hits += linked is not None
             if linked is not None:
                 return linked
         if not digest or spec.size == 0:
@@ -193,6 +205,16 @@ class CopyWorker:
             return outcome
         finally:
             self._dedup.finish(digest, stored=stored)
+
+    def _checksum_deploy_threshold(self) -> int:
+        """The size from which a file tries a checksum deploy first, given how often that
+        has worked in this run."""
+        options = self._options
+        if self._linked_tries < options.probe_window:
+            return options.min_checksum_deploy_size
+        if self._linked_hits >= options.min_hit_rate * self._linked_tries:
+            return options.min_checksum_deploy_size
+        return max(options.min_checksum_deploy_size, options.cold_min_size)
 
     async def _checksum_deploy(
         self, item: WorkItem, declared: Checksums, *, how: str = "checksum_deploy"

@@ -177,6 +177,8 @@ def configure_logging(
         _handlers.append(handler)
     # One line per HTTP request served by the emulators is noise, whatever the level.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Info-level events only ever reach the JSON file: without one, do not even build them.
+    logging.getLogger(EVENTS_LOGGER).setLevel(logging.NOTSET if json_file else logging.WARNING)
 
     structlog.configure(
         processors=[
@@ -221,11 +223,14 @@ def event_logger(logger: Any | None = None) -> Subscriber:
     below warning level, so with ``--log-json`` they land in the JSON file only.
     """
     log = logger if logger is not None else structlog.get_logger(EVENTS_LOGGER)
+    gate = logging.getLogger(EVENTS_LOGGER)
 
     def write(event: Event) -> None:
+        failed = isinstance(event, ItemFinished) and event.state == "failed"
+        if not gate.isEnabledFor(logging.WARNING if failed else logging.INFO):
+            return  # a line per file costs ~0.1 ms to build: skip it when nobody keeps it
         fields = event.as_dict()
         kind = fields.pop("kind")
-        failed = isinstance(event, ItemFinished) and event.state == "failed"
         method: Callable[..., Any] = log.warning if failed else log.info
         method(kind, **fields)
 

@@ -1,0 +1,269 @@
+"""The processes a benchmark runs: the sandbox (``transfer sandbox serve``) and the migration.
+
+Both are children of the runner, each in its own process, so the runner measures them from the
+outside: wall time, peak RSS (the kernel's own high-water mark, ``ru_maxrss`` from ``wait4`` on
+exactly that pid, cross-checked by polling ``VmHWM``) and CPU seconds. Children get
+``PR_SET_PDEATHSIG`` so that a runner killed with SIGKILL does not leave servers behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "REPO_ROOT",
+    "ProcessStats",
+    "SandboxProcess",
+    "cpu_seconds",
+    "run_measured",
+    "transfer_args",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_PR_SET_PDEATHSIG = 1
+_READY_TIMEOUT = 60.0
+_STOP_TIMEOUT = 10.0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the runner dies (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the runner's finally blocks still stop the children
+
+
+def _transfer_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "transfer", *args]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (0.0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    # fields[0] is the state (field 3 of stat); utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """The ``export NAME=value`` lines ``transfer sandbox serve`` writes next to its config."""
+    environ: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, _, value = words[1].partition("=")
+            environ[name] = value
+    return environ
+
+
+class SandboxProcess:
+    """``transfer sandbox serve`` in a child process for the duration of a ``with`` block.
+
+    ``config`` is the transfer configuration it writes (store and report land next to it);
+    ``env`` holds its secrets; ``endpoints`` the parsed URLs and logins.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        profile: str,
+        *,
+        sink: bool = False,
+        file_count: int | None = None,
+        file_size: int | None = None,
+        seed: int = 1,
+    ) -> None:
+        self.workdir = workdir
+        self.config = workdir / "transfer.toml"
+        args = ["sandbox", "serve", "--profile", profile, "--seed", str(seed)]
+        args += ["--host", "127.0.0.1", "--write-config", str(self.config)]
+        if sink:
+            args.append("--sink")
+        else:
+            args += ["--storage-dir", str(workdir / "artifactory-storage")]
+        if file_count is not None:
+            args += ["--file-count", str(file_count)]
+        if file_size is not None:
+            args += ["--file-size", str(file_size)]
+        self.command = _transfer_command(*args)
+        self.env: dict[str, str] = {}
+        self.endpoints: dict[str, Any] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The serving process's pid."""
+        assert self._process is not None
+        return self._process.pid
+
+    def __enter__(self) -> SandboxProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = (self.workdir / "sandbox.log").open("wb")
+        try:
+            self._process = subprocess.Popen(
+                self.command,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            log.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + _READY_TIMEOUT
+        log = self.workdir / "sandbox.log"
+        # The config is written before the URLs are printed, and the secrets before the config.
+        while "Artifactory login" not in log.read_text(errors="replace"):
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited early:\n{log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the sandbox did not start within a minute")
+            time.sleep(0.05)
+        self.env = _read_env_file(self.config.with_name(self.config.name + ".env"))
+        config = tomllib.loads(self.config.read_text(encoding="utf-8"))
+        self.endpoints = {
+            "bintray_api": config["source"]["api_url"],
+            "bintray_download": config["source"]["download_url"],
+            "subject": config["source"]["subject"],
+            "bintray_user": config["source"]["user"],
+            "bintray_key": next(v for k, v in self.env.items() if "BINTRAY" in k),
+            "artifactory": config["target"]["url"],
+            "artifactory_user": config["target"]["user"],
+            "artifactory_password": next(v for k, v in self.env.items() if "ARTIFACTORY" in k),
+        }
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace period; idempotent."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(slots=True)
+class ProcessStats:
+    """How one measured child process ran."""
+
+    command: list[str]
+    returncode: int
+    wall_seconds: float
+    peak_rss_bytes: int  # the larger of the two readings below
+    maxrss_bytes: int  # ru_maxrss of exactly this child, from wait4
+    polled_hwm_bytes: int  # the largest VmHWM seen while polling (a lower bound, a cross-check)
+    cpu_seconds: float
+    stdout: str
+    stderr_tail: str
+    samples: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _vm_hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def run_measured(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    poll_interval: float = 0.1,
+) -> ProcessStats:
+    """Run ``args`` to completion and measure it; killed (and reported) after ``timeout`` s."""
+    environ = {**os.environ, **env}
+    stdout_path, stderr_path = cwd / "child.stdout", cwd / "child.stderr"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=environ,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+    hwm, samples, status = 0, 0, 0
+    deadline = started + timeout
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            hwm = max(hwm, _vm_hwm(process.pid))
+            samples += 1
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(poll_interval)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    wall = time.perf_counter() - started
+    # wait4 reaped it: tell Popen, so it does not try again
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return ProcessStats(
+        command=list(args),
+        returncode=process.returncode,
+        wall_seconds=wall,
+        # The kernel's RSS counters are batched per CPU, so the two readings of the same
+        # high-water mark can differ by a few hundred KiB: keep the larger.
+        peak_rss_bytes=max(usage.ru_maxrss * 1024, hwm),  # ru_maxrss is in KiB on Linux
+        maxrss_bytes=usage.ru_maxrss * 1024,
+        polled_hwm_bytes=hwm,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        stdout=stdout_path.read_text(errors="replace"),
+        stderr_tail=stderr_path.read_text(errors="replace")[-4000:],
+        samples=samples,
+    )
+
+
+def transfer_args(*args: str) -> list[str]:
+    """``python -m transfer ARGS`` with this interpreter."""
+    return _transfer_command(*args)
