@@ -210,14 +210,22 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
             repo_total = sum(per[s].items for s in ItemState)
             failed = per[ItemState.FAILED].items
             print(f"  {repo:30} {per[ItemState.DONE].items}/{repo_total}, {failed}")
-    for worker in state.workers:
-        age = now - worker.last_seen
-        stats = worker.stats
-        rate = float(stats.get("bytes_per_second", 0) or 0)
+    # --- issue 8: the whole run's rate, and each worker's share of it ---
+    rows = state.worker_rows(now)
+    if rows:
+        working = sum(1 for row in rows if row["alive"])
+        together = format_bytes(state.rate(now))
+        print(f"workers: {working} working of {len(rows)}, {together}/s together")
+    for row in rows:
+        rate = float(row.get("bytes_per_second", 0) or 0)
         print(
-            f"worker {worker.owner}: {stats.get('files_done', 0)} files, "
-            f"{format_bytes(rate)}/s, last seen {age:.0f}s ago"
+            f"worker {row['owner']}: {row.get('files_finished', 0)} files "
+            f"({row['share_files']:.0%}), {format_bytes(float(row.get('bytes_moved', 0) or 0))} "
+            f"({row['share_bytes']:.0%}), {format_bytes(rate)}/s, "
+            f"last seen {row['seconds_since_heartbeat']:.0f}s ago"
+            + ("" if row["alive"] else " (finished)" if row.get("finished") else " (gone)")
         )
+    # --- end issue 8 ---
 
 
 async def _sandbox_serve(args: argparse.Namespace) -> int:

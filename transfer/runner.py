@@ -58,6 +58,7 @@ from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map  # issue 5
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.audit import AuditResult, audit
 from transfer.pipeline.bandwidth import BandwidthLimiter
+from transfer.pipeline.coordination import discover_shared, phase_lock  # issue 8
 from transfer.pipeline.copy import CopyOptions, CopyWorker
 from transfer.pipeline.discover import DiscoveryResult, discover
 from transfer.pipeline.engine import EngineOptions, StopControl, run_artifacts
@@ -113,6 +114,12 @@ def _retry_policy(settings: Settings) -> RetryPolicy:
 def open_source(settings: Settings) -> Source:
     """The configured source client (not yet opened: use ``async with``)."""
     s = settings.source
+    # --- issue 6: plain HTTP source (transfer.sources.http_index) ---
+    if s.type == "http":
+        from transfer.sources.http_index import HttpIndexSource
+
+        return HttpIndexSource.from_settings(settings)
+    # --- end issue 6 ---
     return BintraySource(
         s.api_url,
         s.download_url,
@@ -154,8 +161,16 @@ def open_target(settings: Settings) -> Target:
 def open_store(settings: Settings, *, readonly: bool = False) -> CheckpointStore:
     """The configured checkpoint store (not yet opened: use ``async with``)."""
     s = settings.store
-    if s.backend == "postgres":
-        raise ConfigError("the PostgreSQL store is not available in this version yet")
+    # --- issue 8: PostgreSQL store (transfer.checkpoint.postgres) ---
+    if s.backend == "postgres" and s.url is not None:
+        try:
+            from transfer.checkpoint.postgres import PostgresStore
+        except ImportError:
+            raise ConfigError(
+                "store.url needs the PostgreSQL driver: pip install 'transfer[postgres]'"
+            ) from None
+        return PostgresStore(s.url, run=s.run, password=s.password, readonly=readonly)
+    # --- end issue 8 ---
     if readonly:
         if not s.path.exists():
             raise ConfigError(f"no migration state at {s.path}: run `transfer migrate` first")
@@ -174,6 +189,39 @@ class RunStatus:
 
     counts: Counts
     workers: list[WorkerInfo]
+    live_within: float = 300.0  # issue 8: a worker heard from this recently is alive
+
+    # --- issue 8: each worker's share and the whole run's rate ---
+    def worker_rows(self, now: float) -> list[dict[str, Any]]:
+        """Per worker: its statistics, whether it is alive (heard from lately and not
+        finished), and its share of the files finished and bytes moved by all the run's
+        workers (0..1)."""
+        files = [float(w.stats.get("files_finished", 0) or 0) for w in self.workers]
+        moved = [float(w.stats.get("bytes_moved", 0) or 0) for w in self.workers]
+        return [
+            {
+                "owner": w.owner,
+                "seconds_since_heartbeat": round(now - w.last_seen, 1),
+                "alive": self._alive(w, now),
+                **dict(w.stats),
+                "share_files": round(f / sum(files), 3) if sum(files) else 0.0,
+                "share_bytes": round(b / sum(moved), 3) if sum(moved) else 0.0,
+            }
+            for w, f, b in zip(self.workers, files, moved, strict=True)
+        ]
+
+    def rate(self, now: float) -> float:
+        """Bytes per second of the whole run: the sum over the workers alive now."""
+        return sum(
+            float(w.stats.get("bytes_per_second", 0) or 0)
+            for w in self.workers
+            if self._alive(w, now)
+        )
+
+    def _alive(self, worker: WorkerInfo, now: float) -> bool:
+        return now - worker.last_seen <= self.live_within and not worker.stats.get("finished")
+
+    # --- end issue 8 ---
 
     def as_dict(self, now: float) -> dict[str, Any]:
         """A JSON-ready form; ``now`` dates the workers' heartbeats."""
@@ -184,21 +232,19 @@ class RunStatus:
                 repo: {s.value: per[s].items for s in ItemState}
                 for repo, per in sorted(c.by_repo.items())
             },
-            "workers": [
-                {
-                    "owner": w.owner,
-                    "seconds_since_heartbeat": round(now - w.last_seen, 1),
-                    **dict(w.stats),
-                }
-                for w in self.workers
-            ],
+            "workers": self.worker_rows(now),
+            "bytes_per_second": self.rate(now),  # issue 8
         }
 
 
 async def status(settings: Settings) -> RunStatus:
     """The configured run's counts and workers, read without disturbing a running migration."""
     async with open_store(settings, readonly=True) as store:
-        return RunStatus(await store.counts(), await store.list_workers())
+        return RunStatus(
+            await store.counts(),
+            await store.list_workers(),
+            live_within=settings.transfer.lease_seconds,  # issue 8
+        )
 
 
 @dataclass(slots=True)
@@ -242,6 +288,7 @@ class _BusObserver:
     def __init__(self, bus: EventBus, owner: str) -> None:
         self._bus = bus
         self._owner = owner
+        self._finished = 0  # issue 8: files this worker finished (its share in `status`)
 
     def bytes_moved(self, n: int) -> None:
         self._bus.add_bytes(n)
@@ -255,6 +302,7 @@ class _BusObserver:
         self._bus.emit(ThrottleChanged(limit=limit))
 
     def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
+        self._finished += outcome.state.is_final  # issue 8
         self._bus.emit(
             ItemFinished(
                 repo=item.spec.repo,
@@ -272,6 +320,7 @@ class _BusObserver:
         rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
         return {
             "files_done": snap.files_done,
+            "files_finished": self._finished,  # issue 8: by this worker alone
             "bytes_moved": snap.bytes_moved,
             "bytes_per_second": rate,
             "retries": snap.retries,
@@ -346,29 +395,31 @@ async def migrate(
         # --- issue 4: repositories phase (transfer.migrate.repositories_phase) ---
         if "repositories" in phases and not stop.requested():
             summary.phases.append("repositories")
-            if isinstance(target, ArtifactoryTarget):
-                repositories = await run_repositories_phase(
-                    source,
-                    target.admin,
-                    store,
-                    subject=settings.source.subject,
-                    repo_key_template=settings.target.repo_key_template,
-                    bus=bus,
-                )
-                summary.notes.append(repositories.note())
-            else:
-                summary.notes.append("repositories: skipped (the target has no repositories)")
+            async with phase_lock(store, "repositories"):  # issue 8: one worker at a time
+                if isinstance(target, ArtifactoryTarget):
+                    repositories = await run_repositories_phase(
+                        source,
+                        target.admin,
+                        store,
+                        subject=settings.source.subject,
+                        repo_key_template=settings.target.repo_key_template,
+                        bus=bus,
+                    )
+                    summary.notes.append(repositories.note())
+                else:
+                    summary.notes.append("repositories: skipped (the target has no repositories)")
         # --- end issue 4 ---
         # --- issue 5: security phase (transfer.migrate.security_phase) ---
         if "security" in phases and not stop.requested():
             summary.phases.append("security")
-            if isinstance(target, ArtifactoryTarget) and isinstance(source, OrganisationSource):
-                security = await run_security_phase(
-                    source, target.admin, store, settings=settings, bus=bus
-                )
-                summary.notes.append(security.note())
-            else:
-                summary.notes.append("security: skipped (the source or target has no users)")
+            async with phase_lock(store, "security"):  # issue 8: one worker at a time
+                if isinstance(target, ArtifactoryTarget) and isinstance(source, OrganisationSource):
+                    security = await run_security_phase(
+                        source, target.admin, store, settings=settings, bus=bus
+                    )
+                    summary.notes.append(security.note())
+                else:
+                    summary.notes.append("security: skipped (the source or target has no users)")
         # --- end issue 5 ---
         reaped = await reap_dead_workers(store)
         if reaped:
@@ -379,10 +430,11 @@ async def migrate(
         # --- issue 4: properties phase (transfer.migrate.metadata) ---
         if "properties" in phases and not stop.requested():
             summary.phases.append("properties")
-            applied = await apply_properties(
-                store, target, everything="artifacts" not in phases, bus=bus
-            )
-            summary.notes.append(applied.note())
+            async with phase_lock(store, "properties"):  # issue 8: one worker at a time
+                applied = await apply_properties(
+                    store, target, everything="artifacts" not in phases, bus=bus
+                )
+                summary.notes.append(applied.note())
         # --- end issue 4 ---
         # --- issue 5: the old → new URL map of the migrated files (transfer.migrate.urlmap) ---
         if "artifacts" in phases:
@@ -436,7 +488,13 @@ async def _artifacts(
 
     # issue 4: properties computed at discovery ride on the deploy; nothing is copied into a
     # repository key the repositories phase found taken by an incompatible repository
-    mapper = MetadataMapper(source, store) if target.capabilities.properties else None
+    mapper = (
+        MetadataMapper(
+            source, store, file_attributes=settings.source.file_attributes, concurrency=8
+        )
+        if target.capabilities.properties
+        else None
+    )
     blocked = await blocked_repositories(store)
 
     async def run_discovery() -> None:
@@ -484,9 +542,17 @@ async def _artifacts(
         ),
         observer=observer,
         stop=stop,
-        discovery=run_discovery,
+        # issue 8: one discoverer per run; the others claim what it writes
+        discovery=lambda: discover_shared(
+            store,
+            run_discovery,
+            owner=owner,
+            live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
+        ),
         bytes_moved=lambda: bus.counters.bytes_moved,
     )
+    # issue 8: this worker's final figures for `transfer status` (heartbeats are minutes apart)
+    await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})
     counts = await store.counts()
     bus.emit(
         PhaseFinished(

@@ -626,3 +626,49 @@ async def test_runs_are_separate(store: CheckpointStore, open_store: StoreOpener
         assert await other.upsert_items([spec(0)]) == UpsertCounts(new=1)
         assert await other.claim_batch("w", 10, 60) != []
     assert (await store.counts())[S.PENDING].items == 2
+
+
+# -- named locks -------------------------------------------------------------------------------
+
+
+async def test_exclusive_lock_is_held_for_the_block(
+    store: CheckpointStore, open_store: StoreOpener
+) -> None:
+    async with open_store() as other, open_store(run="second") as elsewhere:
+        async with store.exclusive("discovery") as held:
+            assert held
+            async with other.exclusive("discovery", wait=False) as taken:
+                assert not taken
+            async with other.exclusive("phase:repositories", wait=False) as free_name:
+                assert free_name
+            async with elsewhere.exclusive("discovery", wait=False) as free_run:
+                assert free_run
+        async with other.exclusive("discovery", wait=False) as released:
+            assert released
+
+
+async def test_exclusive_waits_for_the_holder(
+    store: CheckpointStore, open_store: StoreOpener
+) -> None:
+    order: list[str] = []
+    holding = anyio.Event()
+
+    async def first() -> None:
+        async with store.exclusive("phase:security"):
+            order.append("first in")
+            holding.set()
+            await anyio.sleep(0.3)
+            order.append("first out")
+
+    async def second(on: CheckpointStore) -> None:
+        await holding.wait()
+        async with on.exclusive("phase:security") as held:
+            assert held
+            order.append("second in")
+
+    async with open_store() as other:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first)
+                tg.start_soon(second, other)
+    assert order == ["first in", "first out", "second in"]

@@ -1,6 +1,8 @@
 """The resumable checkpoint store: the single source of truth of a migration run.
 
-:class:`CheckpointStore` is the contract; :class:`SqliteStore` the implementation for one machine.
+:class:`CheckpointStore` is the contract; :class:`SqliteStore` the implementation for one machine;
+``transfer.checkpoint.postgres.PostgresStore`` shares a run between machines (import it from there:
+its driver, asyncpg, is an optional dependency).
 """
 
 from transfer.checkpoint.base import (
@@ -14,6 +16,7 @@ from transfer.checkpoint.base import (
     Rejection,
     SideRecord,
     StateCount,
+    StoreUnreachable,
     UpsertCounts,
     WorkerInfo,
     WorkItem,
@@ -34,6 +37,7 @@ __all__ = [
     "SideRecord",
     "SqliteStore",
     "StateCount",
+    "StoreUnreachable",
     "UpsertCounts",
     "WorkItem",
     "WorkerInfo",

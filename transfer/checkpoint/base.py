@@ -14,11 +14,12 @@ SQLite and PostgreSQL cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from transfer.errors import StoreError
+from transfer.errors import EXIT_AUTH, StoreError
 from transfer.models import Checksums, ItemState, SourceFile, is_legal_transition
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Rejection",
     "SideRecord",
     "StateCount",
+    "StoreUnreachable",
     "UpsertCounts",
     "WorkItem",
     "WorkerInfo",
@@ -283,6 +285,15 @@ class IllegalTransition(StoreError):
         self.rejections = list(rejections)
 
 
+class StoreUnreachable(StoreError):
+    """The store's server cannot be reached, or refused the credentials (exit code 3).
+
+    The message names the server (never a password) and says what went wrong, in one line.
+    """
+
+    exit_code = EXIT_AUTH
+
+
 @dataclass(frozen=True, slots=True)
 class CurrentState:
     """The columns of a stored item that deciding on a recorded outcome needs."""
@@ -481,4 +492,15 @@ class CheckpointStore(Protocol):
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Every worker that ever heartbeated in this run, by owner name."""
+        ...
+
+    def exclusive(self, name: str, *, wait: bool = True) -> AbstractAsyncContextManager[bool]:
+        """A lock named ``name`` in this run, held for the ``async with`` block.
+
+        The block gets ``True`` once the lock is held. With ``wait=False`` it gets ``False`` at
+        once when another holder has it (and then holds nothing). A store shared by processes
+        on several machines (PostgreSQL) makes the lock exclusive across all of them, and frees
+        it when its holder dies; a single-machine store (SQLite) may make it exclusive within
+        one process only. Locks of different runs, or different names, never contend.
+        """
         ...

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -50,6 +51,9 @@ from transfer.models import ItemState, is_legal_transition
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
+
+_HELD: set[tuple[str, str, str]] = set()
+"""Named locks held in this process, by (store file, run, name): :meth:`SqliteStore.exclusive`."""
 
 
 class SqliteStore:
@@ -321,6 +325,28 @@ class SqliteStore:
     async def list_workers(self) -> list[WorkerInfo]:
         """Every worker that heartbeated in this run, by owner name."""
         return await self._read(self._db.list_workers)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        """A lock named ``name`` in this run, exclusive within this process only.
+
+        Several processes on one SQLite file each get it, so each runs discovery and the side
+        phases as it always did (they are idempotent); sharing a run across processes and
+        machines is what the PostgreSQL store is for.
+        """
+        key = (str(self._path.resolve()), self._run, name)
+        delay = 0.01
+        while key in _HELD:
+            if not wait:
+                yield False
+                return
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        _HELD.add(key)
+        try:
+            yield True
+        finally:
+            _HELD.discard(key)
 
 
 if TYPE_CHECKING:

@@ -128,7 +128,14 @@ class SqliteDb:
         if self.readonly:
             if not self.path.is_file():
                 raise StoreError(f"no store at {self.path}")
-            target, uri = self.path.resolve().as_uri() + "?mode=ro", True
+            query = "?mode=ro"
+            # WAL needs its -shm index file; in a read-only directory (a read-only mount, a
+            # copy kept for audit) nobody can be writing, so read the file as immutable rather
+            # than fail for want of an index SQLite cannot create.
+            shm = self.path.with_name(self.path.name + "-shm")
+            if not os.access(self.path.parent, os.W_OK) and not shm.exists():
+                query += "&immutable=1"
+            target, uri = self.path.resolve().as_uri() + query, True
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             target, uri = str(self.path), False
@@ -142,6 +149,10 @@ class SqliteDb:
         if self.readonly:
             self._conn.execute("PRAGMA query_only = ON")
         else:
+            # Switching to WAL rewrites the file header: refuse someone else's database (or a
+            # newer store) before that, so that a wrong store.path never modifies the file.
+            if self._conn.execute("SELECT 1 FROM sqlite_master").fetchone() is not None:
+                self._check_schema(create=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
         for name, value in pragmas.items():

@@ -19,7 +19,7 @@ from transfer.models import SourceFile
 from transfer.pipeline.planner import map_repo_key
 from transfer.sources.base import Source, SourcePackage, SourceRepository, SourceVersion
 
-__all__ = ["DiscoveryResult", "PropertyMapper", "discover"]
+__all__ = ["DiscoveryResult", "PropertyMapper", "discover", "discovery_complete"]
 
 _PASS_KEY = "discovery_pass"
 _PASS_DONE_KEY = "discovery_pass_complete"
@@ -54,6 +54,12 @@ async def _current_pass(store: CheckpointStore) -> int:
         number += 1
         await store.set_meta(_PASS_KEY, str(number))
     return number
+
+
+async def discovery_complete(store: CheckpointStore) -> bool:
+    """Whether the run's latest discovery pass ran to its end (a new one has not started)."""
+    raw = await store.get_meta(_PASS_KEY)
+    return bool(raw) and await store.get_meta(_PASS_DONE_KEY) == raw
 
 
 async def discover(
