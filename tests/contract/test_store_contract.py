@@ -302,6 +302,17 @@ async def test_release_returns_owner_items_to_pending(store: CheckpointStore) ->
     assert not any(w.recheck for w in again)
 
 
+async def test_outstanding_sees_pending_and_other_owners_leases_only(
+    store: CheckpointStore,
+) -> None:
+    assert not await store.outstanding("me")
+    await seed(store, 2)
+    assert await store.outstanding("me")
+    await store.claim_batch("me", 2, 60)
+    assert not await store.outstanding("me")
+    assert await store.outstanding("someone else")
+
+
 async def test_expired_leases_of_a_dead_owner_are_reclaimed_with_recheck(
     store: CheckpointStore,
 ) -> None:

@@ -430,6 +430,12 @@ class CheckpointStore(Protocol):
         """Put ``owner``'s in-flight items back to ``pending`` (clean stop); returns how many."""
         ...
 
+    async def outstanding(self, owner: str) -> bool:
+        """Whether any item is pending, or in flight under a lease not held by ``owner`` —
+        i.e. whether ``owner`` may still find work. Cheap (index probes): an idle claimer
+        asks it every fraction of a second."""
+        ...
+
     async def expire_leases(self, owner: str) -> int:
         """Expire every lease ``owner`` holds, now: the owner is known to be dead (its process
         is gone), so its items need not wait for the lease to run out. They are claimed next

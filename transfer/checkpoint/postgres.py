@@ -360,6 +360,10 @@ class PostgresStore:
         """Put ``owner``'s in-flight items back to pending; returns how many."""
         return await self._write(db.release, self._run_id, owner, self._clock())
 
+    async def outstanding(self, owner: str) -> bool:
+        """Whether anything is pending, or in flight under another owner's lease."""
+        return await self._read(db.outstanding, self._run_id, owner)
+
     async def expire_leases(self, owner: str) -> int:
         """Expire ``owner``'s leases now (it is known dead); returns how many."""
         return await self._write(db.expire_leases, self._run_id, owner)

@@ -382,6 +382,18 @@ async def release(conn: Conn, run_id: int, owner: str, now: float) -> int:
     )
 
 
+async def outstanding(conn: Conn, run_id: int, owner: str) -> bool:
+    """See :meth:`CheckpointStore.outstanding` (two indexed EXISTS probes, no scan)."""
+    value = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM items WHERE run_id = $1 AND state = '{_PENDING}') "
+        f"OR EXISTS (SELECT 1 FROM items WHERE run_id = $1 AND state = '{_IN_FLIGHT}' "
+        "AND lease_owner IS DISTINCT FROM $2)",
+        run_id,
+        owner,
+    )
+    return bool(value)
+
+
 async def expire_leases(conn: Conn, run_id: int, owner: str) -> int:
     """See :meth:`CheckpointStore.expire_leases`."""
     return _rowcount(

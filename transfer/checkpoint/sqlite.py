@@ -238,6 +238,10 @@ class SqliteStore:
         """Put ``owner``'s in-flight items back to pending; returns how many."""
         return await self._write(self._db.release, owner, self._clock())
 
+    async def outstanding(self, owner: str) -> bool:
+        """Whether anything is pending, or in flight under another owner's lease."""
+        return await self._read(self._db.outstanding, owner)
+
     async def expire_leases(self, owner: str) -> int:
         """Expire ``owner``'s leases now (it is known dead); returns how many."""
         return await self._write(self._db.expire_leases, owner)

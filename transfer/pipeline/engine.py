@@ -22,7 +22,6 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from transfer.checkpoint.base import CheckpointStore, Outcome, WorkItem
-from transfer.models import ItemState
 from transfer.pipeline.copy import CopyObserver, CopyWorker
 
 __all__ = ["EngineObserver", "EngineOptions", "StopControl", "run_artifacts"]
@@ -102,9 +101,7 @@ async def run_artifacts(
             discovery_done.set()
 
     async def nothing_left_anywhere() -> bool:
-        counts = await store.counts()
-        others = counts[ItemState.IN_FLIGHT].items - holding
-        return counts[ItemState.PENDING].items == 0 and others <= 0
+        return not await store.outstanding(options.owner)
 
     async def claimer(send: ObjectSendStream[WorkItem]) -> None:
         nonlocal holding
