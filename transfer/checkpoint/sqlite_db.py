@@ -387,6 +387,16 @@ class SqliteDb:
                 (now, self._run_id, owner),
             ).rowcount
 
+    def outstanding(self, owner: str) -> bool:
+        """See :meth:`CheckpointStore.outstanding` (two indexed EXISTS probes, no scan)."""
+        row = self.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM items WHERE run_id = ? AND state = '{_PENDING}') "
+            f"OR EXISTS (SELECT 1 FROM items WHERE run_id = ? AND state = '{_IN_FLIGHT}' "
+            "AND lease_owner IS NOT ?)",
+            (self._run_id, self._run_id, owner),
+        ).fetchone()
+        return bool(row[0])
+
     def expire_leases(self, owner: str) -> int:
         """See :meth:`CheckpointStore.expire_leases`."""
         with self._transaction() as conn:
