@@ -21,7 +21,8 @@ EXIT_CODES_HELP = """exit codes:
   0  everything asked for is done
   1  finished, but some items failed or are conflicts (see `transfer report`)
   2  usage, configuration or local state (store) error: nothing was attempted
-  3  a service could not be reached or refused the credentials
+  3  a service could not be reached, refused the credentials, or cannot be used
+     (not Artifactory, too old, answers that are not its API's JSON)
   4  stopped by a limit or a signal: run the same command again to resume
 """
 

@@ -27,6 +27,7 @@ __all__ = [
     "ProcessStats",
     "SandboxProcess",
     "cpu_seconds",
+    "die_with_parent",
     "run_measured",
     "transfer_args",
 ]
@@ -37,7 +38,7 @@ _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 10.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the runner dies (Linux only)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -122,7 +123,7 @@ class SandboxProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             log.close()
@@ -225,7 +226,7 @@ def run_measured(
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     hwm, samples, status = 0, 0, 0
     deadline = started + timeout

@@ -1,17 +1,23 @@
 """Run the benchmarks: ``python -m benchmarks.run [--quick] [SCENARIO...]`` (or
 ``python benchmarks/run.py``) from the repository root.
 
-Scenarios (all by default; the emulator ceiling always runs first, it is every ratio's baseline):
+Peer scenarios (the default: all four), the same files copied by every peer in the same run —
+``curl | curl -T -`` pipes (the raw limit), rclone, a naive sequential script, and ``transfer``
+with full verification and checkpointing — through nginx, plus ``transfer`` between the
+emulators (each in its own process, Artifactory in sink mode):
 
-* ``ceiling`` — the emulators alone, driven by plain aiohttp (issue 2 §8).
-* ``large``   — ``bench-large`` (three files of 1 GiB): MB/s and peak RSS (target < 150 MB).
-* ``many``    — ``bench-small`` with 100,000 files: files/s and peak RSS (target < 200 MB).
-* ``small``   — ``bench-small`` (10,000 files of 1-64 KiB) at 4, 8, 16 and 32 workers: files/s
-  (target >= 300 files/s on a 2-core machine, emulators included).
+* ``small`` — 10,000 files of 1-64 KiB; ``curl`` and ``transfer`` also at 4, 8, 16, 32.
+* ``mixed`` — 2,000 files, 80 % of 1-64 KiB, 18 % up to 2 MiB, 2 % of 8-32 MiB (nginx only).
+* ``large`` — three files of 1 GiB (``--large-size``).
+* ``half``  — ``small`` between the emulators with every other file already in the target.
 
-``--quick`` shrinks everything (64 MiB files, 5,000 files for ``many``, 2,000 for ``small`` at
-8 and 16 workers) to finish in about a minute. Raw results go to
-``benchmarks/results/<timestamp>.json``; a table is printed.
+Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp) and ``many``
+(``bench-small`` with 100,000 files: files/s and peak RSS).
+
+nginx and rclone are installed with apt-get when missing (as root), or skipped with the reason
+printed. ``--quick`` shrinks everything (1,000 small files, 300 mixed, 64 MiB large files,
+N in 8 and 16). Raw results go to ``benchmarks/results/<timestamp>.json``, the chart to
+``<timestamp>.png``; a table and the ratios are printed.
 """
 
 from __future__ import annotations
@@ -31,12 +37,17 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.ceiling import measure_ceiling
 from benchmarks.engine import run_engine
+from benchmarks.materialise import DataSet
+from benchmarks.nginx import NginxServer
+from benchmarks.peers import profile_transfer
 from benchmarks.procs import REPO_ROOT
+from benchmarks.report import chart, peer_table, ratio_table, ratios
 from benchmarks.results import machine_info, render_table, rows_for, write_json
+from benchmarks.scenarios import PEER_SCENARIOS, PeerSizes, available_peers, run_scenario
 
 __all__ = ["SCENARIOS", "Sizes", "main"]
 
-SCENARIOS = ("ceiling", "large", "many", "small")
+SCENARIOS = (*PEER_SCENARIOS, "ceiling", "many")
 GiB, MiB = 1 << 30, 1 << 20
 
 
@@ -44,16 +55,18 @@ GiB, MiB = 1 << 30, 1 << 20
 class Sizes:
     """How big each scenario is."""
 
+    small_count: int
+    mixed_count: int
+    large_size: int  # bytes of each of bench-large's three files
+    concurrency: int  # N of every peer in the comparisons
+    sweep: tuple[int, ...]  # curl and transfer on `small` also run at these
     ceiling_size: int  # bytes of the large ceiling transfers
     ceiling_count: int  # files of the small ceiling transfers
-    large_size: int  # bytes of each of bench-large's three files
     many_count: int
-    small_count: int
-    workers: tuple[int, ...]
 
 
-FULL = Sizes(GiB, 5_000, GiB, 100_000, 10_000, (4, 8, 16, 32))
-QUICK = Sizes(64 * MiB, 500, 64 * MiB, 5_000, 2_000, (8, 16))
+FULL = Sizes(10_000, 2_000, GiB, 16, (4, 8, 16, 32), GiB, 5_000, 100_000)
+QUICK = Sizes(1_000, 300, 64 * MiB, 16, (8, 16), 64 * MiB, 500, 5_000)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,37 +77,41 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)}"
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--small-count", type=int, metavar="N")
+    parser.add_argument("--mixed-count", type=int, metavar="N")
+    parser.add_argument("--large-size", type=int, metavar="BYTES", help="bench-large file size")
+    parser.add_argument("--concurrency", type=int, metavar="N", help="every peer's N (16)")
+    parser.add_argument("--sweep", metavar="N,N", help="N for curl and transfer on small")
     parser.add_argument("--ceiling-size", type=int, metavar="BYTES")
     parser.add_argument("--ceiling-count", type=int, metavar="N")
-    parser.add_argument("--large-size", type=int, metavar="BYTES", help="bench-large file size")
     parser.add_argument("--many-count", type=int, metavar="N")
-    parser.add_argument("--small-count", type=int, metavar="N")
     parser.add_argument(
-        "--workers", metavar="N,N", help="worker counts for `small` (default 4,8,16,32)"
+        "--skip", metavar="PEER,PEER", default="", help="peers not to run (curl,rclone,naive)"
     )
     parser.add_argument(
         "--pyinstrument",
         choices=("text", "html"),
-        help="also profile one `small` run (first worker count) with pyinstrument",
+        help="also profile transfer (nginx -> nginx) on small and large with pyinstrument",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results", metavar="DIR"
     )
-    parser.add_argument("--workdir", type=Path, help="keep sandboxes' files here (default: temp)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="per migrate, seconds")
+    parser.add_argument("--workdir", type=Path, help="keep logs and stores here (default: temp)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="materialise files here (default: /dev/shm if roomy)"
+    )
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per measured run, s")
     return parser
 
 
 def _sizes(args: argparse.Namespace) -> Sizes:
     sizes = QUICK if args.quick else FULL
-    overrides: dict[str, Any] = {
-        key: getattr(args, key)
-        for key in ("ceiling_size", "ceiling_count", "large_size", "many_count", "small_count")
-        if getattr(args, key) is not None
-    }
-    if args.workers:
-        overrides["workers"] = tuple(int(n) for n in args.workers.split(","))
+    keys: tuple[str, ...] = ("small_count", "mixed_count", "large_size", "concurrency")
+    keys += ("ceiling_size", "ceiling_count", "many_count")
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    if args.sweep:
+        overrides["sweep"] = tuple(int(n) for n in args.sweep.split(","))
     return replace(sizes, **overrides)
 
 
@@ -102,21 +119,35 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _engine_runs(
-    chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argparse.Namespace, stamp: str
-) -> list[dict[str, Any]]:
+def _profiler(args: argparse.Namespace, sizes: Sizes, stamp: str, notes: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    if not args.pyinstrument:
+        return None
+
+    def hook(scenario: str, data: DataSet, nginx: NginxServer, workdir: Path) -> None:
+        if scenario not in ("small", "large"):
+            return
+        out = args.results_dir / f"{stamp}-{scenario}.pyinstrument.{args.pyinstrument}"
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        _say(f"  {scenario}: profiling transfer N={sizes.concurrency} -> {out}")
+        notes.append(
+            {
+                "scenario": scenario,
+                **profile_transfer(
+                    data, nginx, workdir / "profiled", sizes.concurrency, out, args.timeout
+                ),
+            }
+        )
+
+    return hook
+
+
+def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    ceiling: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
-    large = None if sizes.large_size == GiB else sizes.large_size
-    if "large" in chosen:
-        _say(f"large: bench-large, 3 files of {sizes.large_size:,} bytes ...")
-        runs.append(
-            run_engine(
-                "large",
-                workdir / "large",
-                profile="bench-large",
-                file_size=large,
-                timeout=args.timeout,
-            )
+    if "ceiling" in chosen:
+        _say(f"ceiling: {sizes.ceiling_size:,} bytes, then {sizes.ceiling_count:,} small files ...")
+        ceiling = measure_ceiling(
+            workdir / "ceiling", large_size=sizes.ceiling_size, small_count=sizes.ceiling_count
         )
     if "many" in chosen:
         _say(f"many: bench-small, {sizes.many_count:,} files ...")
@@ -129,78 +160,81 @@ def _engine_runs(
                 timeout=args.timeout,
             )
         )
-    if "small" in chosen:
-        for workers in sizes.workers:
-            _say(f"small: bench-small, {sizes.small_count:,} files, {workers} workers ...")
-            runs.append(
-                run_engine(
-                    f"small {sizes.small_count} w{workers}",
-                    workdir / f"small-w{workers}",
-                    profile="bench-small",
-                    file_count=sizes.small_count,
-                    workers=workers,
-                    timeout=args.timeout,
-                )
-            )
-    if args.pyinstrument:
-        workers = sizes.workers[0]
-        out = args.results_dir / f"{stamp}-small-w{workers}.pyinstrument.{args.pyinstrument}"
-        args.results_dir.mkdir(parents=True, exist_ok=True)
-        _say(f"profiling: small, {workers} workers, pyinstrument -> {out}")
-        profiled = run_engine(
-            f"small {sizes.small_count} w{workers} (pyinstrument)",
-            workdir / "small-profiled",
-            profile="bench-small",
-            file_count=sizes.small_count,
-            workers=workers,
-            timeout=args.timeout,
-            profile_to=out,
-        )
-        profiled["profile_output"] = str(out)
-        runs.append(profiled)
-    return runs
+    return ceiling, runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the chosen scenarios, print the table, write the JSON; 1 if a run did not complete."""
+    """Run the chosen scenarios, print the tables, write JSON and PNG; 1 if a run failed."""
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; expected {', '.join(SCENARIOS)}")
-    chosen = args.scenarios or list(SCENARIOS)
+    chosen = args.scenarios or list(PEER_SCENARIOS)
     sizes = _sizes(args)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-bench-"))
     started = time.perf_counter()
+    nginx_problems, skipped = available_peers() if set(chosen) & set(PEER_SCENARIOS) else ({}, {})
+    for peer in filter(None, args.skip.split(",")):
+        skipped[peer] = "skipped with --skip"
+    for what, why in {**nginx_problems, **skipped}.items():
+        _say(f"skipping {what}: {why}")
+    peer_sizes = PeerSizes(
+        sizes.small_count, sizes.mixed_count, sizes.large_size, sizes.concurrency, sizes.sweep
+    )
+    profiles: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     try:
-        _say(f"ceiling: {sizes.ceiling_size:,} bytes, then {sizes.ceiling_count:,} small files ...")
-        ceiling = measure_ceiling(
-            workdir / "ceiling", large_size=sizes.ceiling_size, small_count=sizes.ceiling_count
-        )
-        runs = _engine_runs(chosen, sizes, workdir, args, stamp)
+        for scenario in (s for s in PEER_SCENARIOS if s in chosen):
+            runs += run_scenario(
+                scenario,
+                peer_sizes,
+                workdir / scenario,
+                nginx_problems=nginx_problems,
+                skipped=skipped,
+                timeout=args.timeout,
+                profile_hook=_profiler(args, sizes, stamp, profiles),
+                data_dir=args.data_dir,
+            )
+        ceiling, engine_runs = _engine_only(chosen, sizes, workdir, args)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    ratio_rows = ratios(runs, sizes.concurrency)
+    png = chart(runs, args.results_dir / f"{stamp}.png", sizes.concurrency) if runs else None
     record = {
         "started": stamp,
         "seconds": time.perf_counter() - started,
         "argv": list(sys.argv[1:] if argv is None else argv),
         "machine": machine_info(),
         "sizes": {k: getattr(sizes, k) for k in Sizes.__slots__},
-        "units": "MB = 10^6 bytes; peak RSS = max(ru_maxrss, polled VmHWM) of the migrate process",
+        "units": "MB = 10^6 bytes, GB = 10^9; peak RSS = max(ru_maxrss, polled VmHWM) of the "
+        "measured process (for curl and xargs: the largest single process of the pipeline); "
+        "CPU = user + system of the process and its children",
+        "skipped": {**nginx_problems, **skipped},
+        "runs": runs,
+        "ratios": ratio_rows,
+        "profiles": profiles,
+        "chart": str(png) if png else None,
         "ceiling": ceiling,
-        "scenarios": runs,
+        "scenarios": engine_runs,
     }
     path = args.results_dir / f"{stamp}.json"
     write_json(path, record)
-    print(render_table(rows_for(ceiling, runs)))
-    print(f"\nraw results: {path}")
-    failed = [r["name"] for r in runs if not r["ok"]]
-    for run in runs:
-        if not run["ok"]:
-            print(f"{run['name']}: did not complete (exit {run['returncode']})", file=sys.stderr)
-            print(run["stderr_tail"], file=sys.stderr)
+    if runs:
+        print(peer_table(runs))
+        print()
+        print(ratio_table(ratio_rows, runs))
+    if ceiling or engine_runs:
+        print()
+        print(render_table(rows_for(ceiling, engine_runs)))
+    print(f"\nraw results: {path}" + (f"\nchart: {png}" if png else ""))
+    failed = [r for r in runs + engine_runs if not r["ok"]]
+    for run in failed:
+        label = f"{run.get('scenario', '')} {run.get('peer', run.get('name', ''))}".strip()
+        print(f"{label}: did not complete (exit {run.get('returncode')})", file=sys.stderr)
+        print(run.get("stderr_tail", ""), file=sys.stderr)
     return 1 if failed else 0
 
 

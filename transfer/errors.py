@@ -31,6 +31,7 @@ __all__ = [
     "TransientError",
     "UnreachableError",
     "UnsafePathError",
+    "UnusableService",
 ]
 
 EXIT_OK = 0
@@ -40,7 +41,8 @@ EXIT_FAILURES = 1
 EXIT_USAGE = 2
 """Bad command line, configuration or local state (store): nothing was attempted."""
 EXIT_AUTH = 3
-"""A service could not be reached or refused our credentials."""
+"""A service could not be reached, refused our credentials, or cannot be used (not the
+service expected, too old, answers that are not its API's)."""
 EXIT_STOPPED = 4
 """Stopped early by a limit or a signal; running the same command again resumes."""
 
@@ -96,9 +98,13 @@ class RemoteError(TransferError):
 
 
 class TransientError(RemoteError):
-    """Worth retrying: 5xx, connection resets, timeouts, truncated bodies."""
+    """Worth retrying: 5xx, connection resets, timeouts, truncated bodies. When it persists
+    past the retries and ends a run, the service could not be reached in a usable way: exit 3.
+    (An item failing this way is recorded ``failed``; only an error that ends the run uses
+    this exit code.)"""
 
     retryable = True
+    exit_code = EXIT_AUTH
 
 
 class RateLimited(TransientError):
@@ -108,6 +114,14 @@ class RateLimited(TransientError):
 class UnreachableError(TransientError):
     """The host cannot be reached at all (DNS, refused, TLS). Retryable, but ends a run
     with exit code 3 when it persists."""
+
+    exit_code = EXIT_AUTH
+
+
+class UnusableService(RemoteError):
+    """The service answered, but not as the one we need: not Artifactory (an HTML login page,
+    a wrong URL), a version too old, or a body that is not the JSON its API promises. Not
+    retried; ends a run with exit code 3 — check the URL and what answers there."""
 
     exit_code = EXIT_AUTH
 

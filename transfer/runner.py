@@ -143,7 +143,16 @@ def open_target(settings: Settings) -> Target:
     if t.type == "webdav":
         from transfer.targets.webdav import WebDavTarget
 
-        return WebDavTarget(t.url, timeouts=_http_timeouts(t.timeouts))
+        # issue 6: as many connections as workers can use, and the run's retry policy
+        return WebDavTarget(
+            t.url,
+            t.user,
+            t.password,
+            timeouts=_http_timeouts(t.timeouts),
+            verify_tls=t.verify_tls,
+            retry_policy=_retry_policy(settings),
+            max_connections=max(16, settings.transfer.workers * 2),
+        )
     return ArtifactoryTarget(
         t.url,
         t.user,

@@ -70,9 +70,12 @@ class RecordWriter(Generic[T]):
         """
         self._raise_fatal()
         while len(self._buffer) >= self._max_pending:
-            self._check_running()
-            self._wake.set()
-            await self._wait_progress()
+            if self._stopped:  # no writer task any more (see drain): write in this task
+                batch, self._buffer = self._buffer, []
+                await self._write(batch)
+            else:
+                self._wake.set()
+                await self._wait_progress()
             self._raise_fatal()
         self._buffer.append(record)
         self._queued += 1
@@ -81,10 +84,22 @@ class RecordWriter(Generic[T]):
         self.raise_errors()
 
     async def drain(self) -> None:
-        """Wait until every record queued before this call is committed (or refused)."""
+        """Wait until every record queued before this call is committed (or refused).
+
+        When the writer task is gone — cancelled together with the task group of the store's
+        owner — the records still queued are committed here, in the calling task: the shielded
+        cleanup of a cancelled run (handing its items back) must see its last outcomes, not an
+        error.
+        """
         target = self._queued
         while self._settled < target:
-            self._check_running()
+            if self._stopped:
+                if self._buffer:
+                    batch, self._buffer = self._buffer, []
+                    await self._write(batch)
+                else:
+                    await self._wait_progress()  # another caller is writing the rest
+                continue
             self._urgent = True
             self._wake.set()
             await self._wait_progress()
@@ -152,10 +167,6 @@ class RecordWriter(Generic[T]):
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise StoreError(str(self._fatal)) from self._fatal
-
-    def _check_running(self) -> None:
-        if self._stopped:
-            raise StoreError("the store's writer has stopped (store closed?)")
 
     async def _wait_progress(self) -> None:
         await self._progress.wait()

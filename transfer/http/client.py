@@ -10,6 +10,7 @@ message holds no credential.
 from __future__ import annotations
 
 import base64
+import math
 import random
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ import orjson
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from transfer.errors import RemoteError, TransferError
+from transfer.errors import RemoteError, TransferError, TransientError, UnusableService
 from transfer.http.errors import (
     error_for_status,
     error_message_from_body,
@@ -158,14 +159,15 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The body parsed as JSON; a clear non-retryable :class:`RemoteError` when it is not."""
+        """The body parsed as JSON; a clear non-retryable :class:`UnusableService` when it is
+        not (exit code 3 if it ends the run)."""
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
             safe = redact_url(self.url)
             kind = "empty body" if not self.body.strip() else f"invalid JSON ({exc})"
             first = self.body[:80].decode("utf-8", "replace")
-            raise RemoteError(
+            raise UnusableService(
                 f"expected JSON from {self.method} {safe} (HTTP {self.status}, "
                 f"{len(self.body)} bytes) but got {kind}; body starts {first!r}",
                 status=self.status,
@@ -483,7 +485,7 @@ class HttpClient:
     ) -> Any:
         """:meth:`request`, then the body parsed as JSON (``None`` for a 204 answer).
 
-        A body that is not JSON, or is cut off, raises a non-retryable :class:`RemoteError`
+        A body that is not JSON, or is cut off, raises a non-retryable :class:`UnusableService`
         naming the URL and quoting the first bytes.
         """
         send_headers = {"Accept": "application/json", **(headers or {})}
@@ -575,6 +577,32 @@ class HttpClient:
         """
         method = method.upper()
         url = self.url_for(path_or_url)
+        limits = timeouts or self.timeouts
+        if isinstance(data, bytes) or limits.sock_read is None:
+            return await self._send(method, url, data, headers, params, expected, limits)
+        # aiohttp's read timeout starts only once the body is written: a server that stops
+        # reading mid-upload would hold the worker forever. The same limit, as a watchdog.
+        stall = anyio.CancelScope()
+        with stall:
+            body = _watched(data, stall, limits.sock_read)
+            return await self._send(method, url, body, headers, params, expected, limits)
+        self.stats.failures += 1
+        safe = redact_url(url)
+        raise TransientError(
+            f"upload to {safe} stalled: the server took no data for {limits.sock_read:g}s",
+            url=safe,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        data: AsyncIterable[bytes] | bytes,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None,
+        expected: Sequence[int],
+        timeouts: Timeouts,
+    ) -> Response:
         session = self._get_session()
         async with self._slot():
             self.stats.requests += 1
@@ -586,7 +614,7 @@ class HttpClient:
                     data=data,
                     headers=headers,
                     allow_redirects=False,
-                    timeout=(timeouts or self.timeouts).client_timeout(streaming=True),
+                    timeout=timeouts.client_timeout(streaming=True),
                 ) as raw:
                     if raw.status not in expected:
                         error = await self._status_error(method, url, raw)
@@ -610,6 +638,23 @@ class HttpClient:
                 if cause is not None:
                     raise cause from None
                 raise self._fail(map_exception(exc, url)) from None
+
+
+async def _watched(
+    chunks: AsyncIterable[bytes], stall: anyio.CancelScope, limit: float
+) -> AsyncIterator[bytes]:
+    """``chunks``, cancelling ``stall`` when the server takes more than ``limit`` seconds to
+    accept one. The clock runs only while a chunk is with the server: waiting for the next one
+    from our own source (a slow download) is not the server's silence."""
+    iterator = aiter(chunks)
+    while True:
+        stall.deadline = math.inf
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return  # everything is written; aiohttp's read timeout takes over from here
+        stall.deadline = anyio.current_time() + limit
+        yield chunk
 
 
 def _secret_values(headers: Mapping[str, str]) -> list[str]:

@@ -135,7 +135,17 @@ class MetadataMapper:
     def _renamed(self, attributes: Sequence[SourceAttribute], scope: str) -> Properties:
         for attribute in attributes:
             key = property_key(attribute.name)
-            if key != attribute.name:
+            if not key:
+                self._note(
+                    Unmigratable(
+                        key=f"property-key/{scope}/{attribute.name}",
+                        category="property_key_empty",
+                        what=f"an attribute of {scope} has an empty name; not set",
+                        instead="Artifactory refuses a property without a key; name the "
+                        "attribute in Bintray before migrating, or set the property by hand",
+                    )
+                )
+            elif key != attribute.name:
                 self._note(
                     Unmigratable(
                         key=f"property-key/{scope}/{attribute.name}",

@@ -17,6 +17,7 @@ Pure: :class:`transfer.migrate.metadata.MetadataMapper` applies these rules at d
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,8 +99,12 @@ PROPERTY_RULES: tuple[PropertyRule, ...] = (
 
 
 def property_key(name: str) -> str:
-    """``name`` with every character Artifactory forbids in keys (and whitespace) as ``_``."""
-    return "".join("_" if c in _FORBIDDEN_KEY_CHARS or _BLANK.match(c) else c for c in name)
+    """``name`` with every character Artifactory forbids in keys (and whitespace and control
+    characters, which no database column keeps faithfully) as ``_``."""
+    return "".join(
+        "_" if c in _FORBIDDEN_KEY_CHARS or _BLANK.match(c) or ord(c) < 0x20 or c == "\x7f" else c
+        for c in name
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -109,6 +114,9 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, dict | list | tuple):
+        # Not a typed attribute value; JSON at least reads back the same in any language.
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
 
 
@@ -134,12 +142,15 @@ def _field_values(value: Any) -> list[str]:
 
 
 def attribute_properties(attributes: Iterable[SourceAttribute]) -> Properties:
-    """Attributes under their (key-safe) names; attributes without values are left out."""
+    """Attributes under their (key-safe) names; attributes without values or without a
+    name are left out."""
     found: Properties = {}
     for attribute in attributes:
         values = attribute_values(attribute)
-        if values:
-            found[property_key(attribute.name)] = values
+        key = property_key(attribute.name)
+        # A property needs a key: Artifactory refuses an empty one, and with it the whole set.
+        if values and key:
+            found[key] = values
     return found
 
 

@@ -19,7 +19,13 @@ from typing import Protocol, cast
 import anyio
 
 from transfer.checkpoint.base import Outcome, WorkItem
-from transfer.errors import ChecksumMismatch, RateLimited, RemoteError, TransferError
+from transfer.errors import (
+    ChecksumMismatch,
+    IntegrityError,
+    RateLimited,
+    RemoteError,
+    TransferError,
+)
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy
 from transfer.integrity import (
@@ -112,6 +118,10 @@ class CopyWorker:
         self._clock = clock
         self._linked_tries = 0
         self._linked_hits = 0
+        # Paths where our own upload reached the target but failed verification (a target
+        # that does not check checksums itself): the retry overwrites them, since what is
+        # there is ours, not a conflicting file someone else put there.
+        self._own_bad_uploads: set[tuple[str, str]] = set()
 
     async def copy(self, item: WorkItem) -> Outcome:
         """Copy one item, retrying what is worth retrying; returns the outcome to record."""
@@ -151,6 +161,8 @@ class CopyWorker:
 
     async def _facts(self, item: WorkItem) -> TargetFacts | None:
         spec = item.spec
+        if (spec.target_repo, spec.target_path) in self._own_bad_uploads:
+            return None
         if not (item.recheck or self._must_probe(spec.target_repo)):
             return None
         found = await self._target.probe(spec.target_repo, spec.target_path)
@@ -263,14 +275,19 @@ class CopyWorker:
             await self._target.set_properties(
                 spec.target_repo, spec.target_path, stored.deferred_properties
             )
-        verify_transfer(
-            spec.target_path,
-            declared_size=spec.size,
-            declared=declared,
-            computed=hasher.digests(),
-            computed_size=hasher.size,
-            target=stored.checksums,
-        )
+        try:
+            verify_transfer(
+                spec.target_path,
+                declared_size=spec.size,
+                declared=declared,
+                computed=hasher.digests(),
+                computed_size=hasher.size,
+                target=stored.checksums,
+            )
+        except IntegrityError:
+            self._own_bad_uploads.add((spec.target_repo, spec.target_path))
+            raise
+        self._own_bad_uploads.discard((spec.target_repo, spec.target_path))
         return Outcome(
             ItemState.DONE, how="streamed", bytes_transferred=hasher.size, target=stored.checksums
         )

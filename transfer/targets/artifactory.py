@@ -20,6 +20,7 @@ from transfer.errors import (
     ConflictError,
     NotFoundError,
     RemoteError,
+    UnusableService,
 )
 from transfer.http import (
     ApiKeyAuth,
@@ -163,9 +164,9 @@ class ArtifactoryTarget:
     ) -> None:
         await self._client.__aexit__(exc_type, exc, tb)
 
-    def _not_artifactory(self, what: str, response: Response) -> RemoteError:
+    def _not_artifactory(self, what: str, response: Response) -> UnusableService:
         kind = "an HTML page" if _looks_html(response) else f"{response.body[:40]!r}"
-        return RemoteError(
+        return UnusableService(
             f"{what} at {redact_url(self._client.url_for('api/system/ping'))} answered "
             f"{kind} instead of Artifactory's answer: check that the target URL is the "
             "Artifactory base URL (it usually ends in /artifactory) and that no proxy or "
@@ -197,7 +198,7 @@ class ArtifactoryTarget:
             raise self._not_artifactory("the version call", response)
         if numbers < MINIMUM_VERSION:
             oldest = ".".join(map(str, MINIMUM_VERSION))
-            raise RemoteError(
+            raise UnusableService(
                 f"Artifactory {version} is too old: this tool needs {oldest} or newer "
                 "(permission targets v2, PATCH /api/metadata)",
                 status=response.status,

@@ -244,7 +244,9 @@ async def delete_properties(request: web.Request) -> web.Response:
     found, item = _find(request, "annotate")
     now = state_of(request).clock()
     for target in _targets(request, found, item, "recursive"):
-        if any(target.properties.pop(k, None) is not None for k in keys):
+        # every key is popped: any() over a generator would stop at the first one removed
+        removed = [k for k in keys if target.properties.pop(k, None) is not None]
+        if removed:
             target.properties_modified = now
     return web.Response(status=204)
 

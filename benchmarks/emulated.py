@@ -1,0 +1,149 @@
+"""``transfer`` from the Bintray emulator to the Artifactory emulator, each in its own process.
+
+Two ``transfer sandbox serve`` processes: one serves the profile's organisation (its Bintray
+side is used), the other runs in sink mode with the ``tiny`` profile (its Artifactory side is
+used: sizes and checksums kept, no bytes written). One configuration joins them; then, as in
+:mod:`benchmarks.engine`: digests warmed, repositories created (not timed), and the measured
+``transfer migrate --only artifacts``. With ``preload_half`` every other file (by path) is put
+into the target first, so half the content is already there: checksum deploy should make that
+half nearly free (the adaptive probing stays on, as the hit rate is ~50 %).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.client import (
+    Endpoints,
+    download,
+    list_file_paths,
+    open_session,
+    run_concurrently,
+    upload,
+    warm_digests,
+)
+from benchmarks.engine import parse_summary
+from benchmarks.peers import figures, store_durations
+from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
+
+__all__ = ["run_emulated"]
+
+_MB = 1e6
+_SETUP_TIMEOUT = 300.0
+
+
+def _config(source: SandboxProcess, target: SandboxProcess) -> str:
+    s, t = source.endpoints, target.endpoints
+    return f"""[source]
+api_url = "{s["bintray_api"]}"
+download_url = "{s["bintray_download"]}"
+subject = "{s["subject"]}"
+user = "{s["bintray_user"]}"
+api_key = "${{BENCH_BINTRAY_KEY}}"
+
+[target]
+url = "{t["artifactory"]}"
+user = "{t["artifactory_user"]}"
+password = "${{BENCH_ARTIFACTORY_PASSWORD}}"
+
+[store]
+path = "state.db"
+"""
+
+
+async def _preload_half(ep: Endpoints) -> tuple[int, int]:
+    """Copy every other file of repository ``bench*`` into the target; (files, bytes)."""
+    async with open_session(32) as session:
+        moved = [0, 0]
+        jobs = []
+        for repo in ep["repos"]:
+            files = sorted(await list_file_paths(session, ep, repo))
+            for path, size in files[::2]:
+
+                async def copy(repo: str = repo, path: str = path, size: int = size) -> None:
+                    async def into_upload(chunks: AsyncIterator[bytes]) -> int:
+                        await upload(session, ep, repo, path, chunks, size)
+                        return size
+
+                    await download(session, ep, repo, path, sink=into_upload)
+                    moved[0] += 1
+                    moved[1] += size
+
+                jobs.append(copy)
+        await run_concurrently(jobs, 16)
+    return moved[0], moved[1]
+
+
+async def _warm(ep: Endpoints) -> int:
+    async with open_session(16) as session:
+        return await warm_digests(session, ep)
+
+
+def run_emulated(
+    name: str,
+    workdir: Path,
+    *,
+    profile: str,
+    file_count: int | None = None,
+    file_size: int | None = None,
+    workers: int = 16,
+    preload_half: bool = False,
+    timeout: float = 1800.0,
+) -> dict[str, Any]:
+    """One measured emulator → emulator migration; the raw figures."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (
+        SandboxProcess(
+            workdir / "bintray", profile, sink=True, file_count=file_count, file_size=file_size
+        ) as source,
+        SandboxProcess(workdir / "artifactory", "tiny", sink=True) as target,
+    ):
+        config = workdir / "transfer.toml"
+        config.write_text(_config(source, target), encoding="utf-8")
+        env = {
+            "BENCH_BINTRAY_KEY": source.endpoints["bintray_key"],
+            "BENCH_ARTIFACTORY_PASSWORD": target.endpoints["artifactory_password"],
+        }
+        ep = {**source.endpoints, **{k: v for k, v in target.endpoints.items() if "artif" in k}}
+        expected = asyncio.run(_warm(ep))
+        repos = run_measured(
+            transfer_args("migrate", "-c", str(config), "--only", "repositories", "--no-progress"),
+            cwd=workdir,
+            env=env,
+            timeout=_SETUP_TIMEOUT,
+        )
+        preloaded = (0, 0)
+        if preload_half:
+            ep["repos"] = ["bench"] if profile == "bench-small" else ["bench-large"]
+            preloaded = asyncio.run(_preload_half(ep))
+        cpu_before = (cpu_seconds(source.pid), cpu_seconds(target.pid))
+        args = transfer_args(
+            "migrate", "-c", str(config), "--only", "artifacts", "--no-progress", "--json"
+        )
+        args += ["--workers", str(workers)]
+        stats = run_measured(args, cwd=workdir, env=env, timeout=timeout)
+        emulator_cpu = (
+            cpu_seconds(source.pid) - cpu_before[0],
+            cpu_seconds(target.pid) - cpu_before[1],
+        )
+    done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
+    times, hows = store_durations(workdir / "state.db")
+    return {
+        "name": name,
+        "peer": "transfer (emulators)",
+        "concurrency": workers,
+        "files_expected": expected,
+        "files_done": done["items"],
+        "bytes_done": done["bytes"],
+        "preloaded_files": preloaded[0],
+        "preloaded_bytes": preloaded[1],
+        "how": hows,
+        "ok": stats.returncode == 0 and done["items"] == expected and repos.returncode == 0,
+        **figures(stats, done["bytes"], done["items"], times),
+        "emulator_cpu_seconds": {"bintray": emulator_cpu[0], "artifactory": emulator_cpu[1]},
+        "command": " ".join(args[2:]),
+        "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",
+    }

@@ -1,0 +1,203 @@
+"""The peer comparison as a table, ratios against the issue's targets, and a PNG chart.
+
+Ratios are ``transfer`` (nginx → nginx, full verification and checkpointing) divided by each
+peer at the same concurrency on the same files: MB/s for ``large``, files/s otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TARGETS", "chart", "peer_table", "ratios"]
+
+# issue 6, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer)
+TARGETS = (
+    ("large", "curl", "mb_per_s", 0.85),
+    ("small", "rclone", "files_per_s", 1.5),
+    ("small", "naive", "files_per_s", 10.0),
+)
+RSS_LIMIT_MB = 150.0
+
+
+def _metric(scenario: str) -> str:
+    return "mb_per_s" if scenario == "large" else "files_per_s"
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _render(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
+    rows = [header, *lines]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def peer_table(runs: list[dict[str, Any]]) -> str:
+    """One line per run: the figures every peer reports."""
+    header: tuple[str, ...] = ("scenario", "peer", "server", "N", "files", "MB/s", "files/s")
+    header += ("p50 s", "p99 s", "peak RSS MB", "CPU s/GB", "ok")
+    lines = [
+        (
+            r["scenario"],
+            r["peer"],
+            r["server"],
+            str(r["concurrency"]),
+            f"{r['files_done']:,}",
+            _fmt(r["mb_per_s"]),
+            _fmt(r["files_per_s"]),
+            _fmt(r["p50_seconds"], 4),
+            _fmt(r["p99_seconds"], 4),
+            _fmt(r["peak_rss_mb"]),
+            _fmt(r["cpu_s_per_gb"]),
+            "ok" if r["ok"] else "INCOMPLETE",
+        )
+        for r in runs
+    ]
+    return _render(header, lines)
+
+
+def _find(runs: list[dict[str, Any]], scenario: str, peer: str, n: int) -> dict[str, Any] | None:
+    for r in runs:
+        if (r["scenario"], r["peer"], r["concurrency"], r["server"]) == (
+            scenario,
+            peer,
+            n,
+            "nginx",
+        ):
+            return r
+    if peer == "naive":  # sequential by design: compare with whatever N transfer ran at
+        return next((r for r in runs if (r["scenario"], r["peer"]) == (scenario, peer)), None)
+    return None
+
+
+def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]:
+    """``transfer ÷ peer`` per scenario and peer, with the target verdict where there is one."""
+    out = []
+    scenarios = sorted({r["scenario"] for r in runs if r["server"] == "nginx"})
+    for scenario in scenarios:
+        ours = _find(runs, scenario, "transfer", concurrency)
+        if ours is None:
+            continue
+        metric = _metric(scenario)
+        for peer in ("curl", "rclone", "naive"):
+            theirs = _find(runs, scenario, peer, concurrency)
+            if theirs is None or not theirs[metric]:
+                continue
+            ratio = ours[metric] / theirs[metric]
+            target = next(
+                (t for s, p, m, t in TARGETS if (s, p, m) == (scenario, peer, metric)), None
+            )
+            out.append(
+                {
+                    "scenario": scenario,
+                    "metric": metric,
+                    "peer": peer,
+                    "transfer": ours[metric],
+                    "peer_value": theirs[metric],
+                    "ratio": ratio,
+                    "target": target,
+                    "met": None if target is None else ratio >= target,
+                }
+            )
+    return out
+
+
+def ratio_table(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
+    """The ratios, then the RSS verdict of every transfer run."""
+    header = ("scenario", "metric", "transfer ÷ peer", "transfer", "peer", "ratio", "target")
+    lines = [
+        (
+            r["scenario"],
+            r["metric"].replace("_per_s", "/s").replace("mb", "MB"),
+            r["peer"],
+            _fmt(r["transfer"]),
+            _fmt(r["peer_value"]),
+            f"{r['ratio']:.2f}",
+            "" if r["target"] is None else f">= {r['target']:g} {'ok' if r['met'] else 'MISSED'}",
+        )
+        for r in rows
+    ]
+    for r in runs:
+        if r["peer"].startswith("transfer"):
+            verdict = "ok" if r["peak_rss_mb"] <= RSS_LIMIT_MB else "MISSED"
+            label = f"{r['peer']} N={r['concurrency']}"
+            lines.append(
+                (
+                    r["scenario"],
+                    "peak RSS MB",
+                    label,
+                    _fmt(r["peak_rss_mb"]),
+                    "",
+                    "",
+                    f"<= 150 {verdict}",
+                )
+            )
+    return _render(header, lines)
+
+
+def chart(runs: list[dict[str, Any]], path: Path, concurrency: int) -> Path | None:
+    """Throughput against concurrency (``small``), and each scenario against each peer."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    scenarios = [
+        s for s in ("small", "mixed", "large", "half") if any(r["scenario"] == s for r in runs)
+    ]
+    fig, axes = plt.subplots(1, 1 + len(scenarios), figsize=(5 * (1 + len(scenarios)), 4.5))
+    axes = list(axes) if hasattr(axes, "__iter__") else [axes]
+    sweep = axes[0]
+    for peer, style in (("transfer", "o-"), ("curl", "s--"), ("rclone", "^:"), ("naive", "x:")):
+        points = sorted(
+            (r["concurrency"], r["files_per_s"])
+            for r in runs
+            if r["scenario"] == "small" and r["peer"] == peer and r["server"] == "nginx"
+        )
+        if points:
+            xs, ys = zip(*points, strict=True)
+            sweep.plot(xs, ys, style, label=peer)
+    sweep.set_xscale("log", base=2)
+    sweep.set_xlabel("concurrency (N)")
+    sweep.set_ylabel("files/s")
+    sweep.set_title("small files: throughput vs concurrency")
+    if sweep.get_legend_handles_labels()[0]:
+        sweep.legend()
+    for axis, scenario in zip(axes[1:], scenarios, strict=True):
+        metric = _metric(scenario)
+        bars = [
+            (f"{r['peer']}\n({r['server']})", r[metric])
+            for r in runs
+            if r["scenario"] == scenario
+            and (r["concurrency"] == concurrency or r["peer"] == "naive")
+        ]
+        if scenario == "half":  # next to the same files with nothing in the target yet
+            bars[:0] = [
+                ("transfer (emulators)\nempty target", r[metric])
+                for r in runs
+                if r["scenario"] == "small" and r["server"] == "emulators"
+            ]
+        if not bars:
+            continue
+        labels, values = zip(*bars, strict=True)
+        colors = ["tab:blue" if label.startswith("transfer") else "tab:gray" for label in labels]
+        axis.bar(range(len(values)), values, color=colors)
+        axis.set_xticks(range(len(values)), labels, fontsize=8)
+        axis.set_ylabel("MB/s" if metric == "mb_per_s" else "files/s")
+        axis.set_title(f"{scenario} (N={concurrency})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

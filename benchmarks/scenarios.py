@@ -1,0 +1,170 @@
+"""The peer scenarios: the same files copied by every peer through the same nginx, in one run.
+
+* ``small`` — ``bench-small`` (10,000 files of 1-64 KiB): every peer at the main concurrency,
+  ``curl`` and ``transfer`` also at each concurrency of the sweep; ``transfer`` emulator →
+  emulator too.
+* ``mixed`` — the mixed set of :func:`benchmarks.materialise.mixed_files` (nginx only: the
+  emulator has no such profile).
+* ``large`` — ``bench-large`` (three files, 1 GiB each by default): every peer, and ``transfer``
+  emulator → emulator.
+* ``half`` — ``bench-small`` emulator → emulator with every other file already in the target.
+
+The files are materialised once per scenario under a tmpfs when there is room (``/dev/shm``),
+so that no disk is measured; nginx serves and receives them; every peer run starts from an empty
+upload folder and is checked file by file afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.emulated import run_emulated
+from benchmarks.materialise import DataSet, materialise, mixed_files, profile_files
+from benchmarks.nginx import DAV_EXT_MODULE, NginxServer, ensure_installed
+from benchmarks.peers import PEERS, run_peer
+
+__all__ = ["PEER_SCENARIOS", "PeerSizes", "available_peers", "data_root", "run_scenario"]
+
+PEER_SCENARIOS = ("small", "mixed", "large", "half")
+_TMPFS = Path("/dev/shm")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSizes:
+    """How big the peer scenarios are, and at which concurrencies they run."""
+
+    small_count: int
+    mixed_count: int
+    large_size: int
+    concurrency: int  # every peer's N in the comparisons
+    sweep: tuple[int, ...]  # curl and transfer on `small` also run at these
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def available_peers() -> tuple[dict[str, str], dict[str, str]]:
+    """(nginx problems, peer → why it is skipped); installs what is missing when root."""
+    problems = ensure_installed(
+        {"nginx": "nginx", str(DAV_EXT_MODULE): "libnginx-mod-http-dav-ext", "rclone": "rclone"}
+    )
+    nginx = {k: v for k, v in problems.items() if k == "nginx"}
+    skipped: dict[str, str] = {}
+    if "rclone" in problems:
+        skipped["rclone"] = problems["rclone"]
+    if str(DAV_EXT_MODULE) in problems:
+        skipped["rclone"] = (
+            "rclone's WebDAV remote needs PROPFIND: " + problems[str(DAV_EXT_MODULE)]
+        )
+    for tool in ("curl", "xargs", "diff"):
+        if shutil.which(tool) is None:
+            skipped["curl"] = f"{tool} not found"
+    return nginx, skipped
+
+
+def data_root(workdir: Path, needed: int, parent: Path | None = None) -> Path:
+    """Where a scenario's files go: under ``parent`` when given, else a tmpfs when it has room
+    for the files and a copy, else the work folder."""
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=f"transfer-bench-{workdir.name}-", dir=parent))
+    elif _TMPFS.is_dir() and shutil.disk_usage(_TMPFS).free > 3 * needed + (256 << 20):
+        root = Path(tempfile.mkdtemp(prefix=f"transfer-bench-{workdir.name}-", dir=_TMPFS))
+    else:
+        root = workdir / "data"
+        root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # nginx's workers (www-data) must reach the files
+    return root
+
+
+def _data_for(scenario: str, sizes: PeerSizes, root: Path) -> DataSet:
+    if scenario == "mixed":
+        content, specs = mixed_files(sizes.mixed_count)
+    elif scenario == "large":
+        content, specs = profile_files("bench-large", file_size=sizes.large_size)
+    else:
+        content, specs = profile_files("bench-small", file_count=sizes.small_count)
+    return materialise(content, specs, root / "files")
+
+
+def _peer_runs(
+    scenario: str,
+    data: DataSet,
+    nginx: NginxServer,
+    workdir: Path,
+    sizes: PeerSizes,
+    skipped: dict[str, str],
+    timeout: float,
+) -> list[dict[str, Any]]:
+    plan = [(peer, sizes.concurrency) for peer in PEERS if peer not in skipped]
+    if scenario == "small":
+        for n in sizes.sweep:
+            if n != sizes.concurrency:
+                plan += [(p, n) for p in ("curl", "transfer") if p not in skipped]
+    runs = []
+    for peer, n in plan:
+        _say(f"  {scenario}: {peer} N={n} ...")
+        run = run_peer(peer, data, nginx, workdir / f"{peer}-n{n}", concurrency=n, timeout=timeout)
+        run["scenario"] = scenario
+        run["server"] = "nginx"
+        runs.append(run)
+        if not run["ok"]:
+            _say(f"  {peer} N={n} did not copy everything: {run['differences'][:200]}")
+    return runs
+
+
+def run_scenario(
+    scenario: str,
+    sizes: PeerSizes,
+    workdir: Path,
+    *,
+    nginx_problems: dict[str, str],
+    skipped: dict[str, str],
+    timeout: float,
+    keep_data: bool = False,
+    data_dir: Path | None = None,
+    profile_hook: Callable[[str, DataSet, NginxServer, Path], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every run of one scenario (nginx peers, then emulator → emulator)."""
+    runs: list[dict[str, Any]] = []
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)
+    if scenario != "half" and not nginx_problems:
+        needed = sizes.large_size * 3 if scenario == "large" else sizes.small_count * 40_000
+        root = data_root(workdir, needed, data_dir)
+        try:
+            _say(f"{scenario}: materialising files under {root} ...")
+            data = _data_for(scenario, sizes, root)
+            # nginx's own temp folders too: its workers must write request bodies there
+            with NginxServer(data.root, root / "upload", root / "nginx") as nginx:
+                runs += _peer_runs(scenario, data, nginx, workdir, sizes, skipped, timeout)
+                if profile_hook is not None:
+                    profile_hook(scenario, data, nginx, workdir)
+        finally:
+            if not keep_data:
+                shutil.rmtree(root, ignore_errors=True)
+    elif scenario != "half":
+        _say(f"{scenario}: nginx peers skipped: {'; '.join(nginx_problems.values())}")
+    if scenario in ("small", "large", "half"):
+        _say(f"{scenario}: transfer, emulator -> emulator ...")
+        run = run_emulated(
+            scenario,
+            workdir / "emulated",
+            profile="bench-large" if scenario == "large" else "bench-small",
+            file_count=None if scenario == "large" else sizes.small_count,
+            file_size=sizes.large_size if scenario == "large" else None,
+            workers=sizes.concurrency,
+            preload_half=scenario == "half",
+            timeout=timeout,
+        )
+        run["scenario"] = scenario
+        run["server"] = "emulators"
+        runs.append(run)
+    return runs
