@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
         if name == "report":
             sub.add_argument("--out", type=Path, help="output directory (report.output_dir)")
-    _add_signed_urls(commands)  # issue 5
+    _add_signed_urls(commands)
     return parser
 
 

@@ -63,7 +63,7 @@ async def dispatch(args: argparse.Namespace) -> int:
                 return await _verify(args, settings)
             if args.command == "report":
                 return await _report(args, settings)
-            if args.command == "signed-urls":  # issue 5
+            if args.command == "signed-urls":
                 return await _signed_urls(args, settings)
             raise TransferError(f"unknown command {args.command}")
     except BaseExceptionGroup as group:
@@ -210,7 +210,6 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
             repo_total = sum(per[s].items for s in ItemState)
             failed = per[ItemState.FAILED].items
             print(f"  {repo:30} {per[ItemState.DONE].items}/{repo_total}, {failed}")
-    # --- issue 8: the whole run's rate, and each worker's share of it ---
     rows = state.worker_rows(now)
     if rows:
         working = sum(1 for row in rows if row["alive"])
@@ -225,7 +224,6 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
             f"last seen {row['seconds_since_heartbeat']:.0f}s ago"
             + ("" if row["alive"] else " (finished)" if row.get("finished") else " (gone)")
         )
-    # --- end issue 8 ---
 
 
 async def _sandbox_serve(args: argparse.Namespace) -> int:
@@ -309,7 +307,7 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     bus = EventBus()
     async with show_progress(bus, live=False if args.no_progress else None):
         summary = await runner.plan(settings, bus=bus)
-    security = await runner.security_plan(settings)  # issue 5
+    security = await runner.security_plan(settings)
     data = summary.as_dict()
     data["security"] = security.as_dict()
     if getattr(args, "json", False):
@@ -356,7 +354,7 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{verdict.replace('_', ' ')} (first {len(examples)}):")
         for example in examples:
             print(f"  {example}")
-    # issue 5: users, groups, permission targets and tokens (never a secret)
+    # users, groups, permission targets and tokens (never a secret)
     for line in security.lines():
         print(line)
     print("nothing was written to the target")
@@ -384,9 +382,6 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"report: {paths.markdown}\n        {paths.json}\nfailures: {paths.failures_csv}")
     return EXIT_OK
-
-
-# --- issue 5: signed URLs ---
 
 
 def _read_requests(source: str) -> list[str]:
@@ -434,6 +429,3 @@ async def _signed_urls(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  refused {result.request}: {result.reason}")
         print(f"map: {outcome.csv_path}\n     {outcome.json_path}")
     return EXIT_FAILURES if outcome.refused else EXIT_OK
-
-
-# --- end issue 5 ---

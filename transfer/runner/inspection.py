@@ -1,0 +1,114 @@
+"""Read-only use cases: status of a run, the independent audit (verify), the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transfer.checkpoint.base import (
+    Counts,
+    WorkerInfo,
+)
+from transfer.errors import ConfigError
+from transfer.migrate.metadata import BOOKKEEPING_KINDS
+from transfer.models import ItemState
+from transfer.pipeline.audit import AuditResult, audit
+from transfer.reporting.report import ReportPaths, write_report
+from transfer.runner.wiring import (
+    open_source,
+    open_store,
+    open_target,
+)
+from transfer.settings import Settings
+
+
+async def store_counts(settings: Settings) -> Counts:
+    """Item counts of the configured run, read without disturbing a running migration."""
+    return (await status(settings)).counts
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """A run as ``transfer status`` shows it: counts, and every worker's last heartbeat."""
+
+    counts: Counts
+    workers: list[WorkerInfo]
+    live_within: float = 300.0  # a worker heard from this recently is alive
+
+    def worker_rows(self, now: float) -> list[dict[str, Any]]:
+        """Per worker: its statistics, whether it is alive (heard from lately and not
+        finished), and its share of the files finished and bytes moved by all the run's
+        workers (0..1)."""
+        files = [float(w.stats.get("files_finished", 0) or 0) for w in self.workers]
+        moved = [float(w.stats.get("bytes_moved", 0) or 0) for w in self.workers]
+        return [
+            {
+                "owner": w.owner,
+                "seconds_since_heartbeat": round(now - w.last_seen, 1),
+                "alive": self._alive(w, now),
+                **dict(w.stats),
+                "share_files": round(f / sum(files), 3) if sum(files) else 0.0,
+                "share_bytes": round(b / sum(moved), 3) if sum(moved) else 0.0,
+            }
+            for w, f, b in zip(self.workers, files, moved, strict=True)
+        ]
+
+    def rate(self, now: float) -> float:
+        """Bytes per second of the whole run: the sum over the workers alive now."""
+        return sum(
+            float(w.stats.get("bytes_per_second", 0) or 0)
+            for w in self.workers
+            if self._alive(w, now)
+        )
+
+    def _alive(self, worker: WorkerInfo, now: float) -> bool:
+        return now - worker.last_seen <= self.live_within and not worker.stats.get("finished")
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """A JSON-ready form; ``now`` dates the workers' heartbeats."""
+        c = self.counts
+        return {
+            "items": {s.value: {"items": c[s].items, "bytes": c[s].bytes} for s in ItemState},
+            "repositories": {
+                repo: {s.value: per[s].items for s in ItemState}
+                for repo, per in sorted(c.by_repo.items())
+            },
+            "workers": self.worker_rows(now),
+            "bytes_per_second": self.rate(now),
+        }
+
+
+async def status(settings: Settings) -> RunStatus:
+    """The configured run's counts and workers, read without disturbing a running migration."""
+    async with open_store(settings, readonly=True) as store:
+        return RunStatus(
+            await store.counts(),
+            await store.list_workers(),
+            live_within=settings.transfer.lease_seconds,
+        )
+
+
+async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditResult:
+    """Audit the target against a fresh source listing; details go to ``verify.csv``."""
+    target_dir = out_dir or settings.report.output_dir
+    async with open_source(settings) as source, open_target(settings) as target:
+        if not hasattr(target, "list_files"):
+            raise ConfigError(
+                f"`transfer verify` needs an Artifactory target, not {settings.target.type}"
+            )
+        return await audit(
+            source,
+            target,  # type: ignore[arg-type]
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+            work_dir=target_dir,
+        )
+
+
+async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPaths:
+    """Write the migration report from the store (readable while a run is going)."""
+    async with open_store(settings, readonly=True) as store:
+        return await write_report(
+            store, out_dir or settings.report.output_dir, skip_kinds=BOOKKEEPING_KINDS
+        )

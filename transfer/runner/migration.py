@@ -1,0 +1,328 @@
+"""The migrate use case: runs the phases in order, resuming whatever the store has open."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from transfer.checkpoint.base import (
+    META_CONFIG_FINGERPRINT,
+    CheckpointStore,
+    Counts,
+    Outcome,
+    WorkItem,
+)
+from transfer.errors import TransferError
+from transfer.http.pacing import AdaptiveLimiter
+from transfer.migrate.metadata import MetadataMapper, apply_properties
+from transfer.migrate.repositories_phase import (
+    blocked_repositories,
+    created_repositories,
+    run_repositories_phase,
+)
+from transfer.migrate.security import (
+    OrganisationSource,
+)
+from transfer.migrate.security_phase import run_security_phase
+from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map
+from transfer.models import ItemState
+from transfer.pipeline.bandwidth import BandwidthLimiter
+from transfer.pipeline.coordination import discover_shared, phase_lock
+from transfer.pipeline.copy import CopyOptions, CopyWorker
+from transfer.pipeline.discover import DiscoveryResult, discover
+from transfer.pipeline.engine import EngineOptions, StopControl, run_artifacts
+from transfer.pipeline.planner import (
+    ConflictPolicy,
+)
+from transfer.reporting.events import (
+    DiscoveryProgress,
+    EventBus,
+    ItemFinished,
+    PhaseFinished,
+    PhaseStarted,
+    Retrying,
+    RunStarted,
+    ThrottleChanged,
+    Totals,
+)
+from transfer.runner.wiring import (
+    _opened,
+    _retry_policy,
+    reap_dead_workers,
+    worker_id,
+)
+from transfer.settings import Settings
+from transfer.sources.base import Source
+from transfer.targets.artifactory import ArtifactoryTarget
+from transfer.targets.base import Target
+
+PHASES = ("repositories", "security", "artifacts", "properties")
+
+
+@dataclass(slots=True)
+class MigrationSummary:
+    """How a ``migrate`` ended."""
+
+    counts: Counts | None = None
+    discovery: DiscoveryResult | None = None
+    stopped: str = ""
+    phases: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> int:
+        """Items that are neither done nor skipped."""
+        if self.counts is None:
+            return 0
+        return sum(
+            self.counts[s].items for s in (ItemState.FAILED, ItemState.CONFLICT, ItemState.PENDING)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        by_state = {}
+        if self.counts is not None:
+            by_state = {
+                s.value: {"items": self.counts[s].items, "bytes": self.counts[s].bytes}
+                for s in ItemState
+            }
+        return {
+            "phases": self.phases,
+            "stopped": self.stopped,
+            "items": by_state,
+            "notes": self.notes,
+        }
+
+
+class _BusObserver:
+    """Turns copy-worker callbacks into events on the bus."""
+
+    def __init__(self, bus: EventBus, owner: str) -> None:
+        self._bus = bus
+        self._owner = owner
+        self._finished = 0  # files this worker finished (its share in `status`)
+
+    def bytes_moved(self, n: int) -> None:
+        self._bus.add_bytes(n)
+
+    def retrying(self, item: WorkItem, attempt: int, delay: float, error: TransferError) -> None:
+        self._bus.emit(
+            Retrying(path=item.spec.path, attempt=attempt, delay=delay, reason=str(error))
+        )
+
+    def throttled(self, limit: int) -> None:
+        self._bus.emit(ThrottleChanged(limit=limit))
+
+    def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
+        self._finished += outcome.state.is_final
+        self._bus.emit(
+            ItemFinished(
+                repo=item.spec.repo,
+                path=item.spec.path,
+                state=outcome.state,
+                how=outcome.how or "",
+                bytes=item.spec.size,
+                duration=outcome.duration or 0.0,
+                error=outcome.error or "",
+            )
+        )
+
+    def heartbeat_stats(self) -> dict[str, float | int]:
+        snap = self._bus.counters.snapshot()
+        rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
+        return {
+            "files_done": snap.files_done,
+            "files_finished": self._finished,  # by this worker alone
+            "bytes_moved": snap.bytes_moved,
+            "bytes_per_second": rate,
+            "retries": snap.retries,
+            "pid": os.getpid(),
+        }
+
+
+async def migrate(
+    settings: Settings,
+    *,
+    bus: EventBus,
+    stop: StopControl,
+    phases: Sequence[str] = PHASES,
+    retry_failed: bool = False,
+) -> MigrationSummary:
+    """Run the migration phases in order; resumes whatever the store says is unfinished."""
+    summary = MigrationSummary()
+    owner = worker_id()
+    async with _opened(settings) as (source, target, store):
+        info = await target.check_access()
+        summary.notes.append(f"target: {info.product} {info.version}")
+        fingerprint = settings.fingerprint()
+        previous = await store.get_meta(META_CONFIG_FINGERPRINT)
+        if previous and previous != fingerprint:
+            summary.notes.append("the configuration changed since this run started")
+        await store.set_meta(META_CONFIG_FINGERPRINT, fingerprint)
+        if retry_failed:
+            reopened = await store.reset([ItemState.FAILED, ItemState.CONFLICT])
+            summary.notes.append(f"re-opened {reopened} failed or conflicting items")
+        if "repositories" in phases and not stop.requested():
+            summary.phases.append("repositories")
+            async with phase_lock(store, "repositories"):  # one worker at a time
+                if isinstance(target, ArtifactoryTarget):
+                    repositories = await run_repositories_phase(
+                        source,
+                        target.admin,
+                        store,
+                        subject=settings.source.subject,
+                        repo_key_template=settings.target.repo_key_template,
+                        bus=bus,
+                    )
+                    summary.notes.append(repositories.note())
+                else:
+                    summary.notes.append("repositories: skipped (the target has no repositories)")
+        if "security" in phases and not stop.requested():
+            summary.phases.append("security")
+            async with phase_lock(store, "security"):  # one worker at a time
+                if isinstance(target, ArtifactoryTarget) and isinstance(source, OrganisationSource):
+                    security = await run_security_phase(
+                        source, target.admin, store, settings=settings, bus=bus
+                    )
+                    summary.notes.append(security.note())
+                else:
+                    summary.notes.append("security: skipped (the source or target has no users)")
+        reaped = await reap_dead_workers(store)
+        if reaped:
+            summary.notes.append(f"resumed {reaped} files a stopped run had in flight")
+        if "artifacts" in phases and not stop.requested():
+            summary.phases.append("artifacts")
+            summary.discovery = await _artifacts(settings, source, target, store, bus, stop, owner)
+        if "properties" in phases and not stop.requested():
+            summary.phases.append("properties")
+            async with phase_lock(store, "properties"):  # one worker at a time
+                applied = await apply_properties(
+                    store, target, everything="artifacts" not in phases, bus=bus
+                )
+                summary.notes.append(applied.note())
+        if "artifacts" in phases:
+            url_map = await write_url_map(
+                store,
+                settings.report.output_dir / URL_MAP_NAME,
+                download_url=settings.source.download_url,
+                subject=settings.source.subject,
+                target_url=settings.target.url,
+            )
+            summary.notes.append(f"URL map: {url_map.rows} migrated files in {url_map.path}")
+        summary.counts = await store.counts()
+    summary.stopped = stop.reason
+    return summary
+
+
+async def _artifacts(
+    settings: Settings,
+    source: Source,
+    target: Target,
+    store: CheckpointStore,
+    bus: EventBus,
+    stop: StopControl,
+    owner: str,
+) -> DiscoveryResult:
+    t = settings.transfer
+    bus.emit(PhaseStarted(name="artifacts"))
+    known = await store.counts()
+    done = known[ItemState.DONE] + known[ItemState.SKIPPED]
+    bus.emit(
+        RunStarted(
+            run=store.run,
+            totals=Totals(known.total.items, known.total.bytes),
+            already_done=Totals(done.items, done.bytes),
+        )
+    )
+    observer = _BusObserver(bus, owner)
+    result = DiscoveryResult()
+
+    async def on_progress(found: DiscoveryResult) -> None:
+        bus.emit(
+            DiscoveryProgress(
+                repos=found.repositories,
+                packages=found.packages,
+                versions=found.versions,
+                files=found.files,
+                bytes=found.bytes,
+            )
+        )
+
+    # properties computed at discovery ride on the deploy; nothing is copied into a
+    # repository key the repositories phase found taken by an incompatible repository
+    mapper = (
+        MetadataMapper(
+            source, store, file_attributes=settings.source.file_attributes, concurrency=8
+        )
+        if target.capabilities.properties
+        else None
+    )
+    blocked = await blocked_repositories(store)
+
+    async def run_discovery() -> None:
+        nonlocal result
+        result = await discover(
+            source,
+            store,
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+            properties=mapper,
+            skip_repos=blocked,
+            on_progress=on_progress,
+        )
+        if mapper is not None:
+            await mapper.flush()
+
+    # repositories this migration created (recorded by the repositories phase)
+    created_repos = await created_repositories(store)
+    worker = CopyWorker(
+        source,
+        target,
+        options=CopyOptions(
+            conflict_policy=ConflictPolicy(settings.target.conflict),
+            min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
+            chunk_size=t.chunk_size,
+            retry=_retry_policy(settings),
+        ),
+        limiter=AdaptiveLimiter(t.workers),
+        bandwidth=BandwidthLimiter(t.bandwidth_limit),
+        observer=observer,
+        must_probe=lambda repo: repo not in created_repos,
+        rng=random.Random(),
+    )
+    await run_artifacts(
+        store=store,
+        worker=worker,
+        options=EngineOptions(
+            owner=owner,
+            workers=t.workers,
+            queue_size=t.queue_size or 2 * t.workers,
+            claim_batch=t.claim_batch,
+            lease_seconds=t.lease_seconds,
+            max_transfer=t.max_transfer,
+            max_duration=t.max_duration,
+        ),
+        observer=observer,
+        stop=stop,
+        # one discoverer per run; the others claim what it writes
+        discovery=lambda: discover_shared(
+            store,
+            run_discovery,
+            owner=owner,
+            live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
+        ),
+        bytes_moved=lambda: bus.counters.bytes_moved,
+    )
+    # this worker's final figures for `transfer status` (heartbeats are minutes apart)
+    await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})
+    counts = await store.counts()
+    bus.emit(
+        PhaseFinished(
+            name="artifacts",
+            summary={s.value: counts[s].items for s in ItemState},
+        )
+    )
+    return result
