@@ -78,6 +78,9 @@ class CopyOptions:
     cold_min_size: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
     hash_offload_threshold: int | None = DEFAULT_OFFLOAD_THRESHOLD
+    # What to compute in flight: sha1 and sha256 are compared with what the source declares;
+    # md5 only has a counterpart when the target reports one (Artifactory does, WebDAV not).
+    algorithms: tuple[str, ...] = ("sha1", "sha256", "md5")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -254,7 +257,7 @@ class CopyWorker:
 
     async def _stream(self, item: WorkItem, declared: Checksums) -> Outcome:
         spec = item.spec
-        hasher = MultiHasher()
+        hasher = MultiHasher(self._options.algorithms)
         async with self._limiter.slot(), self._source.open_download(spec.source) as download:
             chunks = self._counted(
                 hashing(

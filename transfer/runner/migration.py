@@ -286,6 +286,11 @@ async def _artifacts(
             min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
             chunk_size=t.chunk_size,
             retry=_retry_policy(settings),
+            algorithms=(
+                ("sha1", "sha256", "md5")
+                if target.capabilities.server_checksums
+                else ("sha1", "sha256")
+            ),
         ),
         limiter=AdaptiveLimiter(t.workers),
         bandwidth=BandwidthLimiter(t.bandwidth_limit),
