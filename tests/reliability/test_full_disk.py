@@ -22,7 +22,7 @@ from reliability_kit import (
     write_cli_config,
 )
 
-from transfer import runner
+from transfer.runner import wiring
 from transfer.checkpoint.sqlite import SqliteStore
 from transfer.errors import StoreError
 from transfer.sandbox.serve import Sandbox
@@ -97,7 +97,7 @@ async def test_store_hitting_max_page_count_stops_cleanly_and_resumes(
     async with Sandbox("demo") as sandbox:
         settings = sandbox_settings(sandbox, tmp_path)
         with monkeypatch.context() as patch:
-            patch.setattr(runner, "open_store", capped)
+            patch.setattr(wiring, "open_store", capped)
             with pytest.raises(BaseException) as raised:  # a group or not
                 await migrate_once(settings)
         error = _first(raised.value, StoreError)
