@@ -22,9 +22,9 @@ from reliability_kit import (
     write_cli_config,
 )
 
-from transfer.runner import wiring
 from transfer.checkpoint.sqlite import SqliteStore
 from transfer.errors import StoreError
+from transfer.runner import wiring
 from transfer.sandbox.serve import Sandbox
 from transfer.settings import Settings
 
