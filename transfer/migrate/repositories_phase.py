@@ -162,8 +162,8 @@ class RepositoriesResult:
     def summary(self) -> dict[str, int]:
         """Counts for the phase-finished event."""
         return {
-            "created": len(self.created),
-            "cdn_enabled": len(self.cdn_enabled),
+            "created (CDN redirect on)": len(self.created),
+            "existing switched to CDN redirect": len(self.cdn_enabled),
             "unchanged": len(self.unchanged),
             "conflicts": len(self.conflicts),
             "failed": len(self.failed),
@@ -171,7 +171,7 @@ class RepositoriesResult:
 
     def note(self) -> str:
         """One line for the migration summary."""
-        counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.summary().items())
+        counts = ", ".join(f"{v} {k}" for k, v in self.summary().items())
         permission = self.permission.action if self.permission else "none"
         tail = "" if self.changed else "; nothing changed"
         return f"repositories: {counts}; anonymous read permission: {permission}{tail}"
