@@ -37,8 +37,9 @@ from transfer.sources.base import (
     parse_bool,
 )
 from transfer.sources.bintray_api import BintrayApi
-from transfer.sources.bintray_download import BintrayDownload, open_bintray_download
+from transfer.sources.bintray_download import open_bintray_download
 from transfer.sources.bintray_org import BintrayOrganizationReads
+from transfer.sources.streamed import StreamedDownload
 
 __all__ = ["BintraySource", "HttpFactory", "parse_attributes", "source_file"]
 
@@ -324,6 +325,6 @@ class BintraySource(BintrayOrganizationReads):
             raise ValueError(f"unknown attribute kind {kind!r}")
         return parse_attributes(raw)
 
-    def open_download(self, file: SourceFile) -> AbstractAsyncContextManager[BintrayDownload]:
+    def open_download(self, file: SourceFile) -> AbstractAsyncContextManager[StreamedDownload]:
         """Open ``file`` on the download host, following the redirect to the CDN."""
         return open_bintray_download(self._dl_client, self.subject, file)

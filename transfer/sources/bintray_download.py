@@ -11,36 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from transfer.http import HttpClient, StreamedResponse, redact_url
+from transfer.http import HttpClient
 from transfer.models import SourceFile
 from transfer.sources.bintray_api import encode_segments
+from transfer.sources.streamed import DOWNLOAD_HEADERS, StreamedDownload
 
-__all__ = ["BintrayDownload", "download_path", "open_bintray_download"]
-
-# aiohttp would transparently gunzip a body sent with Content-Encoding: gzip, and then the
-# bytes would no longer hash to the listed sha256; asking for identity avoids that.
-_DOWNLOAD_HEADERS = {"Accept-Encoding": "identity"}
-
-
-class BintrayDownload:
-    """One open download (see :class:`transfer.sources.base.Download`)."""
-
-    def __init__(self, response: StreamedResponse) -> None:
-        self._response = response
-
-    @property
-    def size(self) -> int | None:
-        """``Content-Length`` of the body, or ``None``."""
-        return self._response.content_length
-
-    @property
-    def url(self) -> str:
-        """The URL the bytes came from after redirects, signatures masked."""
-        return redact_url(self._response.url)
-
-    def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
-        """The body in chunks of ``chunk_size`` bytes (the last may be shorter)."""
-        return self._response.iter_chunks(chunk_size)
+__all__ = ["download_path", "open_bintray_download"]
 
 
 def download_path(subject: str, file: SourceFile) -> str:
@@ -56,11 +32,11 @@ def download_path(subject: str, file: SourceFile) -> str:
 @asynccontextmanager
 async def open_bintray_download(
     client: HttpClient, subject: str, file: SourceFile
-) -> AsyncIterator[BintrayDownload]:
+) -> AsyncIterator[StreamedDownload]:
     """Open ``file`` for streaming; unpublished files are asked for with
     ``include_unpublished=1`` (honoured for publishers only)."""
     params = None if file.published else {"include_unpublished": 1}
     async with client.stream(
-        "GET", download_path(subject, file), params=params, headers=_DOWNLOAD_HEADERS
+        "GET", download_path(subject, file), params=params, headers=DOWNLOAD_HEADERS
     ) as response:
-        yield BintrayDownload(response)
+        yield StreamedDownload(response)

@@ -34,7 +34,7 @@ from urllib.parse import quote, unquote
 import anyio
 
 from transfer.errors import RemoteError
-from transfer.http import BasicAuth, HttpClient, RetryPolicy, StreamedResponse, Timeouts, redact_url
+from transfer.http import BasicAuth, HttpClient, RetryPolicy, Timeouts, redact_url
 from transfer.models import SourceFile
 from transfer.settings import Settings, SourceSettings
 from transfer.sources.base import (
@@ -44,11 +44,11 @@ from transfer.sources.base import (
     SourceRepository,
     SourceVersion,
 )
+from transfer.sources.streamed import DOWNLOAD_HEADERS, StreamedDownload
 
-__all__ = ["HttpDownload", "HttpIndexSource", "parse_autoindex", "parse_manifest"]
+__all__ = ["HttpIndexSource", "parse_autoindex", "parse_manifest"]
 
 _USER_AGENT = "transfer/0.1 (http-source)"
-_DOWNLOAD_HEADERS = {"Accept-Encoding": "identity"}  # hash the bytes as stored, not gunzipped
 _DEFAULT_API_URL = str(SourceSettings.__dataclass_fields__["api_url"].default)
 _HEX = frozenset("0123456789abcdef")
 
@@ -108,27 +108,6 @@ def parse_manifest(text: str) -> list[tuple[str, int, str, str]]:
 
 def _encoded(path: str) -> str:
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
-
-
-class HttpDownload:
-    """One open download (see :class:`transfer.sources.base.Download`)."""
-
-    def __init__(self, response: StreamedResponse) -> None:
-        self._response = response
-
-    @property
-    def size(self) -> int | None:
-        """``Content-Length`` of the body, or ``None``."""
-        return self._response.content_length
-
-    @property
-    def url(self) -> str:
-        """The URL the bytes came from (after redirects), credentials masked."""
-        return redact_url(self._response.url)
-
-    def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
-        """The body in chunks of ``chunk_size`` bytes (the last may be shorter)."""
-        return self._response.iter_chunks(chunk_size)
 
 
 class HttpIndexSource:
@@ -343,8 +322,8 @@ class HttpIndexSource:
         return []
 
     @asynccontextmanager
-    async def open_download(self, file: SourceFile) -> AsyncIterator[HttpDownload]:
+    async def open_download(self, file: SourceFile) -> AsyncIterator[StreamedDownload]:
         """``GET {download_url}/{path}`` with ``Accept-Encoding: identity``."""
         url = str(file.extra.get("url") or _encoded(f"{file.repo}/{file.path}"))
-        async with self._client.stream("GET", url, headers=_DOWNLOAD_HEADERS) as response:
-            yield HttpDownload(response)
+        async with self._client.stream("GET", url, headers=DOWNLOAD_HEADERS) as response:
+            yield StreamedDownload(response)
