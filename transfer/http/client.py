@@ -454,21 +454,23 @@ class HttpClient:
                     max_redirects=self._max_redirects,
                     timeout=timeouts.client_timeout(streaming=False),
                 ) as raw:
-                    if raw.status not in expected:
-                        error = await self._status_error(method, url, raw)
-                        self._record(error)
-                        raise self._fail(error)
-                    payload = await raw.read()
-                    self._record(None)
-                    return Response(
-                        status=raw.status,
-                        headers=raw.headers,
-                        body=payload,
-                        url=str(raw.url),
-                        method=method,
-                    )
+                    return await self._buffered(method, url, raw, expected)
             except _NETWORK_ERRORS as exc:
                 raise self._fail(map_exception(exc, url)) from None
+
+    async def _buffered(
+        self, method: str, url: str, raw: aiohttp.ClientResponse, expected: Sequence[int]
+    ) -> Response:
+        """The whole answer read into a :class:`Response`, or the mapped error."""
+        if raw.status not in expected:
+            error = await self._status_error(method, url, raw)
+            self._record(error)
+            raise self._fail(error)
+        payload = await raw.read()
+        self._record(None)
+        return Response(
+            status=raw.status, headers=raw.headers, body=payload, url=str(raw.url), method=method
+        )
 
     async def request_json(
         self,
@@ -616,19 +618,7 @@ class HttpClient:
                     allow_redirects=False,
                     timeout=timeouts.client_timeout(streaming=True),
                 ) as raw:
-                    if raw.status not in expected:
-                        error = await self._status_error(method, url, raw)
-                        self._record(error)
-                        raise self._fail(error)
-                    payload = await raw.read()
-                    self._record(None)
-                    return Response(
-                        status=raw.status,
-                        headers=raw.headers,
-                        body=payload,
-                        url=str(raw.url),
-                        method=method,
-                    )
+                    return await self._buffered(method, url, raw, expected)
             except TransferError:
                 self.stats.failures += 1
                 raise
