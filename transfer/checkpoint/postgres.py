@@ -50,7 +50,7 @@ from transfer.checkpoint.base import (
     WorkerInfo,
     WorkItem,
 )
-from transfer.checkpoint.writer import RecordWriter
+from transfer.checkpoint.writer import RecordWriter, WriterTask
 from transfer.errors import StoreError
 from transfer.models import ItemState, is_legal_transition
 from transfer.settings import Secret
@@ -150,8 +150,7 @@ class PostgresStore:
         self._run_id = 0
         self._lock_scope = ""
         self._writer = self._new_writer()
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._cancel_writer: anyio.CancelScope | None = None
+        self._writer_task = WriterTask()
         self._open = False
 
     @property
@@ -196,11 +195,7 @@ class PostgresStore:
         self._open = True
         self._writer = self._new_writer()  # a closed store object may be opened again
         if not self._readonly:
-            stack = contextlib.AsyncExitStack()
-            task_group = await stack.enter_async_context(anyio.create_task_group())
-            self._cancel_writer = task_group.cancel_scope
-            task_group.start_soon(self._writer.run)
-            self._stack = stack
+            await self._writer_task.start(self._writer)
         return self
 
     async def __aexit__(
@@ -216,19 +211,7 @@ class PostgresStore:
         if not self._open:
             return
         self._open = False
-        try:
-            if self._stack is not None:
-                assert self._cancel_writer is not None
-                self._cancel_writer.cancel()
-                await self._stack.aclose()
-        finally:
-            self._stack = None
-            with anyio.CancelScope(shield=True):
-                try:
-                    if not self._readonly:
-                        await self._writer.finish()
-                finally:
-                    await self._close_pool()
+        await self._writer_task.stop(None if self._readonly else self._writer, self._close_pool)
         if raise_errors:
             self._writer.raise_errors()
 

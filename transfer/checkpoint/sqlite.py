@@ -19,7 +19,6 @@ for the queued outcomes, so effects follow call order.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -44,7 +43,7 @@ from transfer.checkpoint.base import (
     WorkItem,
 )
 from transfer.checkpoint.sqlite_db import Pending, SqliteDb
-from transfer.checkpoint.writer import RecordWriter
+from transfer.checkpoint.writer import RecordWriter, WriterTask
 from transfer.errors import StoreError
 from transfer.models import ItemState, is_legal_transition
 
@@ -87,8 +86,7 @@ class SqliteStore:
         self._limiter = anyio.CapacityLimiter(1)
         self._batch = (batch_size, batch_interval, max(max_pending, batch_size))
         self._writer = self._new_writer()
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._cancel_writer: anyio.CancelScope | None = None
+        self._writer_task = WriterTask()
         self._open = False
 
     @classmethod
@@ -123,11 +121,7 @@ class SqliteStore:
         self._writer = self._new_writer()  # a closed store object may be opened again
         if not self._readonly:
             try:
-                stack = contextlib.AsyncExitStack()
-                task_group = await stack.enter_async_context(anyio.create_task_group())
-                self._cancel_writer = task_group.cancel_scope
-                task_group.start_soon(self._writer.run)
-                self._stack = stack
+                await self._writer_task.start(self._writer)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._thread(self._db.close)
@@ -148,21 +142,9 @@ class SqliteStore:
         if not self._open:
             return
         self._open = False
-        try:
-            if self._stack is not None:
-                # The writer stops after its current batch; what is still queued is committed
-                # below, in this task and shielded, so that a cancelled caller loses nothing.
-                assert self._cancel_writer is not None
-                self._cancel_writer.cancel()
-                await self._stack.aclose()
-        finally:
-            self._stack = None
-            with anyio.CancelScope(shield=True):
-                try:
-                    if not self._readonly:
-                        await self._writer.finish()
-                finally:
-                    await self._thread(self._db.close)
+        await self._writer_task.stop(
+            None if self._readonly else self._writer, lambda: self._thread(self._db.close)
+        )
         if raise_errors:
             self._writer.raise_errors()
 

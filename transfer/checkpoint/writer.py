@@ -14,8 +14,9 @@ pipeline checks the target before sending anything. The work already done is fou
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 
@@ -170,3 +171,43 @@ class RecordWriter(Generic[T]):
 
     async def _wait_progress(self) -> None:
         await self._progress.wait()
+
+
+class WriterTask:
+    """Runs a store's :class:`RecordWriter` in a task of its own while the store is open.
+
+    :meth:`stop` stops that task after its current batch, then commits whatever is still
+    queued in the calling task, shielded from cancellation, so that a cancelled caller loses
+    nothing; the store's own ``close`` runs last in any case.
+    """
+
+    def __init__(self) -> None:
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    async def start(self, writer: RecordWriter[Any]) -> None:
+        """Start ``writer.run`` in a task group owned by this object."""
+        stack = contextlib.AsyncExitStack()
+        group = await stack.enter_async_context(anyio.create_task_group())
+        self._scope = group.cancel_scope
+        group.start_soon(writer.run)
+        self._stack = stack
+
+    async def stop(
+        self, writer: RecordWriter[Any] | None, close: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Stop the task, commit what ``writer`` still holds (None: nothing to commit, a
+        read-only store), then ``close``."""
+        try:
+            if self._stack is not None:
+                assert self._scope is not None
+                self._scope.cancel()
+                await self._stack.aclose()
+        finally:
+            self._stack = self._scope = None
+            with anyio.CancelScope(shield=True):
+                try:
+                    if writer is not None:
+                        await writer.finish()
+                finally:
+                    await close()
