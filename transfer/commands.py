@@ -251,7 +251,7 @@ async def _sandbox_serve(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from transfer.sandbox.serve import Sandbox, env_path, write_config
+    from transfer.sandbox.serve import Sandbox, config_environment, write_config
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -263,7 +263,7 @@ async def _demo(args: argparse.Namespace) -> int:
     async with sandbox:
         endpoints = sandbox.endpoints
         write_config(endpoints, config, store_path="transfer-state.db")
-        environ = _read_env_file(env_path(config))
+        environ = config_environment(config)
         print(
             f"sandbox: Bintray organisation '{endpoints.org_name}' "
             f"({args.profile}, seed {args.seed}) "
@@ -289,18 +289,6 @@ def _demo_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(
         only=None, retry_failed=False, json=False, no_progress=args.no_progress
     )
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    import os
-    import shlex
-
-    environ = dict(os.environ)
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export ") :].partition("=")
-            environ[name] = shlex.split(value)[0] if value else ""
-    return environ
 
 
 async def _plan(args: argparse.Namespace, settings: Settings) -> int:

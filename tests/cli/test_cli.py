@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 
-from transfer.sandbox.serve import Sandbox, env_path, write_config
+from transfer.sandbox.serve import Sandbox, config_environment, write_config
 
 pytestmark = pytest.mark.anyio
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -23,14 +22,6 @@ async def transfer(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
         check=False,
     )
     return result.returncode, result.stdout.decode(), result.stderr.decode()
-
-
-def _environ(config: Path) -> dict[str, str]:
-    environ = dict(os.environ)
-    for line in env_path(config).read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        environ[name] = value.strip("'")
-    return environ
 
 
 async def test_help_lists_commands_and_exit_codes() -> None:
@@ -66,7 +57,7 @@ async def test_bad_credentials_exit_3_with_one_clear_line(tmp_path: Path, side: 
     async with Sandbox("tiny") as sandbox:
         config = tmp_path / "transfer.toml"
         write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
-        environ = _environ(config)
+        environ = config_environment(config)
         name = "TRANSFER_BINTRAY_API_KEY" if side == "bintray" else "TRANSFER_ARTIFACTORY_PASSWORD"
         environ[name] = "wrong-secret-value"
         code, out, err = await transfer(
@@ -89,7 +80,7 @@ async def test_unreachable_target_exit_3(tmp_path: Path) -> None:
         )
         config.write_text(text)
         code, out, err = await transfer(
-            "migrate", "-c", str(config), "--no-progress", env=_environ(config)
+            "migrate", "-c", str(config), "--no-progress", env=config_environment(config)
         )
         assert code == 3, err
         assert "Traceback" not in err + out
@@ -99,7 +90,7 @@ async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> N
     async with Sandbox("tiny") as sandbox:
         config = tmp_path / "transfer.toml"
         write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
-        env = _environ(config)
+        env = config_environment(config)
         code, out, err = await transfer("migrate", "-c", str(config), "--no-progress", env=env)
         assert code == 0, err
         total = sum(1 for _ in sandbox.org.iter_files())

@@ -3,7 +3,6 @@ and a comparison of target against source."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import MigrationSummary, migrate
-from transfer.sandbox.serve import Sandbox, env_path, write_config
+from transfer.sandbox.serve import Sandbox, config_environment, write_config
 from transfer.settings import Secret, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,8 +81,4 @@ def write_cli_config(sandbox: Sandbox, workdir: Path) -> tuple[Path, dict[str, s
     """A config file for the CLI and the environment holding its secrets."""
     config = workdir / "transfer.toml"
     write_config(sandbox.endpoints, config, store_path=str(workdir / "state.db"))
-    environ = dict(os.environ)
-    for line in env_path(config).read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        environ[name] = value.strip("'")
-    return config, environ
+    return config, config_environment(config)

@@ -4,7 +4,6 @@ every ``done`` item is verified in the target, and the target equals the source.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import PHASES, MigrationSummary, migrate
-from transfer.sandbox.serve import Sandbox, env_path, write_config
+from transfer.sandbox.serve import Sandbox, config_environment, write_config
 from transfer.settings import Secret, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,11 +92,7 @@ def write_cli_config(
     text += f'\n[report]\noutput_dir = "{workdir / "report"}"\n'
     text += f'\n[security]\nsecrets_file = "{workdir / "secrets.json"}"\n{security}\n'
     config.write_text(text + extra)
-    environ = dict(os.environ)
-    for line in env_path(config).read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        environ[name] = value.strip("'")
-    return config, environ
+    return config, config_environment(config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import contextlib
 import os
 import shlex
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +34,7 @@ __all__ = [
     "Sandbox",
     "SandboxEndpoints",
     "ServeOptions",
+    "config_environment",
     "describe",
     "env_path",
     "serve_forever",
@@ -185,6 +186,17 @@ def _toml(value: str) -> str:
 def env_path(config: Path) -> Path:
     """The secrets file that goes with ``config``: ``<config>.env``."""
     return config.with_name(config.name + ".env")
+
+
+def config_environment(config: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) plus the secrets ``write_config`` put in
+    ``<config>.env`` — what a shell gets after ``. ./<config>.env``."""
+    environ = dict(os.environ if base is None else base)
+    for line in env_path(config).read_text(encoding="utf-8").splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            environ[name] = shlex.split(value)[0] if value else ""
+    return environ
 
 
 def write_config(
