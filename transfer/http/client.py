@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import aiohttp
 import anyio
@@ -44,6 +44,7 @@ __all__ = [
     "BearerAuth",
     "HasSecret",
     "HttpClient",
+    "HttpClientOwner",
     "HttpStats",
     "Response",
     "RetryHook",
@@ -658,3 +659,22 @@ def _secret_values(headers: Mapping[str, str]) -> list[str]:
                 decoded = base64.b64decode(credential).decode("utf-8", "replace")
                 values.extend((decoded, decoded.partition(":")[2]))
     return [v for v in values if v]
+
+
+class HttpClientOwner:
+    """Base of API clients built on one :class:`HttpClient` in ``self._client``: opening and
+    closing the client is opening and closing them."""
+
+    _client: HttpClient
+
+    async def __aenter__(self) -> Self:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, tb)

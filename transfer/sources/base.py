@@ -19,9 +19,10 @@ dicts; :func:`hidden_fields` names them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -38,6 +39,7 @@ __all__ = [
     "SourceRepository",
     "SourceVersion",
     "hidden_fields",
+    "matches_globs",
     "normalize_attribute_type",
     "normalize_repo_type",
     "parse_bool",
@@ -47,6 +49,14 @@ AttributeKind = Literal["package", "version", "file"]
 """What an attribute belongs to."""
 
 _REPO_TYPE_ALIASES = {"deb": "debian"}
+
+
+def matches_globs(name: str, include: Iterable[str], exclude: Iterable[str] = ()) -> bool:
+    """Whether ``name`` matches an ``include`` glob and no ``exclude`` glob (case-sensitive
+    fnmatch, as the repository/package/version filters of every source use them)."""
+    return any(fnmatchcase(name, p) for p in include) and not any(
+        fnmatchcase(name, p) for p in exclude
+    )
 
 
 def normalize_repo_type(value: object) -> str:

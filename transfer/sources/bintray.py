@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from fnmatch import fnmatchcase
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +31,7 @@ from transfer.sources.base import (
     SourcePackage,
     SourceRepository,
     SourceVersion,
+    matches_globs,
     normalize_attribute_type,
     normalize_repo_type,
     parse_bool,
@@ -47,12 +47,6 @@ HttpFactory = Callable[[str, Auth | None], HttpClient]
 """Builds the (unopened) client for one host from its base URL and credentials."""
 
 _USER_AGENT = "transfer/0.1 (bintray-source)"
-
-
-def _matches(name: str, include: Iterable[str], exclude: Iterable[str] = ()) -> bool:
-    return any(fnmatchcase(name, p) for p in include) and not any(
-        fnmatchcase(name, p) for p in exclude
-    )
 
 
 def parse_attributes(raw: Any) -> list[SourceAttribute]:
@@ -197,7 +191,7 @@ class BintraySource(BintrayOrganizationReads):
             if (
                 isinstance(name, str)
                 and name not in names
-                and _matches(name, self._repos, self._exclude_repos)
+                and matches_globs(name, self._repos, self._exclude_repos)
             ):
                 names.append(name)
         repositories = []
@@ -224,7 +218,7 @@ class BintraySource(BintrayOrganizationReads):
             name = item.get("name")
             if isinstance(name, str) and name not in seen:
                 seen.add(name)
-                if _matches(name, self._packages):
+                if matches_globs(name, self._packages):
                     yield name
 
     async def list_package_summaries(self, repo: str) -> list[dict[str, Any]]:
@@ -246,7 +240,7 @@ class BintraySource(BintrayOrganizationReads):
         return SourcePackage(
             repo=repo,
             name=name,
-            versions=tuple(v for v in names if _matches(v, self._versions)),
+            versions=tuple(v for v in names if matches_globs(v, self._versions)),
             linked=parse_bool(raw.get("linked")),
             attributes=tuple(attributes),
             raw=raw,

@@ -26,15 +26,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from fnmatch import fnmatchcase
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote
 
 import anyio
 
 from transfer.errors import RemoteError
-from transfer.http import BasicAuth, HttpClient, RetryPolicy, Timeouts, redact_url
+from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, Timeouts, redact_url
 from transfer.models import SourceFile
 from transfer.settings import Settings, SourceSettings
 from transfer.sources.base import (
@@ -43,6 +41,7 @@ from transfer.sources.base import (
     SourcePackage,
     SourceRepository,
     SourceVersion,
+    matches_globs,
 )
 from transfer.sources.streamed import DOWNLOAD_HEADERS, StreamedDownload
 
@@ -110,7 +109,7 @@ def _encoded(path: str) -> str:
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
-class HttpIndexSource:
+class HttpIndexSource(HttpClientOwner):
     """Files under ``download_url``, listed by autoindex or by the manifest at ``manifest_url``.
 
     ``repos``/``exclude_repos`` are fnmatch globs on the first path segment; ``subject`` names
@@ -173,24 +172,7 @@ class HttpIndexSource:
             client=client,
         )
 
-    async def __aenter__(self) -> HttpIndexSource:
-        await self._client.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._client.__aexit__(exc_type, exc, tb)
-
     # -- listing ------------------------------------------------------------------------------
-
-    def _kept(self, repo: str) -> bool:
-        return any(fnmatchcase(repo, p) for p in self._repos) and not any(
-            fnmatchcase(repo, p) for p in self._exclude
-        )
 
     async def _index(self, folder: str) -> tuple[list[str], list[tuple[str, int]]]:
         """One autoindex answer; ``folder`` is a decoded path relative to the root."""
@@ -257,7 +239,7 @@ class HttpIndexSource:
         return [
             SourceRepository(name, "generic", private=False, desc="", labels=())
             for name in names
-            if self._kept(name)
+            if matches_globs(name, self._repos, self._exclude)
         ]
 
     async def iter_packages(self, repo: str) -> AsyncIterator[str]:

@@ -12,7 +12,6 @@ exclude patterns, a folder in the way) stays a :class:`~transfer.errors.Conflict
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Mapping
-from types import TracebackType
 from typing import Any
 
 from transfer.errors import (
@@ -29,6 +28,7 @@ from transfer.http import (
     BearerAuth,
     HasSecret,
     HttpClient,
+    HttpClientOwner,
     Response,
     RetryPolicy,
     Timeouts,
@@ -109,7 +109,7 @@ def _looks_html(response: Response) -> bool:
     return "html" in content_type or response.body.lstrip()[:1] == b"<"
 
 
-class ArtifactoryTarget:
+class ArtifactoryTarget(HttpClientOwner):
     """An Artifactory instance at ``url`` (the base ending in ``/artifactory``).
 
     Give exactly one of ``password`` (with ``user``), ``token`` or ``api_key``; see
@@ -151,18 +151,6 @@ class ArtifactoryTarget:
     def capabilities(self) -> TargetCapabilities:
         """Checksum deploy, properties, server checksums and administration."""
         return _CAPABILITIES
-
-    async def __aenter__(self) -> ArtifactoryTarget:
-        await self._client.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._client.__aexit__(exc_type, exc, tb)
 
     def _not_artifactory(self, what: str, response: Response) -> UnusableService:
         kind = "an HTML page" if _looks_html(response) else f"{response.body[:40]!r}"

@@ -9,10 +9,9 @@ only).  No checksum deploy, no properties, no server checksums.  nginx needs
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from types import TracebackType
 
 from transfer.errors import ConfigError
-from transfer.http import BasicAuth, HasSecret, HttpClient, RetryPolicy, Timeouts
+from transfer.http import BasicAuth, HasSecret, HttpClient, HttpClientOwner, RetryPolicy, Timeouts
 from transfer.models import Checksums
 from transfer.targets.artifactory_paths import encode_item_path
 from transfer.targets.base import Properties, TargetCapabilities, TargetFile, TargetInfo, exactly
@@ -22,7 +21,7 @@ __all__ = ["WebDavTarget"]
 _CAPABILITIES = TargetCapabilities()
 
 
-class WebDavTarget:
+class WebDavTarget(HttpClientOwner):
     """Files PUT under ``url``; ``user`` + ``password`` for Basic auth, if the server wants it."""
 
     def __init__(
@@ -53,18 +52,6 @@ class WebDavTarget:
     def capabilities(self) -> TargetCapabilities:
         """Nothing beyond storing bytes."""
         return _CAPABILITIES
-
-    async def __aenter__(self) -> WebDavTarget:
-        await self._client.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._client.__aexit__(exc_type, exc, tb)
 
     async def ping(self) -> None:
         """Any answer but a 5xx or a refused credential will do: ``OPTIONS /``."""
