@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transfer.config_load import settings_from_mapping
+from sandbox_settings import sandbox_settings
+
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import MigrationSummary, migrate
 from transfer.sandbox.serve import Sandbox, config_environment, write_config
-from transfer.settings import Secret, Settings
+from transfer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,25 +27,7 @@ def create_target_repos(sandbox: Sandbox) -> None:
 
 def settings_for(sandbox: Sandbox, workdir: Path, **transfer: Any) -> Settings:
     """Settings that point at ``sandbox``, with the store and report under ``workdir``."""
-    e = sandbox.endpoints
-    data: dict[str, Any] = {
-        "source": {
-            "api_url": e.bintray_api_url,
-            "download_url": e.bintray_download_url,
-            "subject": e.org_name,
-            "user": e.bintray_user,
-            "api_key": Secret(e.bintray_api_key),
-        },
-        "target": {
-            "url": e.artifactory_url,
-            "user": e.artifactory_user,
-            "password": Secret(e.artifactory_password),
-        },
-        "store": {"path": str(workdir / "state.db")},
-        "report": {"output_dir": str(workdir / "report")},
-        "transfer": {"workers": 4, "backoff_base": 0.01, "backoff_max": 0.05, **transfer},
-    }
-    return settings_from_mapping(data, base_dir=workdir)
+    return sandbox_settings(sandbox, workdir, **transfer)
 
 
 async def run_migration(
