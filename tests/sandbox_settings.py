@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from transfer.config_load import settings_from_mapping
+from transfer.redaction import Secret
 from transfer.sandbox.serve import Sandbox
-from transfer.settings import Secret, Settings
+from transfer.settings import Settings
 
 __all__ = ["sandbox_settings"]
 

@@ -15,9 +15,9 @@ Example::
 """
 
 from transfer.errors import (
-    EXIT_AUTH,
     EXIT_FAILURES,
     EXIT_OK,
+    EXIT_SERVICE,
     EXIT_STOPPED,
     EXIT_USAGE,
     AuthError,
@@ -29,6 +29,7 @@ from transfer.errors import (
 )
 from transfer.models import Checksums, ItemState, SourceFile
 from transfer.pipeline.engine import StopControl
+from transfer.redaction import Secret
 from transfer.reporting.events import EventBus
 from transfer.runner import (
     PHASES,
@@ -40,14 +41,14 @@ from transfer.runner import (
     store_counts,
     verify,
 )
-from transfer.settings import Secret, Settings, load_settings
+from transfer.settings import Settings, load_settings
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "EXIT_AUTH",
     "EXIT_FAILURES",
     "EXIT_OK",
+    "EXIT_SERVICE",
     "EXIT_STOPPED",
     "EXIT_USAGE",
     "PHASES",

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, Union
 
-from transfer.errors import ConfigError
-from transfer.settings import SECTIONS, Secret, Settings, _FieldError
+from transfer.errors import ConfigError, ConfigFieldError
+from transfer.redaction import Secret
+from transfer.settings import SECTIONS, Settings
 
 __all__ = ["known_keys", "load_settings", "parse_duration", "parse_size", "settings_from_mapping"]
 
@@ -231,7 +232,7 @@ class _Reader:
             self.store_rules(table, kwargs)
         try:
             return cls(**kwargs)
-        except _FieldError as exc:
+        except ConfigFieldError as exc:
             message = f"{prefix}.{exc.key} {exc.problem}" if exc.key else exc.problem
             raise ConfigError(message) from None
 

@@ -2,23 +2,52 @@
 
 Every error knows whether retrying can help (``retryable``) and which process exit code it
 maps to when it ends a run (``exit_code``).  aiohttp/asyncio exceptions are mapped into this
-tree once, in :mod:`transfer.http`; nothing above that layer sees a raw library exception.
+tree once, in :mod:`transfer.http.error_mapping`; nothing above that layer sees a raw library
+exception.  Every subclass of :class:`TransferError` lives here::
+
+    TransferError                      exit 1, not retried
+    ├── ConfigError                    exit 2: fix the configuration or the command line
+    │   └── ConfigFieldError           one settings field is invalid (names its key)
+    ├── StoreError                     exit 2: the checkpoint store cannot be used
+    │   ├── IllegalTransition          a write asked for a forbidden state change
+    │   └── StoreUnreachable           exit 3: the store's server is down or refused us
+    ├── StopRequested                  exit 4: a limit or a signal; resumable
+    ├── UnsafePathError                a source path cannot be written safely
+    ├── RemoteError                    a service answered with an error (or not at all)
+    │   ├── TransientError             retried; exit 3 when it ends a run
+    │   │   ├── RateLimited            retried after slowing down
+    │   │   └── UnreachableError       retried; DNS, refused, TLS
+    │   │       └── TlsVerificationError   not retried: the certificate stays bad
+    │   ├── UnusableService            exit 3: not the service we need
+    │   ├── AuthError                  exit 3: 401, credentials refused
+    │   ├── PermissionDenied           403
+    │   ├── NotFoundError              404
+    │   └── ConflictError              409, or a different file already there
+    └── IntegrityError                 retried: bytes did not match what was declared
+        ├── ChecksumMismatch
+        └── SizeMismatch
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from transfer.models import Rejection
 
 __all__ = [
-    "EXIT_AUTH",
     "EXIT_FAILURES",
     "EXIT_OK",
+    "EXIT_SERVICE",
     "EXIT_STOPPED",
     "EXIT_USAGE",
     "AuthError",
     "ChecksumMismatch",
     "ConfigError",
+    "ConfigFieldError",
     "ConflictError",
+    "IllegalTransition",
     "IntegrityError",
     "NotFoundError",
     "PermissionDenied",
@@ -27,6 +56,8 @@ __all__ = [
     "SizeMismatch",
     "StopRequested",
     "StoreError",
+    "StoreUnreachable",
+    "TlsVerificationError",
     "TransferError",
     "TransientError",
     "UnreachableError",
@@ -40,7 +71,7 @@ EXIT_FAILURES = 1
 """The run finished, but some items ended ``failed`` or ``conflict``."""
 EXIT_USAGE = 2
 """Bad command line, configuration or local state (store): nothing was attempted."""
-EXIT_AUTH = 3
+EXIT_SERVICE = 3
 """A service could not be reached, refused our credentials, or cannot be used (not the
 service expected, too old, answers that are not its API's)."""
 EXIT_STOPPED = 4
@@ -60,10 +91,46 @@ class ConfigError(TransferError):
     exit_code = EXIT_USAGE
 
 
+class ConfigFieldError(ConfigError):
+    """A field is invalid; ``key`` is relative to the settings class that raised it.
+
+    :mod:`transfer.config_load` re-raises it with the full dotted key (``transfer.workers``).
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key} {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
 class StoreError(TransferError):
     """The checkpoint store cannot be opened or written (read-only, locked, corrupt, too new)."""
 
     exit_code = EXIT_USAGE
+
+
+class IllegalTransition(StoreError):
+    """A write asked for a state change that :data:`~transfer.models.LEGAL_TRANSITIONS` forbids;
+    nothing was written.
+
+    Raised directly by calls that validate before writing (``reset``), and for batched
+    ``record`` calls by the next ``record``, ``flush`` or ``close`` of the same store.
+    """
+
+    def __init__(self, rejections: Sequence[Rejection]) -> None:
+        shown = "; ".join(str(r) for r in rejections[:5])
+        more = f" (+{len(rejections) - 5} more)" if len(rejections) > 5 else ""
+        super().__init__(f"illegal item state change refused: {shown}{more}")
+        self.rejections = list(rejections)
+
+
+class StoreUnreachable(StoreError):
+    """The store's server cannot be reached, or refused the credentials (exit code 3).
+
+    The message names the server (never a password) and says what went wrong, in one line.
+    """
+
+    exit_code = EXIT_SERVICE
 
 
 class StopRequested(TransferError):
@@ -104,7 +171,7 @@ class TransientError(RemoteError):
     this exit code.)"""
 
     retryable = True
-    exit_code = EXIT_AUTH
+    exit_code = EXIT_SERVICE
 
 
 class RateLimited(TransientError):
@@ -115,7 +182,17 @@ class UnreachableError(TransientError):
     """The host cannot be reached at all (DNS, refused, TLS). Retryable, but ends a run
     with exit code 3 when it persists."""
 
-    exit_code = EXIT_AUTH
+    exit_code = EXIT_SERVICE
+
+
+class TlsVerificationError(UnreachableError):
+    """The server's TLS certificate could not be verified.
+
+    Not retryable: the same certificate fails the same way every time.  Ends a run with exit
+    code 3 like any :class:`UnreachableError`.
+    """
+
+    retryable = False
 
 
 class UnusableService(RemoteError):
@@ -123,13 +200,13 @@ class UnusableService(RemoteError):
     a wrong URL), a version too old, or a body that is not the JSON its API promises. Not
     retried; ends a run with exit code 3 — check the URL and what answers there."""
 
-    exit_code = EXIT_AUTH
+    exit_code = EXIT_SERVICE
 
 
 class AuthError(RemoteError):
     """401: the credentials are wrong. Never retried."""
 
-    exit_code = EXIT_AUTH
+    exit_code = EXIT_SERVICE
 
 
 class PermissionDenied(RemoteError):

@@ -10,6 +10,7 @@ __all__ = [
     "LEGAL_TRANSITIONS",
     "Checksums",
     "ItemState",
+    "Rejection",
     "SourceFile",
     "is_legal_transition",
 ]
@@ -88,3 +89,18 @@ class SourceFile:
     def declared(self) -> Checksums:
         """The checksums the source declared for this file."""
         return Checksums(sha1=self.sha1, sha256=self.sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One recorded outcome the store refused, and why."""
+
+    item_id: int | None
+    old: ItemState | None
+    new: ItemState
+    reason: str
+
+    def __str__(self) -> str:
+        old = self.old.value if self.old else "?"
+        which = f"item {self.item_id}" if self.item_id is not None else f"all {old} items"
+        return f"{which}: {old} -> {self.new.value} ({self.reason})"

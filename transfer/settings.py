@@ -1,4 +1,5 @@
-"""Frozen, validated settings for one migration, and the ``Secret`` type that hides credentials.
+"""Frozen, validated settings for one migration; credentials in them are
+:class:`~transfer.redaction.Secret` values.
 
 Every settings class validates itself at construction, so a ``Settings`` value that exists is
 usable: code further down never re-checks a worker count or a URL.  Problems raise
@@ -13,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal, NoReturn, final
+from typing import Any, ClassVar, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
-from transfer.errors import ConfigError
+from transfer.errors import ConfigFieldError
+from transfer.redaction import Secret
 
 __all__ = [
     "ARTIFACTORY_ACTIONS",
@@ -30,7 +31,6 @@ __all__ = [
     "LoggingSettings",
     "PermissionMapping",
     "ReportSettings",
-    "Secret",
     "SecuritySettings",
     "Settings",
     "SourceSettings",
@@ -45,103 +45,11 @@ KiB: Final = 1024
 MiB: Final = 1024 * KiB
 
 
-# --------------------------------------------------------------------------- secrets
-
-
-@final
-class Secret:
-    """A credential. Prints as ``***`` everywhere; only :meth:`reveal` gives the value.
-
-    Equality and hashing use the value, so two settings built from the same environment
-    compare equal. Pickling is refused, and JSON encoders fail on it, so a secret is never
-    serialised in clear by accident.
-    """
-
-    __slots__ = ("_value",)
-    _value: str
-
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError("Secret wraps a str")
-        object.__setattr__(self, "_value", value)
-
-    def reveal(self) -> str:
-        """The clear value: call it only where the credential is put on the wire."""
-        return self._value
-
-    @classmethod
-    def from_reference(
-        cls,
-        reference: str,
-        *,
-        environ: Mapping[str, str] | None = None,
-        base_dir: Path | None = None,
-    ) -> Secret:
-        """Resolve ``env:NAME``, ``${NAME}`` or ``file:PATH`` to a secret.
-
-        A file's trailing newline is dropped; a relative path resolves against ``base_dir``
-        (default: the current directory). Raises ``ConfigError`` naming the reference (never
-        the value) when the variable is unset, the file unreadable, or the result empty.
-        """
-        env = os.environ if environ is None else environ
-        if reference.startswith("env:") or (reference.startswith("${") and reference.endswith("}")):
-            name = reference[4:] if reference.startswith("env:") else reference[2:-1]
-            if name not in env:
-                raise ConfigError(f"environment variable {name} is not set")
-            value = env[name]
-        elif reference.startswith("file:"):
-            path = Path(reference[5:]).expanduser()
-            if not path.is_absolute():
-                path = (base_dir or Path.cwd()) / path
-            try:
-                value = path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
-        else:
-            # Not echoed: a malformed reference is often the secret itself, pasted by mistake.
-            raise ConfigError("a secret reference must start with env:, file: or ${")
-        if not value:
-            raise ConfigError(f"secret from {reference} is empty")
-        return cls(value)
-
-    def __repr__(self) -> str:
-        return "***"
-
-    __str__ = __repr__
-
-    def __format__(self, format_spec: str) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError("Secret is immutable")
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("Secret values are never serialised")
-
-
 # --------------------------------------------------------------------------- validation helpers
 
 
-class _FieldError(ConfigError):
-    """A field is invalid; ``key`` is relative to the settings class that raised it.
-
-    :mod:`transfer.config_load` re-raises it with the full dotted key (``transfer.workers``).
-    """
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key} {problem}" if key else problem)
-        self.key = key
-        self.problem = problem
-
-
 def _fail(key: str, problem: str) -> NoReturn:
-    raise _FieldError(key, problem)
+    raise ConfigFieldError(key, problem)
 
 
 def _at_least(key: str, value: float, minimum: float) -> None:

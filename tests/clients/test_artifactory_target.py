@@ -22,9 +22,9 @@ from transfer.errors import (
 )
 from transfer.http import RetryPolicy
 from transfer.models import Checksums
+from transfer.redaction import Secret
 from transfer.sandbox.artifactory import ArtifactoryEmulator, ArtifactoryOptions
 from transfer.sandbox.awkward import SEPARATOR_VALUE
-from transfer.settings import Secret
 from transfer.targets.artifactory import ArtifactoryTarget, choose_auth, parse_version
 from transfer.targets.artifactory_paths import encode_item_path, matrix_safe, matrix_suffix
 from transfer.targets.base import Target

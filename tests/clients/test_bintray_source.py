@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestServer
 from transfer.errors import AuthError, RateLimited, RemoteError
 from transfer.http import RetryPolicy
 from transfer.models import SourceFile
+from transfer.redaction import Secret
 from transfer.sandbox.bintray import BintrayEmulator, BintrayOptions
 from transfer.sandbox.generator import build_organization, credentials
 from transfer.sandbox.layouts import Forge
 from transfer.sandbox.orgdata import Organization
-from transfer.settings import Secret
 from transfer.sources.base import (
     Restricted,
     Source,

@@ -12,12 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from transfer.checkpoint.base import StoreUnreachable
-from transfer.checkpoint.postgres import PostgresStore, redact_dsn
+from transfer.checkpoint.postgres import PostgresStore
 from transfer.config_load import settings_from_mapping
-from transfer.errors import EXIT_AUTH, StoreError
+from transfer.errors import EXIT_SERVICE, StoreError, StoreUnreachable
+from transfer.redaction import Secret, redact_dsn
 from transfer.runner import open_store
-from transfer.settings import Secret
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -82,7 +81,7 @@ async def test_unreachable_server_is_one_line_without_password() -> None:
     assert message.startswith("cannot reach the PostgreSQL store postgresql://migrator@127.0.0.1")
     assert "hunter2" not in message
     assert "\n" not in message
-    assert info.value.exit_code == EXIT_AUTH
+    assert info.value.exit_code == EXIT_SERVICE
 
 
 async def test_a_password_quoted_by_the_server_is_hidden(dsn: str) -> None:

@@ -11,12 +11,12 @@ import pytest
 
 from transfer.checkpoint import (
     CheckpointStore,
-    IllegalTransition,
     ItemSpec,
     Outcome,
     StateCount,
     UpsertCounts,
 )
+from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, SourceFile
 
 pytestmark = pytest.mark.anyio

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from harness import run_migration, settings_for
 
+from transfer.redaction import Secret
 from transfer.runner import open_store
 from transfer.sandbox.awkward import LONG_ATTRIBUTE_NAME, LONG_VALUE_LENGTH, SEPARATOR_VALUE
 from transfer.sandbox.orgdata import (
@@ -23,7 +24,7 @@ from transfer.sandbox.orgdata import (
     BintrayVersion,
 )
 from transfer.sandbox.serve import Sandbox
-from transfer.settings import Secret, Settings
+from transfer.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from transfer.errors import RemoteError
 from transfer.models import Checksums
 from transfer.pipeline.planner import unsafe_path_reason
+from transfer.redaction import Secret
 from transfer.sandbox.artifactory.properties import FORBIDDEN_KEY_CHARS
 from transfer.sandbox.serve import Sandbox
-from transfer.settings import Secret
 from transfer.targets.artifactory import ArtifactoryTarget
 from transfer.targets.artifactory_paths import MAX_PROPERTY_VALUE_LENGTH
 

@@ -31,10 +31,10 @@ from transfer.errors import TransientError
 from transfer.http.client import Timeouts
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.engine import StopControl
+from transfer.redaction import Secret
 from transfer.reporting.events import EventBus, Retrying
 from transfer.runner import migrate
 from transfer.sandbox.serve import Sandbox
-from transfer.settings import Secret
 from transfer.targets.artifactory import ArtifactoryTarget
 
 pytestmark = pytest.mark.anyio

@@ -16,11 +16,11 @@ from reliability_kit import run_cli, write_cli_config
 
 from transfer.config_load import settings_from_mapping
 from transfer.migrate.secrets import generate_password
+from transfer.redaction import Secret
 from transfer.sandbox.artifactory import ArtifactoryOptions
 from transfer.sandbox.generator import build_organization
 from transfer.sandbox.orgdata import Organization
 from transfer.sandbox.serve import Sandbox
-from transfer.settings import Secret
 
 pytestmark = pytest.mark.anyio
 

@@ -27,6 +27,7 @@ from transfer.errors import (
     PermissionDenied,
     RateLimited,
     RemoteError,
+    TlsVerificationError,
     TransferError,
     TransientError,
     UnreachableError,
@@ -39,13 +40,11 @@ from transfer.http import (
     HttpClient,
     RetryPolicy,
     Timeouts,
-    TlsVerificationError,
     error_for_status,
     error_message_from_body,
     parse_retry_after,
-    redact_text,
-    redact_url,
 )
+from transfer.redaction import redact_text, redact_url
 
 pytestmark = pytest.mark.anyio
 
@@ -621,7 +620,7 @@ async def test_tls_verification(tls_files: tuple[Path, Path]) -> None:
     assert hits[0] == 2
 
 
-# -- the pure helpers of transfer.http.errors ------------------------------------------
+# -- the pure helpers of transfer.http.error_mapping and transfer.redaction ----------------
 
 
 @pytest.mark.parametrize(

@@ -15,16 +15,14 @@ import structlog
 
 from transfer.errors import ConfigError
 from transfer.models import ItemState
-from transfer.reporting import logsetup
+from transfer.redaction import REGISTRY, Secret, register_secret
 from transfer.reporting.events import EventBus, ItemFinished, PhaseStarted
 from transfer.reporting.logsetup import (
     configure_logging,
     event_logger,
     redact_secrets,
-    register_secret,
     shutdown_logging,
 )
-from transfer.settings import Secret
 
 REGISTERED = "reg-5ecret-value-42"
 OBJECT_SECRET = "obj-5ecret-value-77"
@@ -44,7 +42,7 @@ def clean_logging() -> Iterator[None]:
     shutdown_logging()
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
-    logsetup._REGISTRY.clear()
+    REGISTRY.clear()
     root.setLevel(level)
 
 

@@ -14,6 +14,7 @@ PACKAGE = Path(transfer.__file__).parent
 LAYERS = {
     "errors": 0,
     "models": 0,
+    "redaction": 0,
     "settings": 1,
     "config_load": 1,
     "integrity": 1,
@@ -21,7 +22,6 @@ LAYERS = {
     "checkpoint": 2,
     "reporting.events": 2,
     "reporting.report": 2,
-    "reporting.redaction": 2,
     "sources": 3,
     "targets": 3,
     "pipeline": 4,

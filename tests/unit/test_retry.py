@@ -13,10 +13,10 @@ from transfer.errors import (
     NotFoundError,
     RateLimited,
     RemoteError,
+    TlsVerificationError,
     TransientError,
     UnreachableError,
 )
-from transfer.http.errors import TlsVerificationError
 from transfer.http.retry import RetryPolicy, is_retryable
 
 

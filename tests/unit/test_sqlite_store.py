@@ -16,11 +16,10 @@ import anyio.lowlevel
 import pytest
 
 from transfer.checkpoint import ItemSpec, Outcome, SqliteStore, StateCount, UpsertCounts
-from transfer.checkpoint.base import Rejection
 from transfer.checkpoint.schema import SCHEMA_VERSION
 from transfer.checkpoint.writer import RecordWriter
 from transfer.errors import EXIT_USAGE, StoreError
-from transfer.models import ItemState
+from transfer.models import ItemState, Rejection
 
 pytestmark = pytest.mark.anyio
 

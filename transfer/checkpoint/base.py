@@ -19,23 +19,19 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from transfer.errors import EXIT_AUTH, StoreError
-from transfer.models import Checksums, ItemState, SourceFile, is_legal_transition
+from transfer.models import Checksums, ItemState, Rejection, SourceFile, is_legal_transition
 
 __all__ = [
     "META_CONFIG_FINGERPRINT",
     "CheckpointStore",
     "Counts",
     "CurrentState",
-    "IllegalTransition",
     "Item",
     "ItemSpec",
     "Outcome",
     "RecordUpdate",
-    "Rejection",
     "SideRecord",
     "StateCount",
-    "StoreUnreachable",
     "UpsertCounts",
     "WorkItem",
     "WorkerInfo",
@@ -254,44 +250,6 @@ class WorkerInfo:
     stats: Mapping[str, Any]
     first_seen: float
     last_seen: float
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """One recorded outcome the store refused, and why."""
-
-    item_id: int | None
-    old: ItemState | None
-    new: ItemState
-    reason: str
-
-    def __str__(self) -> str:
-        old = self.old.value if self.old else "?"
-        which = f"item {self.item_id}" if self.item_id is not None else f"all {old} items"
-        return f"{which}: {old} -> {self.new.value} ({self.reason})"
-
-
-class IllegalTransition(StoreError):
-    """A write asked for a state change that :data:`LEGAL_TRANSITIONS` forbids; nothing was written.
-
-    Raised directly by calls that validate before writing (``reset``), and for batched
-    ``record`` calls by the next ``record``, ``flush`` or ``close`` of the same store.
-    """
-
-    def __init__(self, rejections: Sequence[Rejection]) -> None:
-        shown = "; ".join(str(r) for r in rejections[:5])
-        more = f" (+{len(rejections) - 5} more)" if len(rejections) > 5 else ""
-        super().__init__(f"illegal item state change refused: {shown}{more}")
-        self.rejections = list(rejections)
-
-
-class StoreUnreachable(StoreError):
-    """The store's server cannot be reached, or refused the credentials (exit code 3).
-
-    The message names the server (never a password) and says what went wrong, in one line.
-    """
-
-    exit_code = EXIT_AUTH
 
 
 @dataclass(frozen=True, slots=True)

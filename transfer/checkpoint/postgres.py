@@ -1,7 +1,7 @@
 """The checkpoint store in PostgreSQL: one run shared by worker processes on many machines.
 
 Selected by ``store.url = "postgresql://user@host/db"``. The password never comes from the URL:
-it is passed as a :class:`~transfer.settings.Secret` (``store.password = "${VAR}"``), or asyncpg
+it is passed as a :class:`~transfer.redaction.Secret` (``store.password = "${VAR}"``), or asyncpg
 finds it in ``PGPASSWORD`` or ``~/.pgpass``. Error messages name the server as
 ``postgresql://user@host:port/db`` and never carry a password.
 
@@ -39,23 +39,20 @@ from transfer.checkpoint import postgres_db as db
 from transfer.checkpoint.base import (
     CheckpointStore,
     Counts,
-    IllegalTransition,
     Item,
     ItemSpec,
     Outcome,
-    Rejection,
     SideRecord,
-    StoreUnreachable,
     UpsertCounts,
     WorkerInfo,
     WorkItem,
 )
 from transfer.checkpoint.writer import RecordWriter, WriterTask
-from transfer.errors import StoreError
-from transfer.models import ItemState, is_legal_transition
-from transfer.settings import Secret
+from transfer.errors import IllegalTransition, StoreError, StoreUnreachable
+from transfer.models import ItemState, Rejection, is_legal_transition
+from transfer.redaction import Secret, redact_dsn, scrub_values
 
-__all__ = ["PostgresStore", "redact_dsn"]
+__all__ = ["PostgresStore"]
 
 T = TypeVar("T")
 
@@ -78,18 +75,6 @@ _REFUSED = (
     asyncpg.exceptions.InvalidPasswordError,
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
 )
-
-
-def redact_dsn(dsn: str) -> str:
-    """``dsn`` as shown to users: scheme, user, host, port and database, no password/query."""
-    try:
-        parts = urlsplit(dsn)
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}@" if parts.username else ""
-        host = parts.hostname or ""
-    except ValueError:
-        return "postgresql://(unparsable URL)"
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
 def _dsn_password(dsn: str) -> str | None:
@@ -234,9 +219,7 @@ class PostgresStore:
         )
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return " ".join(text.split())  # one line
+        return " ".join(scrub_values(text, self._secrets).split())  # one line
 
     def _error(self, exc: BaseException) -> StoreError:
         """The :class:`StoreError` telling a user what went wrong with the store."""

@@ -32,11 +32,9 @@ import anyio.to_thread
 from transfer.checkpoint.base import (
     CheckpointStore,
     Counts,
-    IllegalTransition,
     Item,
     ItemSpec,
     Outcome,
-    Rejection,
     SideRecord,
     UpsertCounts,
     WorkerInfo,
@@ -44,8 +42,8 @@ from transfer.checkpoint.base import (
 )
 from transfer.checkpoint.sqlite_db import Pending, SqliteDb
 from transfer.checkpoint.writer import RecordWriter, WriterTask
-from transfer.errors import StoreError
-from transfer.models import ItemState, is_legal_transition
+from transfer.errors import IllegalTransition, StoreError
+from transfer.models import ItemState, Rejection, is_legal_transition
 
 __all__ = ["SqliteStore"]
 

@@ -17,11 +17,9 @@ from typing import Any, NamedTuple, TypeVar
 
 from transfer.checkpoint.base import (
     CurrentState,
-    IllegalTransition,
     Item,
     ItemSpec,
     Outcome,
-    Rejection,
     SideRecord,
     UpsertCounts,
     WorkerInfo,
@@ -40,8 +38,8 @@ from transfer.checkpoint.schema import (
     spec_from_row,
     spec_to_row,
 )
-from transfer.errors import StoreError
-from transfer.models import ItemState, is_legal_transition
+from transfer.errors import IllegalTransition, StoreError
+from transfer.models import ItemState, Rejection, is_legal_transition
 
 __all__ = ["Pending", "SqliteDb", "store_error"]
 

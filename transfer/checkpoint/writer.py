@@ -20,8 +20,8 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from transfer.checkpoint.base import IllegalTransition, Rejection
-from transfer.errors import StoreError
+from transfer.errors import IllegalTransition, StoreError
+from transfer.models import Rejection
 
 __all__ = ["RecordWriter"]
 

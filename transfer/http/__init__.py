@@ -5,7 +5,6 @@ from transfer.http.client import (
     Auth,
     BasicAuth,
     BearerAuth,
-    HasSecret,
     HttpClient,
     HttpClientOwner,
     HttpStats,
@@ -14,15 +13,12 @@ from transfer.http.client import (
     StreamedResponse,
     Timeouts,
 )
-from transfer.http.errors import (
-    TlsVerificationError,
+from transfer.http.error_mapping import (
     error_for_status,
     error_message_from_body,
     is_throttle,
     map_exception,
     parse_retry_after,
-    redact_text,
-    redact_url,
 )
 from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
 from transfer.http.retry import RetryPolicy, is_retryable
@@ -33,7 +29,6 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BearerAuth",
-    "HasSecret",
     "HttpClient",
     "HttpClientOwner",
     "HttpStats",
@@ -43,13 +38,10 @@ __all__ = [
     "RetryPolicy",
     "StreamedResponse",
     "Timeouts",
-    "TlsVerificationError",
     "error_for_status",
     "error_message_from_body",
     "is_retryable",
     "is_throttle",
     "map_exception",
     "parse_retry_after",
-    "redact_text",
-    "redact_url",
 ]

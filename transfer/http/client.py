@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import aiohttp
 import anyio
@@ -27,22 +27,21 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from transfer.errors import RemoteError, TransferError, TransientError, UnusableService
-from transfer.http.errors import (
+from transfer.http.error_mapping import (
     error_for_status,
     error_message_from_body,
     is_throttle,
     map_exception,
-    redact_url,
 )
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy
+from transfer.redaction import Secret, credential_values, redact_url, scrub_values
 
 __all__ = [
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
     "BearerAuth",
-    "HasSecret",
     "HttpClient",
     "HttpClientOwner",
     "HttpStats",
@@ -57,20 +56,12 @@ _ERROR_BODY_LIMIT = 64 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-class HasSecret(Protocol):
-    """A secret value that prints as ``***`` and gives itself up only through :meth:`reveal`."""
-
-    def reveal(self) -> str:
-        """The secret in clear, for building a request header."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class BasicAuth:
     """``Authorization: Basic`` with a user and a password, API key or token."""
 
     user: str
-    password: HasSecret = field(repr=False)
+    password: Secret = field(repr=False)
 
     def headers(self) -> dict[str, str]:
         """The request headers carrying this credential."""
@@ -82,7 +73,7 @@ class BasicAuth:
 class BearerAuth:
     """``Authorization: Bearer`` with an access token."""
 
-    token: HasSecret = field(repr=False)
+    token: Secret = field(repr=False)
 
     def headers(self) -> dict[str, str]:
         """The request headers carrying this credential."""
@@ -93,7 +84,7 @@ class BearerAuth:
 class ApiKeyAuth:
     """Artifactory's ``X-JFrog-Art-Api`` header (an API key without a user)."""
 
-    key: HasSecret = field(repr=False)
+    key: Secret = field(repr=False)
 
     def headers(self) -> dict[str, str]:
         """The request headers carrying this credential."""
@@ -278,7 +269,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self._origin = URL(self.base_url).origin()
         self._auth_headers = auth.headers() if auth is not None else {}
-        self._secrets = tuple(v for v in _secret_values(self._auth_headers) if len(v) >= 4)
+        self._secrets = tuple(v for v in credential_values(self._auth_headers) if len(v) >= 4)
         self._user_agent = user_agent
         self.timeouts = timeouts or Timeouts()
         self._verify_tls = verify_tls
@@ -343,9 +334,7 @@ class HttpClient:
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub_values(text, self._secrets)
 
     def _fail(self, err: TransferError) -> TransferError:
         return _scrubbed(err, self._scrub)
@@ -646,19 +635,6 @@ async def _watched(
             return  # everything is written; aiohttp's read timeout takes over from here
         stall.deadline = anyio.current_time() + limit
         yield chunk
-
-
-def _secret_values(headers: Mapping[str, str]) -> list[str]:
-    values: list[str] = []
-    for name, value in headers.items():
-        values.append(value)
-        if name.lower() == "authorization":
-            scheme, _, credential = value.partition(" ")
-            values.append(credential)
-            if scheme.lower() == "basic":
-                decoded = base64.b64decode(credential).decode("utf-8", "replace")
-                values.extend((decoded, decoded.partition(":")[2]))
-    return [v for v in values if v]
 
 
 class HttpClientOwner:

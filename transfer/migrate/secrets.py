@@ -8,7 +8,7 @@ intact. An entry, once written, is never replaced: a second run reuses it, so a 
 migration issued is never rotated behind its holders' backs.
 
 Every value read or written is registered for log redaction
-(:func:`transfer.reporting.logsetup.register_secret`), and neither the values nor the file's
+(:func:`transfer.redaction.register_secret`), and neither the values nor the file's
 content ever go to the checkpoint store: side records say only *that* a secret is here.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from transfer.errors import ConfigError
-from transfer.reporting.redaction import register_secret
+from transfer.redaction import register_secret
 
 __all__ = ["SECRETS_VERSION", "SecretKind", "SecretsFile", "generate_password"]
 

@@ -7,13 +7,13 @@ adds those keys to every line logged inside, in both outputs.
 
 Every line is scrubbed by :func:`redact_secrets` just before rendering:
 
-* a :class:`~transfer.settings.Secret` value, wherever it sits, becomes ``***``;
+* a :class:`~transfer.redaction.Secret` value, wherever it sits, becomes ``***``;
 * a key named like a credential (``password``, ``api_key``, ``token``, ``secret``,
   ``authorization``, ``cookie``, ``X-JFrog-Art-Api``, in any case or spelling with ``-``/``_``)
   has its value replaced by ``***``, at any depth of nested dicts;
-* every string registered with :func:`register_secret` is replaced by ``***`` inside any string
-  (the message, values, exception text), as are ``Bearer <token>``, ``Basic <user:pass in
-  base64>`` and ``user:password@`` in URLs.
+* every string registered with :func:`~transfer.redaction.register_secret` is replaced by
+  ``***`` inside any string (the message, values, exception text), as are ``Bearer <token>``,
+  ``Basic <user:pass in base64>`` and ``user:password@`` in URLs.
 """
 
 from __future__ import annotations
@@ -31,18 +31,14 @@ from typing import Any, Final, TextIO
 import structlog
 
 from transfer.errors import ConfigError
+from transfer.redaction import REDACTED, REGISTRY, Secret, SecretRegistry, register_secret
 from transfer.reporting.events import Event, ItemFinished, Subscriber
-from transfer.reporting.redaction import _REGISTRY, REDACTED, SecretRegistry, register_secret
-from transfer.settings import Secret
 
 __all__ = [
     "EVENTS_LOGGER",
-    "REDACTED",
-    "SecretRegistry",
     "configure_logging",
     "event_logger",
     "redact_secrets",
-    "register_secret",
     "shutdown_logging",
 ]
 
@@ -103,7 +99,7 @@ def redact_secrets(
         if _sensitive(key) and value not in (None, ""):
             event_dict[key] = REDACTED
         else:
-            event_dict[key] = _scrub(value, _REGISTRY)
+            event_dict[key] = _scrub(value, REGISTRY)
     return event_dict
 
 

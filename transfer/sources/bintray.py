@@ -18,13 +18,13 @@ from typing import Any
 from transfer.http import (
     Auth,
     BasicAuth,
-    HasSecret,
     HttpClient,
     RateLimitInfo,
     RetryPolicy,
     Timeouts,
 )
 from transfer.models import SourceFile
+from transfer.redaction import Secret
 from transfer.sources.base import (
     AttributeKind,
     SourceAttribute,
@@ -118,7 +118,7 @@ class BintraySource(BintrayOrganizationReads):
         download_url: str,
         subject: str,
         user: str | None = None,
-        api_key: HasSecret | None = None,
+        api_key: Secret | None = None,
         *,
         page_size: int = 50,
         include_unpublished: bool = True,

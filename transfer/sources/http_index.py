@@ -32,8 +32,9 @@ from urllib.parse import quote, unquote
 import anyio
 
 from transfer.errors import RemoteError
-from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, Timeouts, redact_url
+from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, Timeouts
 from transfer.models import SourceFile
+from transfer.redaction import redact_url
 from transfer.settings import Settings, SourceSettings
 from transfer.sources.base import (
     AttributeKind,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final
 
-from transfer.http import StreamedResponse, redact_url
+from transfer.http import StreamedResponse
+from transfer.redaction import redact_url
 
 __all__ = ["DOWNLOAD_HEADERS", "StreamedDownload"]
 

@@ -26,15 +26,14 @@ from transfer.http import (
     Auth,
     BasicAuth,
     BearerAuth,
-    HasSecret,
     HttpClient,
     HttpClientOwner,
     Response,
     RetryPolicy,
     Timeouts,
-    redact_url,
 )
 from transfer.models import Checksums
+from transfer.redaction import Secret, redact_url
 from transfer.targets.artifactory_admin import ArtifactoryAdmin
 from transfer.targets.artifactory_paths import (
     checksum_headers,
@@ -60,9 +59,9 @@ _CAPABILITIES = TargetCapabilities(
 
 def choose_auth(
     user: str | None,
-    password: HasSecret | None = None,
-    token: HasSecret | None = None,
-    api_key: HasSecret | None = None,
+    password: Secret | None = None,
+    token: Secret | None = None,
+    api_key: Secret | None = None,
 ) -> Auth:
     """The credential form of reference §1.2: Bearer for a token, Basic for user + password
     (or user + API key), ``X-JFrog-Art-Api`` for an API key without a user."""
@@ -121,9 +120,9 @@ class ArtifactoryTarget(HttpClientOwner):
         url: str,
         user: str | None = None,
         *,
-        password: HasSecret | None = None,
-        token: HasSecret | None = None,
-        api_key: HasSecret | None = None,
+        password: Secret | None = None,
+        token: Secret | None = None,
+        api_key: Secret | None = None,
         timeouts: Timeouts | None = None,
         verify_tls: bool = True,
         ca_bundle: str | None = None,

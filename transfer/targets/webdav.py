@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 
 from transfer.errors import ConfigError
-from transfer.http import BasicAuth, HasSecret, HttpClient, HttpClientOwner, RetryPolicy, Timeouts
+from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, Timeouts
 from transfer.models import Checksums
+from transfer.redaction import Secret
 from transfer.targets.artifactory_paths import encode_item_path
 from transfer.targets.base import Properties, TargetCapabilities, TargetFile, TargetInfo, exactly
 
@@ -28,7 +29,7 @@ class WebDavTarget(HttpClientOwner):
         self,
         url: str,
         user: str | None = None,
-        password: HasSecret | None = None,
+        password: Secret | None = None,
         *,
         timeouts: Timeouts | None = None,
         verify_tls: bool = True,

@@ -1,8 +1,8 @@
 """The one place where HTTP statuses and aiohttp/asyncio exceptions become :mod:`transfer.errors`.
 
 Every message built here names the (redacted) URL and says what to do; none carries a
-credential: URLs go through :func:`redact_url`, and library exception texts through
-:func:`redact_text` before they are quoted.
+credential: URLs go through :func:`~transfer.redaction.redact_url`, and library exception texts
+through :func:`~transfer.redaction.redact_text` before they are quoted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -28,97 +28,24 @@ from transfer.errors import (
     PermissionDenied,
     RateLimited,
     RemoteError,
+    TlsVerificationError,
     TransferError,
     TransientError,
     UnreachableError,
 )
+from transfer.redaction import redact_text, redact_url
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
-    "TlsVerificationError",
     "error_for_status",
     "error_message_from_body",
     "is_throttle",
     "map_exception",
     "parse_retry_after",
-    "redact_text",
-    "redact_url",
 ]
 
 MAX_MESSAGE_CHARS = 200
 """Longest server-supplied text quoted in an error message."""
-
-_SENSITIVE_PARAMS = frozenset(
-    {
-        "sig",
-        "signature",
-        "token",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "__gda__",
-        "hmac",
-        "password",
-        "passwd",
-        "secret",
-        "client_secret",
-        "api_key",
-        "apikey",
-    }
-)
-_SENSITIVE_PREFIXES = ("x-amz-", "x-goog-")
-_REDACTED = "***"
-_URL_IN_TEXT = re.compile(r"""(?i)\b(?:https?|wss?)://[^\s'"<>()\[\]{}]+""")
-
-
-class TlsVerificationError(UnreachableError):
-    """The server's TLS certificate could not be verified.
-
-    Not retryable: the same certificate fails the same way every time.  Ends a run with exit
-    code 3 like any :class:`UnreachableError`.
-    """
-
-    retryable = False
-
-
-def _is_sensitive(name: str) -> bool:
-    key = unquote(name).strip().lower()
-    return key in _SENSITIVE_PARAMS or key.startswith(_SENSITIVE_PREFIXES)
-
-
-def redact_url(url: object) -> str:
-    """``url`` without user info and with the values of secret-bearing query parameters masked.
-
-    Masks signatures and tokens (``sig``, ``signature``, ``token``, ``__gda__``, ``X-Amz-*``,
-    ``password``, ``api_key`` and the like) as ``***``; leaves the rest byte-for-byte as given.
-    """
-    text = str(url)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return _REDACTED
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if query:
-        pieces = []
-        for piece in query.split("&"):
-            name, eq, _value = piece.partition("=")
-            pieces.append(f"{name}={_REDACTED}" if eq and _is_sensitive(name) else piece)
-        query = "&".join(pieces)
-    # Matrix parameters and paths carry no credentials in the APIs we talk to.
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _redact_match(match: re.Match[str]) -> str:
-    found = match.group(0)
-    # Sentence punctuation after a URL in prose is not part of it.
-    url = found.rstrip(".,;:!?")
-    return redact_url(url) + found[len(url) :]
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url`."""
-    return _URL_IN_TEXT.sub(_redact_match, text)
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
