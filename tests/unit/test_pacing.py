@@ -177,6 +177,15 @@ async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
             assert limiter.in_flight == 1
 
 
+async def test_one_task_may_hold_several_slots() -> None:
+    # a slot belongs to a request, not to the task sending it
+    limiter = AdaptiveLimiter(2)
+    with anyio.fail_after(1):
+        async with limiter.slot(), limiter.slot():
+            assert limiter.in_flight == 2
+    assert limiter.in_flight == 0
+
+
 def test_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="max_limit"):
         AdaptiveLimiter(0)

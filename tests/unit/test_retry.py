@@ -1,4 +1,5 @@
-"""RetryPolicy: a pure decision, tested with a seeded rng and no sleeping."""
+"""RetryPolicy: a pure decision and the loop around it, tested with a seeded rng and a recorded
+sleep (no sockets, no waiting)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from transfer.errors import (
     TransientError,
     UnreachableError,
 )
-from transfer.http.retry import RetryPolicy, is_retryable
+from transfer.http.retry import NO_RETRY, RetryPolicy, is_retryable
 
 
 def test_full_jitter_draws_from_the_exponential_cap() -> None:
@@ -126,3 +127,112 @@ def test_non_finite_retry_after_is_ignored() -> None:
 def test_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+class Recorder:
+    """An injected sleep that only writes down how long it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+class Flaky:
+    """Fails with the given errors, one per try, then answers ``"ok"``."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.tries: list[int] = []
+
+    async def __call__(self, attempt: int) -> str:
+        self.tries.append(attempt)
+        if self.errors:
+            raise self.errors.pop(0)
+        return "ok"
+
+
+@pytest.mark.anyio
+async def test_run_retries_until_an_answer_and_tells_the_hook() -> None:
+    policy = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0)
+    first, second = TransientError("503", status=503), UnreachableError("refused")
+    call, sleep, seen = Flaky(first, second), Recorder(), []
+    rng, replay = random.Random(11), random.Random(11)
+    result = await policy.run(call, on_retry=lambda *args: seen.append(args), sleep=sleep, rng=rng)
+    assert result == "ok"
+    assert call.tries == [1, 2, 3]
+    expected = [replay.uniform(0.0, 1.0), replay.uniform(0.0, 2.0)]
+    assert sleep.delays == expected
+    assert seen == [(1, expected[0], first), (2, expected[1], second)]
+
+
+@pytest.mark.anyio
+async def test_run_raises_the_last_error_when_the_attempts_run_out() -> None:
+    errors = [TransientError(f"503 #{n}", status=503) for n in range(1, 4)]
+    call, sleep = Flaky(*errors, TransientError("never reached")), Recorder()
+    with pytest.raises(TransientError, match="503 #3"):
+        await RetryPolicy(max_attempts=3).run(call, sleep=sleep, rng=random.Random(0))
+    assert call.tries == [1, 2, 3]
+    assert len(sleep.delays) == 2
+
+
+@pytest.mark.anyio
+async def test_run_gives_up_at_once_on_a_final_error() -> None:
+    call, sleep, seen = Flaky(AuthError("401", status=401)), Recorder(), []
+    with pytest.raises(AuthError):
+        await RetryPolicy().run(call, on_retry=lambda *args: seen.append(args), sleep=sleep)
+    assert call.tries == [1]
+    assert sleep.delays == []
+    assert seen == []
+
+
+@pytest.mark.anyio
+async def test_run_never_retries_with_no_retry() -> None:
+    call, sleep = Flaky(TransientError("503", status=503)), Recorder()
+    with pytest.raises(TransientError):
+        await NO_RETRY.run(call, sleep=sleep)
+    assert call.tries == [1]
+
+
+@pytest.mark.anyio
+async def test_run_waits_at_least_what_the_server_asks() -> None:
+    call, sleep = Flaky(RateLimited("429", status=429, retry_after=7.0)), Recorder()
+    policy = RetryPolicy(base_delay=0.5, max_delay=30.0)
+    assert await policy.run(call, sleep=sleep, rng=random.Random(3)) == "ok"
+    assert sleep.delays == [7.0]
+
+
+@pytest.mark.anyio
+async def test_run_retries_what_its_own_predicate_names() -> None:
+    policy = RetryPolicy(
+        max_attempts=5,
+        base_delay=0.2,
+        retry_on=lambda e: isinstance(e, RemoteError) and e.status == 404,
+    )
+    missing = [NotFoundError("404", status=404) for _ in range(2)]
+    call, sleep = Flaky(*missing), Recorder()
+    assert await policy.run(call, sleep=sleep, rng=random.Random(1)) == "ok"
+    assert call.tries == [1, 2, 3]
+    # what the tree calls retryable is not, for this policy
+    with pytest.raises(TransientError):
+        await policy.run(Flaky(TransientError("503", status=503)), sleep=sleep)
+
+
+class Interrupt(BaseException):
+    """Stands for a cancellation: not an Exception, never caught by the loop."""
+
+
+@pytest.mark.anyio
+async def test_run_lets_base_exceptions_through() -> None:
+    tries = 0
+
+    async def cancelled(attempt: int) -> None:
+        nonlocal tries
+        tries += 1
+        raise Interrupt
+
+    retry_everything = RetryPolicy(retry_on=lambda e: True)
+    with pytest.raises(Interrupt):
+        await retry_everything.run(cancelled, sleep=Recorder())
+    assert tries == 1

@@ -9,7 +9,6 @@ from transfer.http.client import (
     HttpClientOwner,
     HttpStats,
     Response,
-    RetryHook,
     StreamedResponse,
     Timeouts,
 )
@@ -20,10 +19,11 @@ from transfer.http.error_mapping import (
     map_exception,
     parse_retry_after,
 )
-from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
-from transfer.http.retry import RetryPolicy, is_retryable
+from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo, int_header
+from transfer.http.retry import NO_RETRY, RetryHook, RetryPolicy, Sleep, is_retryable
 
 __all__ = [
+    "NO_RETRY",
     "AdaptiveLimiter",
     "ApiKeyAuth",
     "Auth",
@@ -36,10 +36,12 @@ __all__ = [
     "Response",
     "RetryHook",
     "RetryPolicy",
+    "Sleep",
     "StreamedResponse",
     "Timeouts",
     "error_for_status",
     "error_message_from_body",
+    "int_header",
     "is_retryable",
     "is_throttle",
     "map_exception",

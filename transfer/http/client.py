@@ -1,7 +1,7 @@
 """One aiohttp session per service host: auth, timeouts, TLS, retries, pacing, error mapping.
 
 Requests whose body can be replayed (:meth:`HttpClient.request`, :meth:`HttpClient.request_json`)
-are retried here under a :class:`RetryPolicy`.  Streams (:meth:`HttpClient.stream`,
+are retried here by :meth:`RetryPolicy.run`.  Streams (:meth:`HttpClient.stream`,
 :meth:`HttpClient.send`) are not: a consumed stream cannot be replayed, so their callers retry
 the whole transfer.  Every failure leaves this module as a :mod:`transfer.errors` exception whose
 message holds no credential.
@@ -13,7 +13,7 @@ import base64
 import math
 import random
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ from transfer.http.error_mapping import (
     map_exception,
 )
 from transfer.http.pacing import AdaptiveLimiter
-from transfer.http.retry import RetryPolicy
+from transfer.http.retry import NO_RETRY, RetryHook, RetryPolicy, Sleep
 from transfer.redaction import Secret, credential_values, redact_url, scrub_values
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "HttpClientOwner",
     "HttpStats",
     "Response",
-    "RetryHook",
     "StreamedResponse",
     "Timeouts",
 ]
@@ -92,8 +91,6 @@ class ApiKeyAuth:
 
 
 Auth = BasicAuth | BearerAuth | ApiKeyAuth
-RetryHook = Callable[[int, float, TransferError], None]
-"""Called before each retry sleep with (failed attempt number, delay in seconds, the error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +256,7 @@ class HttpClient:
         ca_bundle: str | Path | None = None,
         max_connections: int = 16,
         retry_policy: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
         on_retry: RetryHook | None = None,
         limiter: AdaptiveLimiter | None = None,
@@ -394,29 +391,30 @@ class HttpClient:
         if json is not None:
             body = orjson.dumps(json)
             send_headers.setdefault("Content-Type", "application/json")
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._request_once(
-                    method,
-                    url,
-                    params=params,
-                    data=body,
-                    headers=send_headers,
-                    expected=expected,
-                    allow_redirects=self._redirects(method, allow_redirects),
-                    timeouts=timeouts or self.timeouts,
-                )
-            except TransferError as err:
-                delay = self.retry_policy.delay_for(attempt, err, self._rng) if retry else None
-                if delay is None:
-                    self.stats.failures += 1
-                    raise
-                self.stats.retries += 1
-                if self._on_retry is not None:
-                    self._on_retry(attempt, delay, err)
-                await self._sleep(delay)
+
+        async def once(_attempt: int) -> Response:
+            return await self._request_once(
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=send_headers,
+                expected=expected,
+                allow_redirects=self._redirects(method, allow_redirects),
+                timeouts=timeouts or self.timeouts,
+            )
+
+        policy = self.retry_policy if retry else NO_RETRY
+        try:
+            return await policy.run(once, on_retry=self._retried, sleep=self._sleep, rng=self._rng)
+        except TransferError:
+            self.stats.failures += 1
+            raise
+
+    def _retried(self, attempt: int, delay: float, error: Exception) -> None:
+        self.stats.retries += 1
+        if self._on_retry is not None:
+            self._on_retry(attempt, delay, error)
 
     async def _request_once(
         self,

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from transfer.errors import (
     AuthError,
@@ -46,16 +47,6 @@ __all__ = [
 
 MAX_MESSAGE_CHARS = 200
 """Longest server-supplied text quoted in an error message."""
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -185,7 +176,8 @@ def error_for_status(
     where = f"{method.upper()} {safe_url}" if method else safe_url
     said = f": {message}" if message else ""
     head = f"HTTP {status} {_phrase(status)} from {where}{said}"
-    retry_after = parse_retry_after(_header(headers, "Retry-After"), now=now)
+    found = CIMultiDict(headers or {})  # header names are case-insensitive
+    retry_after = parse_retry_after(found.get("Retry-After"), now=now)
     kwargs: dict[str, Any] = {"status": status, "url": safe_url, "retry_after": retry_after}
 
     if status == 401:
@@ -195,7 +187,7 @@ def error_for_status(
             **kwargs,
         )
     if status == 403:
-        remaining = (_header(headers, "X-RateLimit-Remaining") or "").strip()
+        remaining = found.get("X-RateLimit-Remaining", "").strip()
         if remaining == "0" or "exceeded your api call" in message.lower():
             return RateLimited(f"{head} — the API rate limit is exhausted", **kwargs)
         return PermissionDenied(

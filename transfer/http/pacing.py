@@ -3,20 +3,22 @@
 :class:`AdaptiveLimiter` is AIMD, as TCP congestion control: each throttle signal (429, 503, an
 exhausted rate limit) halves the number of requests allowed in flight, down to one; a run of
 successes adds one back, up to the configured maximum.  Throttle signals that arrive together
-(every in-flight request of a burst gets its own 429) count once per cool-down period.
+(every in-flight request of a burst gets its own 429) count once per cool-down period.  The
+waiting is :class:`anyio.CapacityLimiter`'s (first come, first served, cancellation-safe): the
+AIMD rule only moves its ``total_tokens``.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
+from multidict import CIMultiDict
 
-__all__ = ["AdaptiveLimiter", "RateLimitInfo"]
+__all__ = ["AdaptiveLimiter", "RateLimitInfo", "int_header"]
 
 
 class AdaptiveLimiter:
@@ -44,13 +46,12 @@ class AdaptiveLimiter:
         if increase_after < 1:
             raise ValueError("increase_after must be at least 1")
         self._max = max_limit
-        self._limit = max(1, min(max_limit, initial if initial is not None else max_limit))
+        start = max(1, min(max_limit, initial if initial is not None else max_limit))
+        self._tokens = anyio.CapacityLimiter(start)
         self._factor = decrease_factor
         self._increase_after = increase_after
         self._cooldown = cooldown
         self._clock = clock
-        self._in_use = 0
-        self._waiters: deque[anyio.Event] = deque()
         self._successes = 0
         self._last_decrease: float | None = None
         self.throttles = 0
@@ -59,7 +60,7 @@ class AdaptiveLimiter:
     @property
     def limit(self) -> int:
         """How many requests may be in flight right now."""
-        return self._limit
+        return int(self._tokens.total_tokens)
 
     @property
     def max_limit(self) -> int:
@@ -69,56 +70,31 @@ class AdaptiveLimiter:
     @property
     def in_flight(self) -> int:
         """How many slots are held."""
-        return self._in_use
+        return self._tokens.borrowed_tokens
 
     @property
     def waiting(self) -> int:
         """How many tasks wait for a slot."""
-        return len(self._waiters)
+        return self._tokens.statistics().tasks_waiting
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the ``limit`` slots for the duration of the block."""
-        await self._acquire()
+        # A borrower per slot, not per task: a task may hold slots of several requests.
+        borrower = object()
+        await self._tokens.acquire_on_behalf_of(borrower)
         try:
             yield
         finally:
-            self._release()
-
-    async def _acquire(self) -> None:
-        if self._in_use < self._limit and not self._waiters:
-            self._in_use += 1
-            return
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            if event.is_set():
-                # The slot was handed over just as we were cancelled: pass it on.
-                self._release()
-            else:
-                self._waiters.remove(event)
-            raise
-
-    def _release(self) -> None:
-        self._in_use -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        # A woken waiter already owns its slot, so nobody can overtake it in between.
-        while self._waiters and self._in_use < self._limit:
-            self._in_use += 1
-            self._waiters.popleft().set()
+            self._tokens.release_on_behalf_of(borrower)
 
     def on_success(self) -> None:
         """Record a request the server accepted; every ``increase_after`` in a row add a slot."""
         self._successes += 1
         if self._successes >= self._increase_after:
             self._successes = 0
-            if self._limit < self._max:
-                self._limit += 1
-                self._wake()
+            if self.limit < self._max:
+                self._tokens.total_tokens = self.limit + 1  # wakes the first waiter
 
     def on_throttle(self) -> None:
         """Record that the server asked us to slow down: multiply the limit by the factor."""
@@ -128,14 +104,14 @@ class AdaptiveLimiter:
             return
         self._last_decrease = now
         self.throttles += 1
-        self._limit = max(1, int(self._limit * self._factor))
+        # Slots already held stay held; nobody new enters until fewer are in flight.
+        self._tokens.total_tokens = max(1, int(self.limit * self._factor))
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+def int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """The whole number in header ``name`` (its name in any case); ``None`` when absent or not
+    a number."""
+    value = CIMultiDict(headers).get(name)
     if value is None:
         return None
     try:
@@ -154,8 +130,8 @@ class RateLimitInfo:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo | None:
         """Parse the rate headers; ``None`` when the response carries neither (or no number)."""
-        limit = _int_header(headers, "X-RateLimit-Limit")
-        remaining = _int_header(headers, "X-RateLimit-Remaining")
+        limit = int_header(headers, "X-RateLimit-Limit")
+        remaining = int_header(headers, "X-RateLimit-Remaining")
         if limit is None and remaining is None:
             return None
         return cls(limit=limit, remaining=remaining)

@@ -16,7 +16,7 @@ so the copy workers skip the per-file existence probe there. A second run writes
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ import anyio
 
 from transfer.checkpoint.base import CheckpointStore
 from transfer.errors import RemoteError
+from transfer.http.retry import RetryPolicy, Sleep
 from transfer.migrate.repositories import (
     ANONYMOUS_READ_KIND,
     ANONYMOUS_READ_PERMISSION,
@@ -177,24 +178,24 @@ class RepositoriesResult:
         return f"repositories: {counts}; anonymous read permission: {permission}{tail}"
 
 
-Sleep = Callable[[float], Awaitable[None]]
+def _not_visible_yet(error: BaseException) -> bool:
+    return isinstance(error, RemoteError) and error.status in (400, 404)
+
+
+_UNTIL_VISIBLE = RetryPolicy(max_attempts=5, base_delay=0.2, retry_on=_not_visible_yet)
+"""A repository just created may take a moment to become visible (configuration propagation
+in large instances): an update answered 400/404 is tried again, up to about three seconds."""
 
 
 async def _update_when_visible(
     admin: RepositoryAdmin, key: str, changes: Mapping[str, Any], sleep: Sleep
 ) -> None:
-    """POST ``changes``; a repository just created may take a moment to become visible
-    (configuration propagation in large instances), so 400/404 is retried a few times."""
-    delay = 0.2
-    for attempt in range(5):
-        try:
-            await admin.update_repository(key, changes)
-            return
-        except RemoteError as error:
-            if error.status not in (400, 404) or attempt == 4:
-                raise
-        await sleep(delay)
-        delay *= 2
+    """POST ``changes``, tried again while the repository is not visible yet."""
+
+    async def update(_attempt: int) -> None:
+        await admin.update_repository(key, changes)
+
+    await _UNTIL_VISIBLE.run(update, sleep=sleep)
 
 
 async def _apply(

@@ -4,30 +4,26 @@ Per item: ask the target when it may already hold something (a resumed item, a r
 run did not create), let the planner decide, try a checksum deploy when the content may already
 be there, otherwise stream the download straight into the upload, hashing on the way. A file is
 ``done`` only when the declared size and checksums, the computed ones and the ones the target
-returns agree. Retryable errors are retried here with backoff and jitter, honouring
-``Retry-After``; the concurrency limiter shrinks on 429/503 and grows back on success.
+returns agree. Retryable errors are retried here (:meth:`RetryPolicy.run`: backoff with jitter,
+honouring ``Retry-After``); the concurrency limiter shrinks on 429/503 and grows back on success.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol, cast
 
 import anyio
 
 from transfer.checkpoint.base import Outcome, WorkItem
-from transfer.errors import (
-    ChecksumMismatch,
-    IntegrityError,
-    RateLimited,
-    RemoteError,
-    TransferError,
-)
+from transfer.errors import ChecksumMismatch, IntegrityError, TransferError
+from transfer.http.error_mapping import is_throttle
 from transfer.http.pacing import AdaptiveLimiter
-from transfer.http.retry import RetryPolicy
+from transfer.http.retry import RetryPolicy, Sleep
 from transfer.integrity import (
     DEFAULT_OFFLOAD_THRESHOLD,
     Buffer,
@@ -57,7 +53,7 @@ class CopyObserver(Protocol):
     def bytes_moved(self, n: int) -> None:
         """``n`` more bytes went from the source into the target."""
 
-    def retrying(self, item: WorkItem, attempt: int, delay: float, error: TransferError) -> None:
+    def retrying(self, item: WorkItem, attempt: int, delay: float, error: Exception) -> None:
         """A try failed with a retryable error; the next one starts after ``delay`` seconds."""
 
     def throttled(self, limit: int) -> None:
@@ -84,12 +80,6 @@ class CopyOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-def _throttle_signal(error: TransferError) -> bool:
-    return isinstance(error, RateLimited) or (
-        isinstance(error, RemoteError) and error.status == 503
-    )
-
-
 class CopyWorker:
     """Copies claimed items; one instance is shared by every worker task of a process."""
 
@@ -105,7 +95,7 @@ class CopyWorker:
         must_probe: Callable[[str], bool],
         dedup: ContentRegistry | None = None,
         rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Sleep = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -129,38 +119,45 @@ class CopyWorker:
     async def copy(self, item: WorkItem) -> Outcome:
         """Copy one item, retrying what is worth retrying; returns the outcome to record."""
         started = self._clock()
-        attempt = 0
-        while True:
-            attempt += 1
+        attempts = 0
+
+        async def once(attempt: int) -> Outcome:
+            nonlocal attempts
+            attempts = attempt
             try:
-                outcome = await self._attempt(item)
+                return await self._attempt(item)
             except TransferError as error:
-                if _throttle_signal(error):
+                if is_throttle(error):
                     self._limiter.on_throttle()
                     self._observer.throttled(self._limiter.limit)
-                delay = self._options.retry.delay_for(attempt, error, self._rng)
-                if delay is None:
-                    return Outcome(
-                        ItemState.FAILED,
-                        add_attempts=attempt,
-                        error=str(error),
-                        http_status=getattr(error, "status", None) or None,
-                        duration=self._clock() - started,
-                    )
-                self._observer.retrying(item, attempt, delay, error)
-                await self._sleep(delay)
-                continue
-            self._limiter.on_success()
-            return Outcome(
-                outcome.state,
-                add_attempts=attempt,
-                error=outcome.error,
-                bytes_transferred=outcome.bytes_transferred,
-                target=outcome.target,
-                how=outcome.how,
-                duration=self._clock() - started,
-                http_status=outcome.http_status,
+                raise
+
+        try:
+            outcome = await self._options.retry.run(
+                once,
+                on_retry=partial(self._observer.retrying, item),
+                sleep=self._sleep,
+                rng=self._rng,
             )
+        except TransferError as error:
+            return Outcome(
+                ItemState.FAILED,
+                add_attempts=attempts,
+                error=str(error),
+                http_status=getattr(error, "status", None) or None,
+                duration=self._clock() - started,
+            )
+        self._limiter.on_success()
+        return Outcome(
+            outcome.state,
+            add_attempts=attempts,
+            error=outcome.error,
+            bytes_transferred=outcome.bytes_transferred,
+            target=outcome.target,
+            how=outcome.how,
+            duration=self._clock() - started,
+            http_status=outcome.http_status,
+        )
 
     async def _facts(self, item: WorkItem) -> TargetFacts | None:
         spec = item.spec

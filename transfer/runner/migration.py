@@ -15,7 +15,6 @@ from transfer.checkpoint.base import (
     Outcome,
     WorkItem,
 )
-from transfer.errors import TransferError
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.migrate.metadata import MetadataMapper, apply_properties
 from transfer.migrate.repositories_phase import (
@@ -108,7 +107,7 @@ class _BusObserver:
     def bytes_moved(self, n: int) -> None:
         self._bus.add_bytes(n)
 
-    def retrying(self, item: WorkItem, attempt: int, delay: float, error: TransferError) -> None:
+    def retrying(self, item: WorkItem, attempt: int, delay: float, error: Exception) -> None:
         self._bus.emit(
             Retrying(path=item.spec.path, attempt=attempt, delay=delay, reason=str(error))
         )

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from transfer.http import HttpClient, RateLimitInfo
+from transfer.http import HttpClient, RateLimitInfo, int_header
 
 __all__ = ["BintrayApi", "encode_path", "encode_segments"]
 
@@ -26,16 +26,6 @@ def encode_segments(*segments: str) -> str:
 def encode_path(path: str) -> str:
     """A slash-separated path with every segment percent-encoded and the slashes kept."""
     return encode_segments(*path.split("/"))
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
 
 
 class BintrayApi:
@@ -111,8 +101,8 @@ class BintrayApi:
             )
             for item in items:
                 yield item
-            total = _int_header(headers, "X-RangeLimit-Total")
-            end = _int_header(headers, "X-RangeLimit-EndPos")
+            total = int_header(headers, "X-RangeLimit-Total")
+            end = int_header(headers, "X-RangeLimit-EndPos")
             if total is None or end is None:
                 if len(items) >= self.page_size and start == 0:
                     self.warnings.append(
