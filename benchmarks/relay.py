@@ -29,8 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["LinkShape", "RelayProcess", "run_relay"]
+__all__ = ["LinkShape", "RelayProcess", "RelayedServer", "run_relay"]
 
 _CHUNK = 256 * 1024
 _READY_TIMEOUT = 15.0
@@ -237,6 +239,47 @@ class RelayProcess:
         if self._process.stdout is not None:
             self._process.stdout.close()
         self._process = None
+
+
+class RelayedServer:
+    """A view of a benchmark server (nginx) whose URLs go through one relay per listener, for a
+    ``with`` block: every peer given this view pays the same added latency. Everything but the
+    URLs is the server's own."""
+
+    _URLS = ("json_url", "html_url", "upload_url")
+
+    def __init__(self, server: Any, shape: LinkShape) -> None:
+        self._server = server
+        self._shape = shape
+        self._relays: list[RelayProcess] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+    def __enter__(self) -> RelayedServer:
+        try:
+            for name in self._URLS:
+                url = urlsplit(getattr(self._server, name))
+                relay = RelayProcess(url.port or 80, self._shape, url.hostname or "127.0.0.1")
+                self._relays.append(relay.__enter__())
+                setattr(self, name, f"{url.scheme}://127.0.0.1:{relay.port}")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def relay_cpu_seconds(self) -> float:
+        """CPU seconds all the relays have used so far."""
+        return sum(relay.cpu_seconds() for relay in self._relays)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        while self._relays:
+            self._relays.pop().__exit__(None, None, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,17 +12,21 @@ from typing import Any
 
 __all__ = ["TARGETS", "chart", "peer_table", "ratios"]
 
-# issue 6, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer)
+# issue 12, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer)
 TARGETS = (
-    ("large", "curl", "mb_per_s", 0.85),
+    ("large", "rclone", "mb_per_s", 1.0),
+    ("large", "curl", "mb_per_s", 1.2),
     ("small", "rclone", "files_per_s", 1.5),
     ("small", "naive", "files_per_s", 10.0),
+    ("small@20ms", "rclone", "files_per_s", 1.5),
+    ("small@20ms", "curl", "files_per_s", 1.5),
+    ("small@20ms", "naive", "files_per_s", 10.0),
 )
 RSS_LIMIT_MB = 150.0
 
 
 def _metric(scenario: str) -> str:
-    return "mb_per_s" if scenario == "large" else "files_per_s"
+    return "mb_per_s" if scenario.partition("@")[0] == "large" else "files_per_s"
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -44,7 +48,7 @@ def _render(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
 def peer_table(runs: list[dict[str, Any]]) -> str:
     """One line per run: the figures every peer reports."""
     header: tuple[str, ...] = ("scenario", "peer", "server", "N", "files", "MB/s", "files/s")
-    header += ("p50 s", "p99 s", "peak RSS MB", "CPU s/GB", "ok")
+    header += ("p50 s", "p99 s", "peak RSS MB", "CPU s/GB", "relay CPU s", "ok")
     lines = [
         (
             r["scenario"],
@@ -58,6 +62,7 @@ def peer_table(runs: list[dict[str, Any]]) -> str:
             _fmt(r["p99_seconds"], 4),
             _fmt(r["peak_rss_mb"]),
             _fmt(r["cpu_s_per_gb"]),
+            _fmt(r.get("relay_cpu_seconds") or None),
             "ok" if r["ok"] else "INCOMPLETE",
         )
         for r in runs
@@ -153,9 +158,7 @@ def chart(runs: list[dict[str, Any]], path: Path, concurrency: int) -> Path | No
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    scenarios = [
-        s for s in ("small", "mixed", "large", "half") if any(r["scenario"] == s for r in runs)
-    ]
+    scenarios = list(dict.fromkeys(r["scenario"] for r in runs))
     fig, axes = plt.subplots(1, 1 + len(scenarios), figsize=(5 * (1 + len(scenarios)), 4.5))
     axes = list(axes) if hasattr(axes, "__iter__") else [axes]
     sweep = axes[0]

@@ -11,6 +11,10 @@ emulators (each in its own process, Artifactory in sink mode):
 * ``large`` — three files of 1 GiB (``--large-size``).
 * ``half``  — ``small`` between the emulators with every other file already in the target.
 
+``--rtt 0,20,80`` runs the nginx peers again behind :mod:`benchmarks.relay`, a userspace TCP relay
+that adds that round-trip time to every connection of every peer alike (scenario ``small@20ms``
+and so on); the relay's own CPU is reported apart from the peer's.
+
 Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp) and ``many``
 (``bench-small`` with 100,000 files: files/s and peak RSS).
 
@@ -63,6 +67,7 @@ class Sizes:
     ceiling_size: int  # bytes of the large ceiling transfers
     ceiling_count: int  # files of the small ceiling transfers
     many_count: int
+    rtts: tuple[float, ...] = (0.0,)  # added round-trip times (ms) of the nginx peer runs
 
 
 FULL = Sizes(10_000, 2_000, GiB, 16, (4, 8, 16, 32), GiB, 5_000, 100_000)
@@ -83,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--large-size", type=int, metavar="BYTES", help="bench-large file size")
     parser.add_argument("--concurrency", type=int, metavar="N", help="every peer's N (16)")
     parser.add_argument("--sweep", metavar="N,N", help="N for curl and transfer on small")
+    parser.add_argument(
+        "--rtt",
+        metavar="MS,MS",
+        help="added round-trip times for the nginx peers, through benchmarks.relay (0)",
+    )
     parser.add_argument("--ceiling-size", type=int, metavar="BYTES")
     parser.add_argument("--ceiling-count", type=int, metavar="N")
     parser.add_argument("--many-count", type=int, metavar="N")
@@ -112,6 +122,8 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     overrides: dict[str, Any] = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     if args.sweep:
         overrides["sweep"] = tuple(int(n) for n in args.sweep.split(","))
+    if args.rtt:
+        overrides["rtts"] = tuple(float(ms) for ms in args.rtt.split(","))
     return replace(sizes, **overrides)
 
 
@@ -181,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for what, why in {**nginx_problems, **skipped}.items():
         _say(f"skipping {what}: {why}")
     peer_sizes = PeerSizes(
-        sizes.small_count, sizes.mixed_count, sizes.large_size, sizes.concurrency, sizes.sweep
+        sizes.small_count,
+        sizes.mixed_count,
+        sizes.large_size,
+        sizes.concurrency,
+        sizes.sweep,
+        sizes.rtts,
     )
     profiles: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ upload folder and is checked file by file afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -28,8 +29,16 @@ from benchmarks.emulated import run_emulated
 from benchmarks.materialise import DataSet, materialise, mixed_files, profile_files
 from benchmarks.nginx import DAV_EXT_MODULE, NginxServer, ensure_installed
 from benchmarks.peers import PEERS, run_peer
+from benchmarks.relay import LinkShape, RelayedServer
 
-__all__ = ["PEER_SCENARIOS", "PeerSizes", "available_peers", "data_root", "run_scenario"]
+__all__ = [
+    "PEER_SCENARIOS",
+    "PeerSizes",
+    "available_peers",
+    "data_root",
+    "run_scenario",
+    "scenario_label",
+]
 
 PEER_SCENARIOS = ("small", "mixed", "large", "half")
 _TMPFS = Path("/dev/shm")
@@ -44,6 +53,7 @@ class PeerSizes:
     large_size: int
     concurrency: int  # every peer's N in the comparisons
     sweep: tuple[int, ...]  # curl and transfer on `small` also run at these
+    rtts: tuple[float, ...] = (0.0,)  # added round-trip times (ms) the nginx peers run at
 
 
 def _say(text: str) -> None:
@@ -94,6 +104,11 @@ def _data_for(scenario: str, sizes: PeerSizes, root: Path) -> DataSet:
     return materialise(content, specs, root / "files")
 
 
+def scenario_label(scenario: str, rtt_ms: float) -> str:
+    """``small`` at no added latency, ``small@20ms`` through a relay adding 20 ms per round trip."""
+    return scenario if not rtt_ms else f"{scenario}@{rtt_ms:g}ms"
+
+
 def _peer_runs(
     scenario: str,
     data: DataSet,
@@ -109,14 +124,30 @@ def _peer_runs(
             if n != sizes.concurrency:
                 plan += [(p, n) for p in ("curl", "transfer") if p not in skipped]
     runs = []
-    for peer, n in plan:
-        _say(f"  {scenario}: {peer} N={n} ...")
-        run = run_peer(peer, data, nginx, workdir / f"{peer}-n{n}", concurrency=n, timeout=timeout)
-        run["scenario"] = scenario
-        run["server"] = "nginx"
-        runs.append(run)
-        if not run["ok"]:
-            _say(f"  {peer} N={n} did not copy everything: {run['differences'][:200]}")
+    for rtt in sizes.rtts:
+        label = scenario_label(scenario, rtt)
+        with contextlib.ExitStack() as stack:
+            server: Any = nginx
+            if rtt:
+                server = stack.enter_context(RelayedServer(nginx, LinkShape.rtt(rtt)))
+            for peer, n in plan:
+                _say(f"  {label}: {peer} N={n} ...")
+                relay_cpu = server.relay_cpu_seconds() if rtt else 0.0
+                run = run_peer(
+                    peer,
+                    data,
+                    server,
+                    workdir / f"{peer}-n{n}-rtt{rtt:g}",
+                    concurrency=n,
+                    timeout=timeout,
+                )
+                run["scenario"] = label
+                run["rtt_ms"] = rtt
+                run["relay_cpu_seconds"] = (server.relay_cpu_seconds() - relay_cpu) if rtt else 0.0
+                run["server"] = "nginx"
+                runs.append(run)
+                if not run["ok"]:
+                    _say(f"  {peer} N={n} did not copy everything: {run['differences'][:200]}")
     return runs
 
 

@@ -41,6 +41,8 @@ def test_benchmark_command_runs_a_tiny_scenario(tmp_path: Path, reachable_tmp: P
         "4",
         "--sweep",
         "4",
+        "--rtt",
+        "0,10",
         "--workdir",
         str(workdir),
         "--timeout",
@@ -70,11 +72,17 @@ def test_benchmark_command_runs_a_tiny_scenario(tmp_path: Path, reachable_tmp: P
         assert run["ok"], run
         assert run["files_done"] == 30
         assert run["peak_rss_mb"] > 1
-        assert run["scenario"] == "small"
+    assert {run["scenario"] for run in runs if run["server"] == "emulators"} == {"small"}
     nginx_runs = [run for run in runs if run["server"] == "nginx"]
     for run in nginx_runs:
         assert run["identical"]
         assert run["copied"] == 30
+    # every nginx peer ran twice: directly, and through the relay adding 10 ms per round trip
+    by_rtt = {rtt: {r["peer"] for r in nginx_runs if r["rtt_ms"] == rtt} for rtt in (0, 10)}
+    assert by_rtt[0] == by_rtt[10]
+    for run in nginx_runs:
+        assert run["scenario"] == ("small@10ms" if run["rtt_ms"] else "small")
+        assert (run["relay_cpu_seconds"] > 0) == bool(run["rtt_ms"])
     if any(run["peer"] == "transfer" for run in nginx_runs):
         assert any(row["peer"] != "transfer" for row in record["ratios"]) or len(nginx_runs) == 1
         assert record["chart"]
