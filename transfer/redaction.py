@@ -97,12 +97,12 @@ class Secret:
         return cls(value)
 
     def __repr__(self) -> str:
-        return "***"
+        return REDACTED
 
     __str__ = __repr__
 
     def __format__(self, format_spec: str) -> str:
-        return "***"
+        return REDACTED
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
 from transfer.errors import ConfigFieldError
-from transfer.redaction import Secret
+from transfer.redaction import REDACTED, Secret
 
 __all__ = [
     "ARTIFACTORY_ACTIONS",
@@ -455,7 +455,7 @@ class Settings:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Secret):
-        return "***"
+        return REDACTED
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):
