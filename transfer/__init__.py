@@ -14,6 +14,7 @@ Example::
         settings, bus=transfer.EventBus(), stop=transfer.StopControl()))
 """
 
+from transfer.config_load import load_settings
 from transfer.errors import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -41,7 +42,7 @@ from transfer.runner import (
     store_counts,
     verify,
 )
-from transfer.settings import Settings, load_settings
+from transfer.settings import Settings
 
 __version__ = "0.1.0"
 

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from transfer import runner
-from transfer.config_load import parse_duration
+from transfer.config_load import load_settings, parse_duration
 from transfer.errors import EXIT_FAILURES, EXIT_OK, EXIT_STOPPED, ConfigError, TransferError
 from transfer.migrate.signed_urls import MAX_VALIDITY
 from transfer.models import ItemState
@@ -28,7 +28,7 @@ from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.reporting.logsetup import configure_logging, event_logger, shutdown_logging
 from transfer.reporting.progress import format_bytes, show_progress
-from transfer.settings import Settings, load_settings
+from transfer.settings import Settings
 
 __all__ = ["dispatch"]
 

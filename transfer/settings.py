@@ -6,7 +6,8 @@ usable: code further down never re-checks a worker count or a URL.  Problems rai
 :class:`~transfer.errors.ConfigError` with a one-line message naming the offending key.
 
 Reading a TOML file (``${VAR}`` substitution, unknown-key suggestions, relative paths) lives in
-:mod:`transfer.config_load`; :func:`load_settings` here is a thin entry point to it.
+:mod:`transfer.config_load` (``load_settings``), which builds these classes; this module never
+imports it back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal, NoReturn
@@ -38,7 +38,6 @@ __all__ = [
     "TargetSettings",
     "Timeouts",
     "TransferSettings",
-    "load_settings",
 ]
 
 KiB: Final = 1024
@@ -471,16 +470,3 @@ def _collect_secrets(value: Any, found: list[Secret]) -> None:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             _collect_secrets(getattr(value, f.name), found)
-
-
-def load_settings(
-    path: Path,
-    *,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Settings:
-    """Read, substitute and validate a TOML config file (see :mod:`transfer.config_load`)."""
-    # Imported here because config_load builds these classes, so it imports this module.
-    from transfer.config_load import load_settings as _load
-
-    return _load(path, environ=environ, overrides=overrides)

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from transfer.config_load import known_keys, parse_duration, parse_size, settings_from_mapping
+from transfer.config_load import (
+    known_keys,
+    load_settings,
+    parse_duration,
+    parse_size,
+    settings_from_mapping,
+)
 from transfer.errors import EXIT_USAGE, ConfigError
 from transfer.settings import (
     LoggingSettings,
@@ -26,7 +32,6 @@ from transfer.settings import (
     StoreSettings,
     TargetSettings,
     TransferSettings,
-    load_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,13 +27,12 @@ from . import (
 from .auth import authenticate
 from .common import ApiError, error_response
 from .options import ArtifactoryOptions
-from .repositories import RepositoryStore
 from .security import SecurityStore
-from .signed_urls import UrlSigner
 from .state import BYTES_OUT, PRINCIPAL, STATE, State
 from .storage import BlobStore
-from .tokens import TokenStore
-from .tree import RepoTree, normalize_path
+from .token_store import TokenStore
+from .tree import RepositoryStore, RepoTree, normalize_path
+from .url_signer import UrlSigner
 
 __all__ = ["ArtifactoryEmulator", "ItemInfo", "family_of"]
 

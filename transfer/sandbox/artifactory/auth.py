@@ -10,7 +10,7 @@ from aiohttp import web
 from .common import CHALLENGE, ApiError
 from .security import ANONYMOUS, Principal
 from .state import State
-from .tokens import TokenRecord
+from .token_store import TokenRecord
 
 __all__ = ["authenticate", "is_open"]
 

@@ -11,9 +11,9 @@ from aiohttp import web
 
 from .common import ApiError, json_response, text_response
 from .state import base, deny, principal_of, require_admin, state_of
-from .tree import RepoTree
+from .tree import RepositoryStore, RepoTree
 
-__all__ = ["PACKAGE_TYPES", "RepositoryStore", "default_config", "display_package_type", "routes"]
+__all__ = ["PACKAGE_TYPES", "default_config", "display_package_type", "routes"]
 
 PACKAGE_TYPES = frozenset(
     "alpine cargo composer bower chef cocoapods conan cran debian docker helm helmoci "
@@ -122,19 +122,6 @@ _PUBLIC_FIELDS = ("key", "rclass", "packageType", "description")
 def display_package_type(package_type: str) -> str:
     """Package type as the repository list prints it (``Generic``, ``Maven``, ``NuGet``)."""
     return _DISPLAY.get(package_type, package_type.capitalize())
-
-
-class RepositoryStore:
-    """Repository configurations plus the item tree of every repository that stores content."""
-
-    def __init__(self) -> None:
-        self.configs: dict[str, dict[str, Any]] = {}
-        self.trees: dict[str, RepoTree] = {}
-
-    def rclass(self, key: str) -> str | None:
-        """The class of a repository, or None when unknown."""
-        config = self.configs.get(key)
-        return None if config is None else str(config["rclass"])
 
 
 def _defaults(rclass: str, package_type: str) -> dict[str, Any]:

@@ -14,11 +14,11 @@ from .security import ANONYMOUS, Principal
 if TYPE_CHECKING:
     from ..faults import FaultInjector
     from .options import ArtifactoryOptions
-    from .repositories import RepositoryStore
     from .security import SecurityStore
-    from .signed_urls import UrlSigner
     from .storage import BlobStore
-    from .tokens import TokenStore
+    from .token_store import TokenStore
+    from .tree import RepositoryStore
+    from .url_signer import UrlSigner
 
 __all__ = [
     "BYTES_OUT",

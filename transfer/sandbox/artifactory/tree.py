@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .storage import Blob
 
-__all__ = ["Item", "PathConflict", "RepoTree", "normalize_path"]
+__all__ = ["Item", "PathConflict", "RepoTree", "RepositoryStore", "normalize_path"]
 
 
 class PathConflict(Exception):
@@ -132,3 +133,16 @@ class RepoTree:
             return
         for name in self.child_names(path):
             yield from self.walk(f"{path}/{name}" if path else name, include_self=True)
+
+
+class RepositoryStore:
+    """Repository configurations plus the item tree of every repository that stores content."""
+
+    def __init__(self) -> None:
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.trees: dict[str, RepoTree] = {}
+
+    def rclass(self, key: str) -> str | None:
+        """The class of a repository, or None when unknown."""
+        config = self.configs.get(key)
+        return None if config is None else str(config["rclass"])
