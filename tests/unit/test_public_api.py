@@ -145,3 +145,19 @@ def test_no_module_imports_itself_back_through_others() -> None:
 
 def test_the_cycle_check_finds_a_circle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_work_asks_for_capabilities_not_classes() -> None:
+    """Only the wiring names a concrete source or target; the rest asks the Protocols and
+    their facets (``target.admin``), so a new implementation plugs in without touching them."""
+    concrete = ("sources.bintray", "sources.http_index", "targets.artifactory", "targets.webdav")
+    graph = _import_graph()
+    offences = [
+        f"{module} imports {imported}"
+        for module, imports in graph.items()
+        if module.split(".")[1:2] in (["pipeline"], ["migrate"], ["runner"])
+        and module != "transfer.runner.wiring"
+        for imported in imports
+        if imported.removeprefix("transfer.") in concrete
+    ]
+    assert not offences, "\n".join(offences)

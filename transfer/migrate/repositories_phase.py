@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
@@ -42,11 +42,11 @@ from transfer.migrate.unmigratable import (
 )
 from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
 from transfer.sources.base import Source
+from transfer.targets.admin import TargetAdmin
 
 __all__ = [
     "RepositoriesPreview",
     "RepositoriesResult",
-    "RepositoryAdmin",
     "blocked_repositories",
     "created_repositories",
     "preview_repositories",
@@ -55,32 +55,8 @@ __all__ = [
 ]
 
 
-class RepositoryAdmin(Protocol):
-    """The Artifactory admin calls this phase needs (``ArtifactoryTarget.admin``)."""
-
-    async def get_repository(self, key: str) -> dict[str, Any] | None:
-        """The configuration, or ``None`` when the repository does not exist."""
-        ...
-
-    async def create_repository(self, key: str, config: Mapping[str, Any]) -> None:
-        """``PUT /api/repositories/{key}``."""
-        ...
-
-    async def update_repository(self, key: str, changes: Mapping[str, Any]) -> None:
-        """``POST /api/repositories/{key}`` with the fields to change."""
-        ...
-
-    async def get_permission(self, name: str) -> dict[str, Any] | None:
-        """A v2 permission target, or ``None``."""
-        ...
-
-    async def put_permission(self, name: str, permission: Mapping[str, Any]) -> None:
-        """Create or replace a v2 permission target."""
-        ...
-
-
 async def read_existing(
-    admin: RepositoryAdmin, keys: Sequence[str]
+    admin: TargetAdmin, keys: Sequence[str]
 ) -> dict[str, dict[str, Any] | None]:
     """The target's configuration of each key (``None`` when absent)."""
     return {key: await admin.get_repository(key) for key in keys if key}
@@ -104,7 +80,7 @@ class RepositoriesPreview:
 
 
 async def preview_repositories(
-    source: Source, admin: RepositoryAdmin, *, subject: str, repo_key_template: str
+    source: Source, admin: TargetAdmin, *, subject: str, repo_key_template: str
 ) -> RepositoriesPreview:
     """Read the source and the target and plan, without writing anything anywhere."""
     repos = await source.list_repositories()
@@ -188,7 +164,7 @@ in large instances): an update answered 400/404 is tried again, up to about thre
 
 
 async def _update_when_visible(
-    admin: RepositoryAdmin, key: str, changes: Mapping[str, Any], sleep: Sleep
+    admin: TargetAdmin, key: str, changes: Mapping[str, Any], sleep: Sleep
 ) -> None:
     """POST ``changes``, tried again while the repository is not visible yet."""
 
@@ -200,7 +176,7 @@ async def _update_when_visible(
 
 async def _apply(
     plan: RepoPlan,
-    admin: RepositoryAdmin,
+    admin: TargetAdmin,
     store: CheckpointStore,
     result: RepositoriesResult,
     sleep: Sleep,
@@ -256,7 +232,7 @@ async def _apply(
 
 
 async def _enable_cdn(
-    admin: RepositoryAdmin, key: str, changes: Mapping[str, Any], sleep: Sleep
+    admin: TargetAdmin, key: str, changes: Mapping[str, Any], sleep: Sleep
 ) -> str | None:
     """Send the update, then read the configuration back: ``None`` when CDN redirect is on,
     else why not.
@@ -316,7 +292,7 @@ def _entries(result: RepositoriesResult) -> list[Unmigratable]:
 
 async def run_repositories_phase(
     source: Source,
-    admin: RepositoryAdmin,
+    admin: TargetAdmin,
     store: CheckpointStore,
     *,
     subject: str,

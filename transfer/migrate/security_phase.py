@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import anyio
 
@@ -40,6 +40,7 @@ from transfer.migrate.security import (
 from transfer.migrate.unmigratable import record_unmigratable
 from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
 from transfer.settings import Settings
+from transfer.targets.admin import TargetAdmin
 
 __all__ = [
     "ACCESS_KEY_KIND",
@@ -47,7 +48,6 @@ __all__ = [
     "PERMISSION_KIND",
     "TOKEN_KIND",
     "USER_KIND",
-    "SecurityAdmin",
     "SecurityResult",
     "apply_security_plan",
     "run_security_phase",
@@ -67,55 +67,6 @@ _CREDENTIAL_TEXT: Final = {
     "sso": "single sign-on (internal password disabled)",
     "token": "access token, in the secrets file (internal password disabled)",
 }
-
-
-class SecurityAdmin(Protocol):
-    """The Artifactory admin calls this phase needs (``ArtifactoryTarget.admin``)."""
-
-    async def get_repository(self, key: str) -> dict[str, Any] | None:
-        """A repository's configuration, or ``None``."""
-        ...
-
-    async def get_user(self, name: str) -> dict[str, Any] | None:
-        """A user, or ``None``."""
-        ...
-
-    async def put_user(self, name: str, user: Mapping[str, Any]) -> None:
-        """Create or replace a user."""
-        ...
-
-    async def get_group(self, name: str, *, include_users: bool = True) -> dict[str, Any] | None:
-        """A group (with ``userNames``), or ``None``."""
-        ...
-
-    async def put_group(self, name: str, group: Mapping[str, Any]) -> None:
-        """Create or replace a group."""
-        ...
-
-    async def get_permission(self, name: str) -> dict[str, Any] | None:
-        """A v2 permission target, or ``None``."""
-        ...
-
-    async def create_permission(self, name: str, permission: Mapping[str, Any]) -> None:
-        """Create a v2 permission target (409 when it exists)."""
-        ...
-
-    async def put_permission(self, name: str, permission: Mapping[str, Any]) -> None:
-        """Create or replace a v2 permission target."""
-        ...
-
-    async def create_access_token(
-        self,
-        *,
-        username: str | None = None,
-        scope: str | None = None,
-        expires_in: int | None = None,
-        description: str | None = None,
-        refreshable: bool | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Mint an access token (never retried)."""
-        ...
 
 
 @dataclass(slots=True)
@@ -201,7 +152,7 @@ def _merged(existing: Mapping[str, Any], plan: PermissionTargetPlan) -> dict[str
 class _Applier:
     def __init__(
         self,
-        admin: SecurityAdmin,
+        admin: TargetAdmin,
         store: CheckpointStore,
         secrets: SecretsFile,
         now: Callable[[], float],
@@ -413,7 +364,7 @@ class _Applier:
 
 async def apply_security_plan(
     plan: SecurityPlan,
-    admin: SecurityAdmin,
+    admin: TargetAdmin,
     store: CheckpointStore,
     secrets: SecretsFile,
     *,
@@ -440,7 +391,7 @@ async def apply_security_plan(
 
 async def run_security_phase(
     source: OrganisationSource,
-    admin: SecurityAdmin,
+    admin: TargetAdmin,
     store: CheckpointStore,
     *,
     settings: Settings,

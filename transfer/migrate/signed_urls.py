@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import anyio
@@ -30,13 +30,13 @@ from transfer.checkpoint.base import CheckpointStore, Item
 from transfer.errors import AuthError, RemoteError
 from transfer.migrate.urlmap import artifactory_url
 from transfer.models import ItemState
+from transfer.targets.admin import TargetAdmin
 
 __all__ = [
     "MAX_VALIDITY",
     "SIGNED_URLS_CSV",
     "SIGNED_URLS_JSON",
     "SignedUrl",
-    "UrlSigner",
     "candidates",
     "sign_urls",
     "write_signed_url_map",
@@ -46,21 +46,6 @@ MAX_VALIDITY: Final = 365 * 86400
 """Artifactory's longest signed-URL validity (reference §8.1)."""
 SIGNED_URLS_CSV: Final = "signed-urls.csv"
 SIGNED_URLS_JSON: Final = "signed-urls.json"
-
-
-class UrlSigner(Protocol):
-    """The one Artifactory call this needs (``ArtifactoryTarget.admin``)."""
-
-    async def create_signed_url(
-        self,
-        repo_key: str,
-        path: str,
-        *,
-        valid_for_secs: int | None = None,
-        expiry_ms: int | None = None,
-    ) -> str:
-        """A signed URL for ``repo_key/path``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +116,7 @@ def _refusal(item: Item) -> str:
 async def sign_urls(
     requests: Iterable[str],
     store: CheckpointStore,
-    signer: UrlSigner,
+    signer: TargetAdmin,
     *,
     subject: str,
     target_url: str,

@@ -55,7 +55,6 @@ from transfer.runner.wiring import (
 )
 from transfer.settings import Settings
 from transfer.sources.base import Source
-from transfer.targets.artifactory import ArtifactoryTarget
 from transfer.targets.base import Target
 
 PHASES = ("repositories", "security", "artifacts", "properties")
@@ -167,7 +166,7 @@ async def migrate(
         if "repositories" in phases and not stop.requested():
             summary.phases.append("repositories")
             async with phase_lock(store, "repositories"):  # one worker at a time
-                if isinstance(target, ArtifactoryTarget):
+                if target.admin is not None:
                     repositories = await run_repositories_phase(
                         source,
                         target.admin,
@@ -182,7 +181,7 @@ async def migrate(
         if "security" in phases and not stop.requested():
             summary.phases.append("security")
             async with phase_lock(store, "security"):  # one worker at a time
-                if isinstance(target, ArtifactoryTarget) and isinstance(source, OrganisationSource):
+                if target.admin is not None and isinstance(source, OrganisationSource):
                     security = await run_security_phase(
                         source, target.admin, store, settings=settings, bus=bus
                     )

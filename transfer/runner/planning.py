@@ -40,7 +40,6 @@ from transfer.runner.wiring import (
     open_source,
 )
 from transfer.settings import Settings
-from transfer.targets.artifactory import ArtifactoryTarget
 
 
 @dataclass(slots=True)
@@ -88,7 +87,7 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
     async with _opened(settings) as (source, target, store):
         await target.check_access()
         bus.emit(PhaseStarted(name="plan"))
-        if isinstance(target, ArtifactoryTarget):
+        if target.admin is not None:
             preview = await preview_repositories(
                 source,
                 target.admin,

@@ -17,7 +17,6 @@ from transfer.runner.wiring import (
     open_target,
 )
 from transfer.settings import Settings
-from transfer.targets.artifactory import ArtifactoryTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +39,8 @@ async def signed_urls(
     """Artifactory signed URLs for the migrated files ``requests`` name (Bintray URLs or
     paths), valid ``valid_for`` seconds; the old → new map goes to ``out_dir``."""
     async with open_store(settings, readonly=True) as store, open_target(settings) as target:
-        if not isinstance(target, ArtifactoryTarget):
-            raise ConfigError("signed URLs need an Artifactory target")
+        if target.admin is None:
+            raise ConfigError("signed URLs need a target with an admin API (artifactory)")
         results = await sign_urls(
             requests,
             store,

@@ -52,9 +52,7 @@ MINIMUM_VERSION = (6, 6, 0)
 """Oldest Artifactory we talk to: permission targets v2 and ``PATCH /api/metadata`` exist."""
 _USER_AGENT = "transfer/0.1 (artifactory-target)"
 _OK = (200, 201, 202)
-_CAPABILITIES = TargetCapabilities(
-    checksum_deploy=True, properties=True, server_checksums=True, admin=True
-)
+_CAPABILITIES = TargetCapabilities(checksum_deploy=True, properties=True, server_checksums=True)
 
 
 def choose_auth(
@@ -142,13 +140,14 @@ class ArtifactoryTarget(HttpClientOwner):
             max_connections=max_connections,
         )
         self.admin = ArtifactoryAdmin(self._client, self.url)
-        """Repositories, users, groups, permission targets, tokens, signed URLs."""
+        """The admin facet: repositories, users, groups, permission targets, tokens, signed
+        URLs (:class:`~transfer.targets.admin.TargetAdmin`)."""
         self.version: str | None = None
         """The version :meth:`check_access` read."""
 
     @property
     def capabilities(self) -> TargetCapabilities:
-        """Checksum deploy, properties, server checksums and administration."""
+        """Checksum deploy, properties and server checksums (administration: :attr:`admin`)."""
         return _CAPABILITIES
 
     def _not_artifactory(self, what: str, response: Response) -> UnusableService:

@@ -1,9 +1,12 @@
 """What the engine needs from a place files are copied to: the :class:`Target` protocol.
 
 Artifactory (:mod:`transfer.targets.artifactory`) is the real target; a plain WebDAV server
-(:mod:`transfer.targets.webdav`) moves bytes for benchmarks.  Both stream uploads with a
-``Content-Length`` (quota checks and nginx need it) and check that the chunks add up to the
-declared size while sending.
+(:mod:`transfer.targets.webdav`) moves bytes for benchmarks.  What a target offers beyond bytes
+is said by :class:`TargetCapabilities` and by its optional admin facet
+(:class:`~transfer.targets.admin.TargetAdmin`), never by its class.
+
+Both targets stream uploads with a ``Content-Length`` (quota checks and nginx need it) and
+check that the chunks add up to the declared size while sending.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from transfer.errors import SizeMismatch
 from transfer.models import Checksums
+from transfer.targets.admin import TargetAdmin
 
 __all__ = [
     "Properties",
@@ -39,8 +43,6 @@ class TargetCapabilities:
     """Can hold key → values properties on files."""
     server_checksums: bool = False
     """Reports the checksums it computed for what it stored."""
-    admin: bool = False
-    """Has repositories, users, groups, permissions, tokens to manage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,12 @@ class Target(Protocol):
     @property
     def capabilities(self) -> TargetCapabilities:
         """What this target supports."""
+        ...
+
+    @property
+    def admin(self) -> TargetAdmin | None:
+        """Repositories, users, groups, permissions, tokens and signed URLs to manage, or
+        ``None`` when the target has none (the runner then skips the phases that need them)."""
         ...
 
     async def __aenter__(self) -> Target: ...

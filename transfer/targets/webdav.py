@@ -54,6 +54,11 @@ class WebDavTarget(HttpClientOwner):
         """Nothing beyond storing bytes."""
         return _CAPABILITIES
 
+    @property
+    def admin(self) -> None:
+        """No repositories or users to manage."""
+        return None
+
     async def ping(self) -> None:
         """Any answer but a 5xx or a refused credential will do: ``OPTIONS /``."""
         await self._client.request("OPTIONS", "", expected=tuple(range(200, 500)))
