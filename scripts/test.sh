@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: installs what it needs into .venv, starts a throwaway
-# PostgreSQL (for the store contract suite), runs the linters, the type checker and pytest,
-# and stops PostgreSQL again whatever happens. Extra arguments go to pytest.
+# The whole test suite from a fresh clone: installs what it needs into .venv, installs nginx and
+# starts a throwaway PostgreSQL (for the tests marked `nginx` and `postgres`), runs the linters,
+# the type checker and pytest, and stops PostgreSQL again whatever happens. Extra arguments go
+# to pytest.
+#
+# A service that is up is required: TRANSFER_TEST_REQUIRE names it, and tests/service_gates.py
+# turns a skip of a test marked for it into a failure. `.ci/run` requires both whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +13,23 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+required=${TRANSFER_TEST_REQUIRE:-}
+# shellcheck source=scripts/nginx.sh
+source scripts/nginx.sh
+if ensure_nginx; then
+  required="$required,nginx"
+else
+  echo "nginx unavailable: its tests will be skipped"
+fi
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
-start_postgres || echo "PostgreSQL unavailable: its tests will be skipped"
 trap stop_postgres EXIT
+if start_postgres; then
+  required="$required,postgres"
+else
+  echo "PostgreSQL unavailable: its tests will be skipped"
+fi
+export TRANSFER_TEST_REQUIRE=${required#,}
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -23,9 +23,12 @@ from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import migrate
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)"
-)
+pytestmark = [
+    pytest.mark.nginx,
+    pytest.mark.skipif(
+        shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)"
+    ),
+]
 
 
 def _settings(json_url: str, upload_url: str, workdir: Path, **source: Any) -> Any:

@@ -12,13 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-pytest.importorskip("transfer.sandbox.bintray")
-pytest.importorskip("transfer.sandbox.generator")
-_artifactory = pytest.importorskip("transfer.sandbox.artifactory")
-if not hasattr(_artifactory, "ArtifactoryEmulator"):
-    pytest.skip("the Artifactory emulator has not landed yet", allow_module_level=True)
-
-from transfer.sandbox.serve import (  # noqa: E402
+from transfer.sandbox.serve import (
     ARTIFACTORY_PASSWORD_ENV,
     BINTRAY_KEY_ENV,
     Sandbox,
