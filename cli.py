@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from transfer import PHASES
 from transfer.errors import EXIT_STOPPED, EXIT_USAGE, TransferError
 
 EXIT_CODES_HELP = """exit codes:
@@ -25,8 +26,6 @@ EXIT_CODES_HELP = """exit codes:
      (not Artifactory, too old, answers that are not its API's JSON)
   4  stopped by a limit or a signal: run the same command again to resume
 """
-
-PHASES = ("repositories", "security", "artifacts", "properties")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:

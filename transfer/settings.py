@@ -211,10 +211,6 @@ class TargetSettings:
         _check_repo_key_template(self.repo_key_template)
         _at_least("min_checksum_deploy_size", self.min_checksum_deploy_size, 0)
 
-    def repo_key(self, repo: str, *, subject: str, type: str) -> str:
-        """The Artifactory repository key for a Bintray repository, from ``repo_key_template``."""
-        return self.repo_key_template.format(repo=repo, subject=subject, type=type)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferSettings:
@@ -234,9 +230,8 @@ class TransferSettings:
 
         8 × (2 × 1 MiB + 256 KiB) + 16 × 1 KiB = 18,448 KiB ≈ 18 MiB
 
-    :meth:`memory_estimate` computes the same formula; ``spool = true`` moves the chunk
-    buffers to disk instead (each file downloaded completely before upload).
-    ``queue_size = 0`` means twice ``workers``.
+    :meth:`memory_estimate` computes the same formula. ``queue_size = 0`` means twice
+    ``workers``.
     """
 
     workers: int = 8
@@ -250,7 +245,6 @@ class TransferSettings:
     bandwidth_limit: int | None = field(default=None, metadata=_meta("rate"))
     max_transfer: int | None = field(default=None, metadata=_meta("size"))
     max_duration: float | None = field(default=None, metadata=_meta("duration"))
-    spool: bool = False
 
     BUFFERS_PER_STREAM: ClassVar[int] = 2
     SOCKET_BUFFERS: ClassVar[int] = 256 * KiB

@@ -15,12 +15,10 @@ from transfer.reporting.events import (
     Event,
     EventBus,
     ItemFinished,
-    ItemStarted,
     PhaseFinished,
     PhaseStarted,
     ProgressCounters,
     Retrying,
-    RunFinished,
     RunStarted,
     ThrottleChanged,
     Totals,
@@ -51,10 +49,10 @@ def test_events_are_frozen_and_render_as_plain_data() -> None:
     assert json.loads(json.dumps(data))["path"] == "a/b.jar"
     kinds = {
         cls.kind
-        for cls in (RunStarted, PhaseStarted, PhaseFinished, DiscoveryProgress, ItemStarted,
-                    BytesMoved, ItemFinished, Retrying, ThrottleChanged, RunFinished)
+        for cls in (RunStarted, PhaseStarted, PhaseFinished, DiscoveryProgress, BytesMoved,
+                    ItemFinished, Retrying, ThrottleChanged)
     }  # fmt: skip
-    assert len(kinds) == 10
+    assert len(kinds) == 8
     assert RunStarted(run="r", totals=Totals(3, 30)).as_dict()["totals"] == {
         "files": 3,
         "bytes": 30,
@@ -65,7 +63,7 @@ def test_subscribers_get_every_event_in_order_and_can_leave() -> None:
     bus = EventBus()
     seen: list[Event] = []
     unsubscribe = bus.subscribe(seen.append)
-    events = [PhaseStarted("files"), ItemStarted(repo="r", path="p", size=1), finished("p")]
+    events = [PhaseStarted("files"), Retrying(attempt=1, delay=0.5, reason="503"), finished("p")]
     for event in events:
         bus.emit(event)
     assert seen == events
@@ -106,8 +104,6 @@ def test_counters_follow_a_run() -> None:
     bus.emit(RunStarted(run="default", totals=Totals(4, 400), already_done=Totals(1, 100)))
     bus.emit(PhaseStarted("files"))
     bus.emit(DiscoveryProgress(repos=1, packages=2, versions=3, files=5, bytes=500))
-    for path in ("a", "b", "c"):
-        bus.emit(ItemStarted(repo="r", path=path, size=100))
     bus.emit(Retrying(attempt=1, delay=1.0, reason="reset", path="a"))
     bus.emit(finished("a", size=100))
     bus.emit(finished("b", ItemState.FAILED, size=0))
@@ -116,13 +112,12 @@ def test_counters_follow_a_run() -> None:
     snap = bus.counters.snapshot()
     assert (snap.files_total, snap.bytes_total) == (5, 500)
     assert (snap.files_done, snap.bytes_done, snap.bytes_moved) == (3, 200, 150)
-    assert (snap.active, snap.retries, snap.phase) == (1, 1, "files")
+    assert (snap.retries, snap.phase) == (1, "files")
     assert snap.by_state == {"done": 1, "failed": 1}
     assert snap.discovered == Totals(5, 500)
     assert snap.elapsed == 10
     bus.emit(finished("c", ItemState.PENDING, size=0))  # released unfinished (stop requested)
     assert bus.counters.snapshot().files_done == 3
-    assert bus.counters.active == 0
 
 
 def test_a_failing_subscriber_is_dropped_and_the_others_still_served() -> None:

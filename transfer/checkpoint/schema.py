@@ -5,8 +5,9 @@ The DDL is written once with a few type placeholders (``{id}``, ``{int}``, ``{fl
 :func:`encode_json` so that equal values give equal text (comparisons on re-discovery stay cheap).
 Times are seconds since the epoch, from the store's injected clock.
 
-Bump :data:`SCHEMA_VERSION` with every change to the tables, and teach the implementations to
-migrate from the previous version; a store written by a newer version is refused, never guessed at.
+Bump :data:`SCHEMA_VERSION` with every change to the tables. No store migrates between
+versions: a store written with another version (older or newer) is refused with a one-line
+error naming both, never guessed at; a run finishes on the version that started it.
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ __all__ = [
     "attribute_properties",
     "attribute_values",
     "debian_properties",
-    "file_properties",
     "package_properties",
     "property_key",
     "split_long",
@@ -171,11 +170,6 @@ def package_properties(package: SourcePackage) -> Properties:
 def version_properties(version: SourceVersion) -> Properties:
     """``bintray.version.*`` from the version's fields (attributes not included)."""
     return {VERSION_NAME_KEY: [version.name], **_fields(version.raw, _VERSION_FIELDS)}
-
-
-def file_properties(attributes: Iterable[SourceAttribute]) -> Properties:
-    """A file's own attributes as properties."""
-    return attribute_properties(attributes)
 
 
 def _split_list(value: Any) -> list[str]:

@@ -33,13 +33,11 @@ __all__ = [
     "Event",
     "EventBus",
     "ItemFinished",
-    "ItemStarted",
     "PhaseFinished",
     "PhaseStarted",
     "ProgressCounters",
     "ProgressSnapshot",
     "Retrying",
-    "RunFinished",
     "RunStarted",
     "Subscriber",
     "ThrottleChanged",
@@ -106,16 +104,6 @@ class DiscoveryProgress(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ItemStarted(Event):
-    """A worker starts on one file."""
-
-    kind: ClassVar[str] = "item_started"
-    repo: str
-    path: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
 class BytesMoved(Event):
     """``n`` more bytes reached the target. Normally coalesced: see :meth:`EventBus.add_bytes`."""
 
@@ -125,11 +113,13 @@ class BytesMoved(Event):
 
 @dataclass(frozen=True, slots=True)
 class ItemFinished(Event):
-    """A file reached a final state for this attempt.
+    """A copy worker recorded an outcome for one file (a final state, or ``pending`` when a
+    stop released it unfinished).
 
-    ``how`` says how the outcome came about, e.g. ``streamed``, ``checksum_deploy``,
-    ``already_present``, ``duplicate``, ``excluded``, ``error``. ``bytes`` counts the bytes
-    actually sent (0 for a checksum deploy); ``duration`` is in seconds.
+    ``how`` says how a ``done`` came about: ``streamed``, ``checksum_deploy``, ``dedup`` (linked
+    to a copy this run made) or ``already_present``; it is empty for every other state.
+    ``bytes`` is the file's declared size (what a final state adds to the done bytes; the bytes
+    actually sent are counted by :meth:`EventBus.add_bytes`); ``duration`` is in seconds.
     """
 
     kind: ClassVar[str] = "item_finished"
@@ -163,16 +153,6 @@ class ThrottleChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class RunFinished(Event):
-    """The run ended: ``summary`` holds final counts; ``stopped`` names a limit or signal that
-    ended it early (resumable), empty when it ran to completion."""
-
-    kind: ClassVar[str] = "run_finished"
-    summary: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    stopped: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class ProgressSnapshot:
     """An immutable copy of :class:`ProgressCounters` at one instant, for rendering."""
 
@@ -181,7 +161,6 @@ class ProgressSnapshot:
     files_done: int
     bytes_done: int
     bytes_moved: int
-    active: int
     retries: int
     by_state: Mapping[str, int]
     discovered: Totals
@@ -205,7 +184,6 @@ class ProgressCounters:
         self.files_done = 0
         self.bytes_done = 0
         self.bytes_moved = 0
-        self.active = 0
         self.retries = 0
         self.by_state: Counter[str] = Counter()
         self.discovered = Totals()
@@ -215,13 +193,10 @@ class ProgressCounters:
         """Fold one event into the counters."""
         match event:
             case ItemFinished(state=state):
-                self.active = max(0, self.active - 1)
                 self.by_state[str(state)] += 1
                 if state.is_final:
                     self.files_done += 1
                     self.bytes_done += event.bytes
-            case ItemStarted():
-                self.active += 1
             case Retrying():
                 self.retries += 1
             case BytesMoved(n=n):
@@ -247,7 +222,6 @@ class ProgressCounters:
             files_done=self.files_done,
             bytes_done=self.bytes_done,
             bytes_moved=self.bytes_moved,
-            active=self.active,
             retries=self.retries,
             by_state=dict(self.by_state),
             discovered=self.discovered,

@@ -47,7 +47,7 @@ def format_line(snap: ProgressSnapshot) -> str:
         f"[{snap.phase or 'starting'}] files {snap.files_done}/{snap.files_total}  "
         f"bytes {format_bytes(snap.bytes_done)}/{format_bytes(snap.bytes_total)}  "
         f"moved {format_bytes(snap.bytes_moved)} at {format_bytes(rate)}/s  "
-        f"active {snap.active}  retries {snap.retries}  failed {failed}"
+        f"retries {snap.retries}  failed {failed}"
     )
 
 
@@ -140,8 +140,7 @@ async def _live(counters: ProgressCounters, tally: RepoTally, out: TextIO) -> No
             files,
             total=snap.files_total or None,
             completed=snap.files_done,
-            detail=f"{snap.files_done}/{snap.files_total}  active {snap.active}  "
-            f"retries {snap.retries}  failed {failed}",
+            detail=f"{snap.files_done}/{snap.files_total}  retries {snap.retries}  failed {failed}",
         )
         bars.update(
             size,

@@ -14,18 +14,13 @@ from urllib.parse import quote
 
 from transfer.http import HttpClient, RateLimitInfo, int_header
 
-__all__ = ["BintrayApi", "encode_path", "encode_segments"]
+__all__ = ["BintrayApi", "encode_segments"]
 
 
 def encode_segments(*segments: str) -> str:
     """Each segment percent-encoded on its own (``:``, space, ``+``, ``;``, ``/``, unicode),
     joined by ``/``."""
     return "/".join(quote(segment, safe="") for segment in segments)
-
-
-def encode_path(path: str) -> str:
-    """A slash-separated path with every segment percent-encoded and the slashes kept."""
-    return encode_segments(*path.split("/"))
 
 
 class BintrayApi:
