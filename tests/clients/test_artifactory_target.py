@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from byte_streams import digests, pieces
 
 from transfer.errors import (
     AuthError,
@@ -35,19 +36,6 @@ pytestmark = pytest.mark.anyio
 REPO = "generic-local"
 NO_RETRY = RetryPolicy(max_attempts=1)
 AWKWARD_PATH = "dir ;x=1/a+b c:d%e ü,(1).bin"
-
-
-def digests(data: bytes) -> Checksums:
-    return Checksums(
-        sha1=hashlib.sha1(data).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
-        md5=hashlib.md5(data).hexdigest(),
-    )
-
-
-async def pieces(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
 
 
 @asynccontextmanager

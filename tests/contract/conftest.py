@@ -1,4 +1,9 @@
-"""Fixtures for the CheckpointStore contract suite: one opened store per implementation.
+"""Fixtures for the contract suites: one opened store, source or target per implementation.
+
+Sources and targets: ``source_case`` / ``target_case`` run each test over every factory of
+``source_cases.SOURCE_CASES`` / ``target_cases.TARGET_CASES``; see those modules to add one.
+
+The CheckpointStore suite:
 
 To run the suite against another implementation, add its name to ``STORE_BACKENDS`` and an opener
 to ``_OPENERS``: an async context manager ``(tmp_path, clock) -> StoreOpener`` whose result creates
@@ -21,6 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from source_cases import SOURCE_CASES, SOURCE_FACTORIES, SourceCase
+from target_cases import TARGET_CASES, TARGET_FACTORIES, TargetCase
 
 from transfer.checkpoint import CheckpointStore, SqliteStore
 
@@ -112,3 +119,17 @@ async def store(open_store: StoreOpener) -> AsyncIterator[CheckpointStore]:
     """An opened store joined to the default run."""
     async with open_store() as opened:
         yield opened
+
+
+@pytest.fixture(params=SOURCE_CASES)
+async def source_case(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SourceCase]:
+    """An opened source of one implementation, with the truth about what it holds."""
+    async with SOURCE_FACTORIES[request.param](tmp_path) as case:
+        yield case
+
+
+@pytest.fixture(params=TARGET_CASES)
+async def target_case(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TargetCase]:
+    """An opened target of one implementation, with the service's own view of what it holds."""
+    async with TARGET_FACTORIES[request.param](tmp_path) as case:
+        yield case
