@@ -9,7 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
+if ! python3 -m venv .venv >/dev/null 2>&1; then
+  # Debian ships venv (ensurepip) separately: install it as postgres.sh installs PostgreSQL
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) \
+      >/dev/null 2>&1 || true
+  fi
+  python3 -m venv --clear .venv
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
