@@ -15,9 +15,11 @@ __all__ = [
     "art_base",
     "error_response",
     "iso",
+    "json_object",
     "json_response",
     "server_root",
     "text_response",
+    "without_nulls",
 ]
 
 CHALLENGE = 'Basic realm="Artifactory Realm"'
@@ -66,6 +68,32 @@ def error_response(
     return json_response(
         {"errors": [{"status": status, "message": message}]}, status=status, headers=headers
     )
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with every ``null`` object member dropped, at any depth.
+
+    Artifactory binds request bodies with Jackson: a member sent as ``null`` leaves the field at
+    its default (or, on a partial update, unchanged), and unknown members are ignored. Published
+    clients (pyartifactory, for one) send ``null`` for every optional field they were not given.
+    """
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+async def json_object(request: web.Request, what: str = "Body") -> dict[str, Any]:
+    """The request's JSON object with ``null`` members dropped (400 when malformed or not an
+    object)."""
+    try:
+        data = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise ApiError(400, "Malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"{what} must be a JSON object")
+    return without_nulls(data)  # type: ignore[no-any-return]
 
 
 def text_response(text: str, *, status: int = 200) -> web.Response:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
 
 from aiohttp import web
 
-from .common import ApiError, json_response, text_response
+from .common import ApiError, json_object, json_response, text_response
 from .state import base, deny, principal_of, require_admin, state_of
 from .tree import RepositoryStore, RepoTree
 
@@ -157,22 +156,12 @@ def _validate(config: dict[str, Any], store: RepositoryStore) -> None:
             raise ApiError(400, "Default deployment repository must be one of the repositories")
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise ApiError(400, "Malformed JSON body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "Repository configuration must be a JSON object")
-    return data
-
-
 async def create(request: web.Request) -> web.Response:
     """PUT /api/repositories/{key}: 200 text, 400 when it exists or the body is invalid."""
     require_admin(request)
     state = state_of(request)
     key = request.match_info["key"]
-    body = await _body(request)
+    body = await json_object(request, "Repository configuration")
     if body.get("key", key) != key:
         raise ApiError(400, "Repository key in the URL does not match the key in the body")
     if not _KEY_RE.match(key) or key.lower() in _RESERVED:
@@ -205,7 +194,7 @@ async def update(request: web.Request) -> web.Response:
     current = state.repos.configs.get(key)
     if current is None:
         raise ApiError(400, f"Repository {key} does not exist")
-    body = await _body(request)
+    body = await json_object(request, "Repository configuration")
     for fixed in ("key", "rclass"):
         if fixed in body and body[fixed] != current[fixed]:
             raise ApiError(400, f"Field '{fixed}' cannot be changed")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from .common import ApiError, json_response, text_response
+from .common import ApiError, json_object, json_response, text_response
 from .security import Group, User, new_api_key
 from .state import base, require_admin, require_user, state_of
 
@@ -20,14 +19,8 @@ def name_param(request: web.Request) -> str:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (400 when malformed or not an object)."""
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise ApiError(400, "Malformed JSON body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "Body must be a JSON object")
-    return data
+    """The request's JSON object, ``null`` members dropped (400 when malformed or not an object)."""
+    return await json_object(request)
 
 
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from .common import ApiError, json_response
+from .common import ApiError, json_object, json_response
 from .state import base, deny, require_admin, require_user, state_of
 from .tree import normalize_path
 
@@ -42,11 +41,8 @@ async def create(request: web.Request) -> web.Response:
     """POST /api/signed/url {repo_path, valid_for_secs | expiry}: 200, the URL as a JSON string."""
     principal = require_user(request)
     state = state_of(request)
-    try:
-        body = json.loads(await request.read() or b"null")
-    except ValueError:
-        raise ApiError(400, "Malformed JSON body") from None
-    if not isinstance(body, dict) or not isinstance(body.get("repo_path"), str):
+    body = await json_object(request)
+    if not isinstance(body.get("repo_path"), str):
         raise ApiError(400, "repo_path is mandatory")
     repo, _, raw_path = body["repo_path"].strip("/").partition("/")
     try:

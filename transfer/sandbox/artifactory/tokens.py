@@ -6,12 +6,11 @@ Tokens are JWT-shaped strings kept in memory; the store, not the signature, deci
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from .common import ApiError, json_response, text_response
+from .common import ApiError, json_object, json_response, text_response
 from .state import principal_of, require_admin, require_user, state_of
 from .token_store import SERVICE_ID, TokenRecord
 
@@ -173,13 +172,7 @@ async def legacy_list(request: web.Request) -> web.Response:
 
 async def _fields(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
-        try:
-            data = json.loads(await request.read() or b"{}")
-        except ValueError:
-            raise ApiError(400, "Malformed JSON body") from None
-        if not isinstance(data, dict):
-            raise ApiError(400, "Token request must be a JSON object")
-        return data
+        return await json_object(request, "Token request")
     return dict(await request.post())
 
 
