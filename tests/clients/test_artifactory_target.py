@@ -201,6 +201,17 @@ async def test_properties_travel_as_matrix_params_only_when_safe() -> None:
     assert none == {}
 
 
+@pytest.mark.parametrize("status", [200, 202, 204])
+async def test_property_writes_accept_any_success_status(status: int) -> None:
+    options = ArtifactoryOptions(
+        admin_user="admin", admin_password="password", metadata_patch_status=status
+    )
+    async with serving(options) as (emulator, url), admin_target(url) as target:
+        await target.deploy(REPO, "p/f.bin", pieces(b"a"), size=1, checksums=digests(b"a"))
+        await target.set_properties(REPO, "p/f.bin", {"k": ("x;y",)})
+    assert emulator.properties(REPO, "p/f.bin") == {"k": ["x;y"]}
+
+
 def test_matrix_safety_rules() -> None:
     assert matrix_safe({"a.b-c_d": ["v1", "1.0:x@y~z"]})
     for value in (";", ",", "|", "=", "\\", "a b", "+", "%", "/", "é", "\n", "x" * 2401):

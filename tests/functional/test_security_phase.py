@@ -210,6 +210,7 @@ async def test_tokens_for_access_keys_scope_and_expiry(tmp_path: Path) -> None:
         assert "access token" in record.detail["distribute"]
         assert token_record is not None
         assert token_record.detail["token_id"]
+        assert token_record.detail["revocable"] is True
         minted = sandbox.artifactory.request_log.count(method="POST", path="/access/api/v1/tokens")
         await _migrate(settings, ("security",))
         again = sandbox.artifactory.request_log.count(method="POST", path="/access/api/v1/tokens")
@@ -218,6 +219,25 @@ async def test_tokens_for_access_keys_scope_and_expiry(tmp_path: Path) -> None:
         db = _store_bytes(tmp_path)
         for entry in tokens.values():
             assert entry["access_token"].encode() not in db
+
+
+async def test_a_token_too_short_lived_to_be_kept_is_reported_as_not_revocable(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = _with_security(
+            settings_for(sandbox, tmp_path), create_tokens_for_access_keys=True, token_expiry=3600
+        )
+        await _migrate(settings, ("repositories", "security"))
+        tokens = _secrets(settings)["tokens"]
+        # the key without an expiry gets the configured hour: Access does not persist it
+        assert tokens["ci-uploader"]["revocable"] is False
+        assert tokens["customer-42"]["revocable"] is True
+        async with open_store(settings, readonly=True) as store:
+            record = await store.get_side("token", "ci-uploader")
+        assert record is not None
+        assert record.detail["revocable"] is False
+        assert "cannot be listed or revoked" in record.detail["note"]
 
 
 async def test_ldap_mode_creates_realm_groups_and_no_member_users(tmp_path: Path) -> None:

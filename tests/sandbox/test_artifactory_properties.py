@@ -190,3 +190,13 @@ async def test_setting_properties_needs_annotate() -> None:
         assert resp.status == 204
         resp = await a.deploy("r/h.bin;a=1", b"z", auth=carol)
         assert a.emulator.properties("r", "h.bin") == {"a": ["1"]}
+
+
+async def test_metadata_patch_success_status_is_an_option() -> None:
+    async with running(ArtifactoryOptions(metadata_patch_status=204)) as a:
+        await a.repo("meta-local")
+        await a.deploy("meta-local/f.bin", b"x")
+        resp, _ = await a.call("PATCH", "api/metadata/meta-local/f.bin", json={"props": {"k": "v"}})
+        assert resp.status == 204
+        _, body = await a.call("GET", "api/storage/meta-local/f.bin?properties")
+        assert body["properties"] == {"k": ["v"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from artifactory_helpers import basic, bearer, running
 
+from transfer.sandbox.artifactory import ArtifactoryOptions
+
 pytestmark = pytest.mark.anyio
 
 
@@ -79,6 +81,7 @@ async def test_legacy_refresh_and_revoke() -> None:
             "POST", "api/security/token", data={"username": "admin", "refreshable": "true"}
         )
         assert "refresh_token" in body
+        # refreshed for a day, so the new token is persisted and can be revoked
         resp, fresh = await a.call(
             "POST",
             "api/security/token",
@@ -86,6 +89,7 @@ async def test_legacy_refresh_and_revoke() -> None:
                 "grant_type": "refresh_token",
                 "refresh_token": body["refresh_token"],
                 "access_token": body["access_token"],
+                "expires_in": "86400",
             },
         )
         assert resp.status == 200
@@ -110,14 +114,14 @@ async def test_access_token_json_and_form() -> None:
             json={
                 "username": "admin",
                 "scope": "applied-permissions/admin",
-                "expires_in": 120,
+                "expires_in": 86_400,
                 "description": "migration",
             },
         )
         assert resp.status == 200
         assert set(body) >= {"token_id", "access_token", "expires_in", "scope", "token_type"}
         assert body["scope"] == "applied-permissions/admin"
-        assert body["expires_in"] == 120
+        assert body["expires_in"] == 86_400
         resp, _ = await a.call("GET", "api/security/users", auth=bearer(body["access_token"]))
         assert resp.status == 200
         resp, form = await a.call("POST", "/access/api/v1/tokens", data={"username": "admin"})
@@ -179,3 +183,54 @@ async def test_expired_token_is_401() -> None:
         assert resp.status == 401
         assert err["errors"][0]["status"] == 401
         assert "WWW-Authenticate" in resp.headers
+
+
+async def test_access_token_info_and_list() -> None:
+    async with running() as a:
+        _, body = await a.call(
+            "POST",
+            "/access/api/v1/tokens",
+            json={"username": "admin", "expires_in": 86_400, "description": "migration"},
+        )
+        resp, info = await a.call("GET", f"/access/api/v1/tokens/{body['token_id']}")
+        assert resp.status == 200
+        assert info["token_id"] == body["token_id"]
+        assert info["subject"].endswith("/users/admin")
+        assert info["expiry"] - info["issued_at"] == 86_400
+        assert info["description"] == "migration"
+        assert info["refreshable"] is False
+        assert "access_token" not in info
+        resp, listed = await a.call("GET", "/access/api/v1/tokens")
+        assert resp.status == 200
+        assert [t["token_id"] for t in listed["tokens"]] == [body["token_id"]]
+        resp, err = await a.call("GET", "/access/api/v1/tokens/not-a-token")
+        assert resp.status == 404
+        assert err["errors"][0]["status"] == 404
+
+
+async def test_tokens_under_the_persistency_threshold_work_but_are_not_kept() -> None:
+    async with running() as a:
+        _, short = await a.call("POST", "/access/api/v1/tokens", json={"expires_in": 10_799})
+        _, kept = await a.call("POST", "/access/api/v1/tokens", json={"expires_in": 10_800})
+        resp, _ = await a.call("GET", "api/repositories", auth=bearer(short["access_token"]))
+        assert resp.status == 200
+        resp, _ = await a.call("GET", f"/access/api/v1/tokens/{short['token_id']}")
+        assert resp.status == 404
+        _, listed = await a.call("GET", "/access/api/v1/tokens")
+        assert [t["token_id"] for t in listed["tokens"]] == [kept["token_id"]]
+        resp, _ = await a.call("DELETE", f"/access/api/v1/tokens/{short['token_id']}")
+        assert resp.status == 404
+        resp, _ = await a.call(
+            "DELETE", "/access/api/v1/tokens/revoke", data={"token": short["access_token"]}
+        )
+        assert resp.status == 404
+        # still valid: nothing could revoke it
+        resp, _ = await a.call("GET", "api/repositories", auth=bearer(short["access_token"]))
+        assert resp.status == 200
+
+
+async def test_persistency_threshold_is_an_option() -> None:
+    async with running(ArtifactoryOptions(token_persistency_threshold=0)) as a:
+        _, short = await a.call("POST", "/access/api/v1/tokens", json={"expires_in": 60})
+        resp, _ = await a.call("DELETE", f"/access/api/v1/tokens/{short['token_id']}")
+        assert resp.status == 200

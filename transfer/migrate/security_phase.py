@@ -304,11 +304,17 @@ class _Applier:
             return True
         if previous is not None and previous.state == "created":
             # Issued earlier, but the file lost it: never mint a second one silently.
+            revoke = (
+                "revoke it (token id in this record)"
+                if previous.detail.get("revocable", True)
+                else "it cannot be revoked (too short-lived for Artifactory to keep), so let it "
+                "expire"
+            )
             await self.fail(
                 TOKEN_KIND,
                 plan.key,
                 "the token was issued by an earlier run but is no longer in the secrets file: "
-                "revoke it (token id in this record) and create a new one by hand",
+                f"{revoke} and create a new one by hand",
                 {**detail, "token_id": previous.detail.get("token_id", "")},
             )
             return False
@@ -329,6 +335,15 @@ class _Applier:
             await self.fail(TOKEN_KIND, plan.key, str(error), detail)
             return False
         detail["token_id"] = token_id = str(issued.get("token_id") or "")
+        # Access keeps no record of a token expiring within its persistency threshold (3 hours
+        # by default): it works, but can be neither listed nor revoked, so say so.
+        persisted = bool(token_id) and await self.admin.get_access_token(token_id) is not None
+        detail["revocable"] = persisted
+        if not persisted:
+            detail["note"] = (
+                f"the token expires in {plan.expires_in} s, too soon for Artifactory to keep a "
+                "record of it: it cannot be listed or revoked, it simply expires"
+            )
         await anyio.to_thread.run_sync(
             self.secrets.add,
             "tokens",
@@ -339,6 +354,7 @@ class _Applier:
                 "username": plan.username,
                 "scope": plan.scope,
                 "expires_in": plan.expires_in,
+                "revocable": persisted,
                 "created_at": self.stamp(),
             },
         )

@@ -71,6 +71,11 @@ class TargetAdmin(Protocol):
         """Mint an access token (never retried: a lost answer must not mint two)."""
         ...
 
+    async def get_access_token(self, token_id: str) -> dict[str, Any] | None:
+        """A token's info, or ``None`` when the target does not keep it (unknown, revoked, or
+        too short-lived for Access to persist)."""
+        ...
+
     async def create_signed_url(
         self,
         repo_key: str,

@@ -52,6 +52,8 @@ MINIMUM_VERSION = (6, 6, 0)
 """Oldest Artifactory we talk to: permission targets v2 and ``PATCH /api/metadata`` exist."""
 _USER_AGENT = "transfer/0.1 (artifactory-target)"
 _OK = (200, 201, 202)
+_ANY_2XX = tuple(range(200, 300))
+"""``PATCH /api/metadata`` has no documented success status (reference §13): any 2xx is one."""
 _CAPABILITIES = TargetCapabilities(checksum_deploy=True, properties=True, server_checksums=True)
 
 
@@ -361,7 +363,7 @@ class ArtifactoryTarget(HttpClientOwner):
             "api/metadata/" + encode_item_path(repo_key, path),
             params={"recursiveProperties": 0},
             json=body,
-            expected=(200, 204),
+            expected=_ANY_2XX,
         )
 
     async def get_properties(self, repo_key: str, path: str) -> dict[str, list[str]]:

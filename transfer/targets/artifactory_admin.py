@@ -188,6 +188,14 @@ class ArtifactoryAdmin:
             )
         return found
 
+    async def get_access_token(self, token_id: str) -> dict[str, Any] | None:
+        """``GET /access/api/v1/tokens/{id}``: the token's info, or ``None`` when Access does
+        not know it (unknown, revoked, or too short-lived to be persisted)."""
+        found = await self._get_or_none(
+            f"{self.platform_url}/access/api/v1/tokens/{_name(token_id)}"
+        )
+        return found if isinstance(found, dict) else None
+
     async def create_signed_url(
         self,
         repo_key: str,

@@ -188,7 +188,7 @@ class ArtifactoryEmulator:
             blobs=BlobStore(self.options.storage_dir, sink=self.options.sink),
             repos=RepositoryStore(),
             security=SecurityStore(self.options.admin_user, self.options.admin_password),
-            tokens=TokenStore(),
+            tokens=TokenStore(self.options.token_persistency_threshold),
             signer=UrlSigner(),
             faults=faults,
         )

@@ -267,7 +267,8 @@ def _patch_values(key: str, value: Any) -> list[str] | None:
 
 
 async def patch_metadata(request: web.Request) -> web.Response:
-    """PATCH /api/metadata/{repo}/{path} {"props": {...}}: 200; null (or []) removes a key."""
+    """PATCH /api/metadata/{repo}/{path} {"props": {...}}: 2xx (``metadata_patch_status``);
+    null (or []) removes a key."""
     state = state_of(request)
     try:
         body = json.loads(await request.read() or b"null")
@@ -292,7 +293,7 @@ async def patch_metadata(request: web.Request) -> web.Response:
             else:
                 target.properties[key] = values
         target.properties_modified = now
-    return web.Response(status=200)
+    return web.Response(status=state.options.metadata_patch_status)
 
 
 def routes(prefix: str) -> list[web.RouteDef]:

@@ -3,6 +3,8 @@ the shared :class:`~.state.State` can name the store without importing the handl
 
 Tokens are JWT-shaped strings kept in memory; the store, not the signature, decides validity.
 ``groups`` on a record means "acts with these groups only"; None means the user's own rights.
+A token expiring sooner than the persistency threshold is kept only to authenticate: it is not
+listed, read or revoked (see :mod:`.tokens`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ class TokenRecord:
     expires_at: float | None
     refresh_token: str | None
     transient: bool
+    description: str = ""
+    persisted: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The Access token-info body (``GET /access/api/v1/tokens/{id}``)."""
+        return {
+            "token_id": self.token_id,
+            "subject": f"{SERVICE_ID}/users/{self.subject}",
+            "expiry": int(self.expires_at) if self.expires_at else 0,
+            "issued_at": int(self.issued_at),
+            "issuer": SERVICE_ID,
+            "description": self.description,
+            "refreshable": self.refresh_token is not None,
+        }
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -42,8 +58,9 @@ def _b64(data: dict[str, Any]) -> str:
 class TokenStore:
     """Issued tokens by value, id and refresh token."""
 
-    def __init__(self) -> None:
+    def __init__(self, persistency_threshold: int = 10_800) -> None:
         self._by_token: dict[str, TokenRecord] = {}
+        self.persistency_threshold = persistency_threshold
 
     def issue(
         self,
@@ -56,8 +73,10 @@ class TokenStore:
         refreshable: bool,
         now: float,
         transient: bool,
+        description: str = "",
     ) -> TokenRecord:
-        """Mint and remember a token; ``expires_in`` 0 never expires."""
+        """Mint and remember a token; ``expires_in`` 0 never expires. One expiring sooner than
+        the persistency threshold is remembered only to authenticate (not listed or revoked)."""
         token_id = str(uuid.uuid4())
         payload = {
             "sub": f"{SERVICE_ID}/users/{subject}",
@@ -82,6 +101,8 @@ class TokenStore:
             now + expires_in if expires_in else None,
             secrets.token_urlsafe(32) if refreshable else None,
             transient,
+            description,
+            persisted=not expires_in or expires_in >= self.persistency_threshold,
         )
         self._by_token[token] = record
         return record
@@ -93,16 +114,24 @@ class TokenStore:
     def revoke(
         self, *, token: str | None = None, token_id: str | None = None
     ) -> TokenRecord | None:
-        """Forget a token by value or id; returns it, or None when unknown."""
+        """Forget a persisted token by value or id; returns it, or None when unknown."""
         for value, record in list(self._by_token.items()):
-            if value == token or record.token_id == token_id:
+            if record.persisted and (value == token or record.token_id == token_id):
                 return self._by_token.pop(value)
         return None
+
+    def forget(self, token: str) -> None:
+        """Drop a token whatever its persistence (a refresh replaces it)."""
+        self._by_token.pop(token, None)
 
     def by_refresh(self, refresh_token: str) -> TokenRecord | None:
         """The token a refresh token belongs to."""
         return next((r for r in self._by_token.values() if r.refresh_token == refresh_token), None)
 
     def all(self) -> list[TokenRecord]:
-        """Every live record."""
-        return list(self._by_token.values())
+        """Every persisted record (what listing and lookup by id see)."""
+        return [r for r in self._by_token.values() if r.persisted]
+
+    def by_id(self, token_id: str) -> TokenRecord | None:
+        """The persisted token with this id."""
+        return next((r for r in self.all() if r.token_id == token_id), None)

@@ -2,6 +2,11 @@
 
 Tokens are JWT-shaped strings kept in memory; the store, not the signature, decides validity.
 ``groups`` on a record means "acts with these groups only"; None means the user's own rights.
+
+Access does not persist a token that expires sooner than its *persistency threshold* (10 800 s
+by default, ``ArtifactoryOptions.token_persistency_threshold``): such a token works until it
+expires, but it cannot be read, listed or revoked (terraform-provider-artifactory documents
+this for scoped tokens). Guess: revoking one by value answers 404 like an unknown token.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def _refresh(request: web.Request, fields: dict[str, Any], *, legacy: bool) -> w
     default = LEGACY_DEFAULT_EXPIRY if legacy else ACCESS_DEFAULT_EXPIRY
     bad = _oauth(400, "invalid_request", "expires_in must be a non-negative integer")
     expires_in = _int(fields.get("expires_in"), default, bad)
-    state.tokens.revoke(token=old.access_token)
+    state.tokens.forget(old.access_token)
     record = state.tokens.issue(
         old.subject,
         old.scope,
@@ -139,12 +144,8 @@ async def legacy_revoke(request: web.Request) -> web.Response:
     token, token_id = form.get("token"), form.get("token_id")
     if (token is None) == (token_id is None):
         raise _oauth(400, "invalid_request", "Exactly one of token or token_id is required")
-    record = (
-        state.tokens.find(str(token))
-        if token
-        else next((r for r in state.tokens.all() if r.token_id == token_id), None)
-    )
-    if record is None:
+    record = state.tokens.find(str(token)) if token else state.tokens.by_id(str(token_id))
+    if record is None or not record.persisted:
         return text_response("Token not found")
     if not principal.admin and record.subject != principal.name:
         raise _oauth(400, "unauthorized_client", "Only admins may revoke tokens of other users")
@@ -219,13 +220,14 @@ async def access_create(request: web.Request) -> web.Response:
         refreshable=_bool(fields.get("refreshable")),
         now=state.clock(),
         transient=user is None,
+        description=str(fields.get("description") or ""),
     )
     return json_response(_token_json(record, expires_in, with_id=True))
 
 
-def _revoke_checked(request: web.Request, record: Any) -> web.Response:
+def _revoke_checked(request: web.Request, record: TokenRecord | None) -> web.Response:
     principal = principal_of(request)
-    if record is None:
+    if record is None or not record.persisted:
         raise ApiError(404, "Token not found")
     if not principal.admin and record.subject != principal.name:
         raise ApiError(403, "Only admins may revoke tokens of other users")
@@ -243,9 +245,26 @@ async def access_revoke(request: web.Request) -> web.Response:
 async def access_revoke_by_id(request: web.Request) -> web.Response:
     """DELETE /access/api/v1/tokens/{token_id}: 200 text, 404 unknown."""
     require_user(request)
-    token_id = request.match_info["token_id"]
-    record = next((r for r in state_of(request).tokens.all() if r.token_id == token_id), None)
-    return _revoke_checked(request, record)
+    return _revoke_checked(request, state_of(request).tokens.by_id(request.match_info["token_id"]))
+
+
+async def access_get(request: web.Request) -> web.Response:
+    """GET /access/api/v1/tokens/{token_id}: the token's info; 404 unknown or not persisted
+    (admins see every token, users their own)."""
+    principal = require_user(request)
+    record = state_of(request).tokens.by_id(request.match_info["token_id"])
+    if record is None or (not principal.admin and record.subject != principal.name):
+        raise ApiError(404, "Token not found")
+    return json_response(record.to_json())
+
+
+async def access_list(request: web.Request) -> web.Response:
+    """GET /access/api/v1/tokens: {"tokens": [...]} (admins every persisted token, users
+    their own)."""
+    principal = require_user(request)
+    records = state_of(request).tokens.all()
+    mine = [r for r in records if principal.admin or r.subject == principal.name]
+    return json_response({"tokens": [r.to_json() for r in mine]})
 
 
 def routes(prefix: str) -> list[web.RouteDef]:
@@ -256,5 +275,7 @@ def routes(prefix: str) -> list[web.RouteDef]:
         web.post(f"{prefix}/api/security/token/revoke", legacy_revoke),
         web.post("/access/api/v1/tokens", access_create),
         web.delete("/access/api/v1/tokens/revoke", access_revoke),
+        web.get("/access/api/v1/tokens", access_list),
+        web.get("/access/api/v1/tokens/{token_id}", access_get),
         web.delete("/access/api/v1/tokens/{token_id}", access_revoke_by_id),
     ]
