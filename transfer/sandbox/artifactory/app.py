@@ -217,6 +217,24 @@ class ArtifactoryEmulator:
         assert key is not None
         return key
 
+    def issue_admin_token(self, *, expires_in: int = 0) -> str:
+        """An admin-scoped access token of the admin user, minted without HTTP: what JFrog
+        Cloud's UI hands an administrator, and what a migration signs in with when token
+        generation via API is off (``expires_in`` 0: never expires)."""
+        state = self._state
+        record = state.tokens.issue(
+            self.options.admin_user,
+            "applied-permissions/admin",
+            groups=None,
+            admin_scope=True,
+            expires_in=expires_in,
+            refreshable=False,
+            now=state.clock(),
+            transient=False,
+            description="admin token",
+        )
+        return record.access_token
+
     @property
     def storage_dir(self) -> Path:
         """Where blobs are stored."""

@@ -71,7 +71,12 @@ def authenticate(request: web.Request, state: State) -> Principal:
         if record is not None:
             return _token_principal(state, record, name)
         user = state.security.users.get(name)
-        if user is not None and user.api_key is not None and user.api_key == secret:
+        if (
+            user is not None
+            and user.api_key is not None
+            and user.api_key == secret
+            and not state.options.cloud
+        ):
             return state.security.principal(user)
         raise _bad()
     if scheme.lower() == "bearer" and value:
@@ -80,7 +85,8 @@ def authenticate(request: web.Request, state: State) -> Principal:
         raise _bad()
     api_key = request.headers.get("X-JFrog-Art-Api")
     if api_key:
-        user = state.security.user_by_api_key(api_key)
+        # JFrog Cloud no longer accepts API keys (reference §13)
+        user = None if state.options.cloud else state.security.user_by_api_key(api_key)
         if user is None:
             raise _bad()
         return state.security.principal(user)

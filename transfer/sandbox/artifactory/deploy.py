@@ -281,6 +281,27 @@ def _folder_listing(repo: str, tree: RepoTree, path: str) -> web.Response:
     return web.Response(text=html, content_type="text/html")
 
 
+CDN_URL_VALIDITY = 300
+"""Seconds a CDN redirect's signed URL stays valid (guessed; CloudFront's are short-lived)."""
+
+
+def _cdn_redirected(state: State, repo: str) -> bool:
+    config = state.repos.configs.get(repo) or {}
+    return state.options.cloud and config.get("cdnRedirect") is True
+
+
+def _cdn_redirect(request: web.Request, repo: str, path: str) -> web.Response:
+    """302 to a short-lived signed URL, as JFrog Cloud sends a CDN-redirected repository's
+    downloads to its CDN (HEAD is answered directly: guessed)."""
+    state = state_of(request)
+    now = state.clock()
+    sig = state.signer.sign(
+        repo, path, issuer=principal_of(request).name, now=now, expires_at=now + CDN_URL_VALIDITY
+    )
+    location = f"{base(request)}/{quote(repo)}/{quote(path)}?sig={sig}"
+    return web.Response(status=302, headers={"Location": location})
+
+
 async def get(request: web.Request) -> web.StreamResponse:
     """GET/HEAD /{repo}/{path}: bytes with X-Checksum-* headers; ``?sig=`` needs no credentials."""
     state = state_of(request)
@@ -306,6 +327,12 @@ async def get(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "File not found.")
     if item.folder:
         return _folder_listing(found.key, found.tree, item.path)
+    if (
+        request.method == "GET"
+        and "sig" not in request.query
+        and _cdn_redirected(state, content.repo)
+    ):
+        return _cdn_redirect(request, content.repo, content.path)
     assert item.blob is not None
     blob_path = state.blobs.path(item.blob.sha1)
     if blob_path is None:

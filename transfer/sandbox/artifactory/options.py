@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-__all__ = ["ArtifactoryOptions"]
+__all__ = ["CDN_PLANS", "CLOUD_USER_NAME", "PLANS", "PROFILES", "ArtifactoryOptions"]
+
+PROFILES: Final = ("self-hosted", "cloud")
+PLANS: Final = ("pro", "enterprise", "enterprise_plus")
+CDN_PLANS: Final = frozenset({"enterprise", "enterprise_plus"})
+CLOUD_USER_NAME: Final = re.compile(r"^[a-z0-9._@+-]+$")
+"""JFrog Cloud's user names (terraform-provider-artifactory's user validation)."""
 
 
 @dataclass(slots=True)
@@ -19,6 +27,13 @@ class ArtifactoryOptions:
     cannot be read, listed or revoked (Access's default, 10 800 s); 0 persists every token.
     ``metadata_patch_status``: the success status of ``PATCH /api/metadata`` (undocumented;
     200 guessed, clients must accept any 2xx).
+
+    ``profile`` ``cloud`` enforces JFrog Cloud's rules (reference §13): user names matching
+    :data:`CLOUD_USER_NAME`, a password on every v1 user create (even with the internal password
+    disabled), no API keys (neither created nor accepted), token creation by a user+password
+    login only with ``token_generation_via_api`` on, and ``cdnRedirect`` kept only on a ``plan``
+    in :data:`CDN_PLANS` (elsewhere it reads back false), its repositories' downloads answered
+    with a redirect to a short-lived signed URL (the CDN's, in the real service).
     """
 
     admin_user: str = "admin"
@@ -35,3 +50,22 @@ class ArtifactoryOptions:
     max_property_value_length: int = 2400
     token_persistency_threshold: int = 10_800
     metadata_patch_status: int = 200
+    profile: str = "self-hosted"
+    plan: str = "enterprise_plus"
+    token_generation_via_api: bool = True
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; expected one of {PROFILES}")
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown plan {self.plan!r}; expected one of {PLANS}")
+
+    @property
+    def cloud(self) -> bool:
+        """Whether JFrog Cloud's rules apply."""
+        return self.profile == "cloud"
+
+    @property
+    def keeps_cdn_redirect(self) -> bool:
+        """Whether ``cdnRedirect: true`` is kept (everywhere but a Cloud plan without CDN)."""
+        return not self.cloud or self.plan in CDN_PLANS

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import ApiError, json_object, json_response, text_response
+from .options import ArtifactoryOptions
 from .state import base, deny, principal_of, require_admin, state_of
 from .tree import RepositoryStore, RepoTree
 
@@ -156,6 +157,13 @@ def _validate(config: dict[str, Any], store: RepositoryStore) -> None:
             raise ApiError(400, "Default deployment repository must be one of the repositories")
 
 
+def _plan_features(config: dict[str, Any], options: ArtifactoryOptions) -> None:
+    """Accept, but do not keep, what the instance's plan lacks: CDN redirect is a JFrog Cloud
+    Enterprise feature and reads back false elsewhere on Cloud (reference §13)."""
+    if not options.keeps_cdn_redirect:
+        config["cdnRedirect"] = False
+
+
 async def create(request: web.Request) -> web.Response:
     """PUT /api/repositories/{key}: 200 text, 400 when it exists or the body is invalid."""
     require_admin(request)
@@ -180,6 +188,7 @@ async def create(request: web.Request) -> web.Response:
     config.update(body)
     config.update(key=key, rclass=rclass, packageType=package_type)
     _validate(config, state.repos)
+    _plan_features(config, state.options)
     state.repos.configs[key] = config
     if rclass != "virtual":
         state.repos.trees[key] = RepoTree(state.clock(), principal_of(request).name)
@@ -202,6 +211,7 @@ async def update(request: web.Request) -> web.Response:
         raise ApiError(400, "Package type cannot be changed")
     merged = {**current, **body, "packageType": current["packageType"]}
     _validate(merged, state.repos)
+    _plan_features(merged, state.options)
     state.repos.configs[key] = merged
     return text_response(f"Repository {key} update successfully.\n")
 

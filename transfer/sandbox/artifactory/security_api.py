@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from .common import ApiError, json_object, json_response, text_response
+from .options import CLOUD_USER_NAME
 from .security import Group, User, new_api_key
 from .state import base, require_admin, require_user, state_of
 
@@ -14,8 +16,10 @@ __all__ = ["json_body", "name_param", "routes", "str_list"]
 
 
 def name_param(request: web.Request) -> str:
-    """Path name with ``+`` meaning a space, as the server does by default."""
-    return request.match_info["name"].replace("+", " ")
+    """Path name with a literal ``+`` meaning a space, as the server does by default; an
+    encoded ``%2B`` stays a plus (guessed: how a Cloud user name with ``+`` is addressed)."""
+    raw = request.rel_url.raw_path.rstrip("/").rsplit("/", 1)[-1]
+    return unquote(raw.replace("+", " "))
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -45,6 +49,18 @@ def str_list(value: Any, field: str) -> list[str]:
 
 
 # ---- users -------------------------------------------------------------------------------------
+
+
+def _cloud_create_rules(name: str, body: dict[str, Any]) -> None:
+    """JFrog Cloud's rules for a new v1 user (reference §13): a lower-case name of
+    ``[a-z0-9._@+-]`` and a password, even when the internal password will be disabled."""
+    if not CLOUD_USER_NAME.match(name):
+        raise ApiError(
+            400,
+            f"Username '{name}' is invalid: use lower-case letters, digits and . _ - @ + only",
+        )
+    if not body.get("password"):
+        raise ApiError(400, "Password is mandatory")
 
 
 def _user_from(
@@ -86,6 +102,8 @@ async def put_user(request: web.Request) -> web.Response:
     name = name_param(request)
     body = await json_body(request)
     existing = state.security.users.get(name)
+    if existing is None and state.options.cloud:
+        _cloud_create_rules(name, body)
     auto = [g.name for g in state.security.groups.values() if g.auto_join]
     # a replace keeps the stored password when none is sent
     keep = User(name, "", existing.password, api_key=existing.api_key) if existing else None
@@ -245,8 +263,11 @@ async def delete_group(request: web.Request) -> web.Response:
 
 
 async def create_api_key(request: web.Request) -> web.Response:
-    """POST /api/security/apiKey: 201 {"apiKey"} for the caller (400 when one exists)."""
+    """POST /api/security/apiKey: 201 {"apiKey"} for the caller (400 when one exists; 400 on
+    JFrog Cloud, where API keys are no longer issued)."""
     principal = require_user(request)
+    if state_of(request).options.cloud:
+        raise ApiError(400, "API keys are deprecated and can no longer be created: use tokens")
     user = state_of(request).security.users.get(principal.name)
     if user is None:
         raise ApiError(400, "Transient users cannot own API keys")

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import ApiError, json_object, json_response, text_response
+from .security import Principal
 from .state import principal_of, require_admin, require_user, state_of
 from .token_store import SERVICE_ID, TokenRecord
 
@@ -23,6 +24,18 @@ __all__ = ["ACCESS_DEFAULT_EXPIRY", "LEGACY_DEFAULT_EXPIRY", "routes"]
 
 LEGACY_DEFAULT_EXPIRY = 3600
 ACCESS_DEFAULT_EXPIRY = 31_536_000
+
+
+def _check_generation_allowed(request: web.Request, principal: Principal) -> None:
+    """JFrog Cloud refuses to mint a token for a user+password login unless "Enable Token
+    Generation via API" is on (reference §13); a token-authenticated caller may always."""
+    options = state_of(request).options
+    if options.cloud and not options.token_generation_via_api and principal.token_id is None:
+        raise ApiError(
+            403,
+            "Token generation via API with basic authentication is disabled: "
+            "authenticate with an access token",
+        )
 
 
 def _oauth(status: int, code: str, description: str) -> ApiError:
@@ -90,6 +103,7 @@ async def legacy_create(request: web.Request) -> web.Response:
         return _refresh(request, form, legacy=True)
     if grant != "client_credentials":
         raise _oauth(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+    _check_generation_allowed(request, principal)
     username = str(form.get("username") or "")
     if not username:
         raise _oauth(400, "invalid_request", "The username parameter is mandatory")
@@ -184,6 +198,7 @@ async def access_create(request: web.Request) -> web.Response:
     fields = await _fields(request)
     if str(fields.get("grant_type") or "client_credentials") == "refresh_token":
         return _refresh(request, fields, legacy=False)
+    _check_generation_allowed(request, principal)
     username = str(fields.get("username") or principal.name)
     if not principal.admin and username != principal.name:
         raise ApiError(403, "Non-admin users may only create tokens for themselves")
