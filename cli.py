@@ -44,6 +44,21 @@ def _add_common(parser: argparse.ArgumentParser, *, config: bool = True) -> None
     )
 
 
+def _target_profile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target-profile",
+        choices=("cloud", "self-hosted"),
+        default="cloud",
+        help="rules the Artifactory emulator enforces (default: JFrog Cloud's)",
+    )
+    parser.add_argument(
+        "--plan",
+        choices=("pro", "enterprise", "enterprise_plus"),
+        default="enterprise_plus",
+        help="the emulated JFrog Cloud plan (CDN redirect needs enterprise)",
+    )
+
+
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="parallel copy workers (transfer.workers)")
     parser.add_argument(
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", default="", help="fault spec or preset for the emulators (e.g. mix)"
     )
     demo.add_argument("--workdir", type=Path, help="keep config, store and report here")
+    _target_profile_options(demo)
     _add_common(demo, config=False)
     _run_options(demo)
 
@@ -109,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-bintray", type=int, default=0, help="Bintray API port (0 = free)")
     serve.add_argument("--port-download", type=int, default=0, help="Bintray download port")
     serve.add_argument("--port-artifactory", type=int, default=0, help="Artifactory port")
+    _target_profile_options(serve)
     serve.add_argument("--file-count", type=int, help="override the profile's file count")
     serve.add_argument(
         "--file-size", type=int, help="override the profile's large-file size (bytes)"

@@ -242,6 +242,8 @@ async def _sandbox_serve(args: argparse.Namespace) -> int:
         write_config=args.write_config,
         file_count=args.file_count,
         file_size=args.file_size,
+        target_profile=args.target_profile,
+        plan=args.plan,
     )
     try:
         await serve_until_stopped(options)
@@ -257,7 +259,13 @@ async def _demo(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "transfer.toml"
     try:
-        sandbox = Sandbox(args.profile, seed=args.seed, faults=args.faults)
+        sandbox = Sandbox(
+            args.profile,
+            seed=args.seed,
+            faults=args.faults,
+            target_profile=args.target_profile,
+            plan=args.plan,
+        )
     except ValueError as error:
         raise TransferError(str(error)) from None
     async with sandbox:

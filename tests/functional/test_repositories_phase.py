@@ -84,7 +84,7 @@ async def test_repositories_created_local_typed_with_cdn_and_report_entries(
 
 
 async def test_anonymous_read_on_public_repositories_only(tmp_path: Path) -> None:
-    options = ArtifactoryOptions(anonymous_access=True)
+    options = ArtifactoryOptions(anonymous_access=True, profile="cloud")
     async with Sandbox("tiny", artifactory_options=options) as sandbox:
         settings = settings_for(sandbox, tmp_path)
         summary = await run_migration(settings, phases=("repositories", "artifacts"))

@@ -97,7 +97,7 @@ async def test_rights_follow_bintray_and_secrets_stay_in_their_file(tmp_path: Pa
     log_file = tmp_path / "log.jsonl"
     configure_logging(level="debug", json_file=log_file, console=False)
     try:
-        options = ArtifactoryOptions(anonymous_access=True)
+        options = ArtifactoryOptions(anonymous_access=True, profile="cloud")
         async with Sandbox("tiny", artifactory_options=options) as sandbox:
             settings = settings_for(sandbox, tmp_path)
             phases = ("repositories", "security", "artifacts")

@@ -177,7 +177,7 @@ async def test_self_signed_target_needs_the_explicit_flag(
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    emulator = ArtifactoryEmulator(ArtifactoryOptions())
+    emulator = ArtifactoryEmulator(ArtifactoryOptions(profile="cloud"))
     runner = web.AppRunner(emulator.app)
     await runner.setup()
     try:

@@ -129,7 +129,7 @@ async def test_the_demo_leaks_no_secret(tmp_path: Path) -> None:
 
 
 async def test_a_migration_with_tokens_leaks_no_secret(tmp_path: Path) -> None:
-    options = ArtifactoryOptions(admin_password=generate_password())
+    options = ArtifactoryOptions(admin_password=generate_password(), profile="cloud")
     async with Sandbox("demo", seed=2, artifactory_options=options) as sandbox:
         config, env = write_cli_config(
             sandbox, tmp_path, security="create_tokens_for_access_keys = true"

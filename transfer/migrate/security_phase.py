@@ -192,6 +192,10 @@ class _Applier:
                         {"password": generate_password(), "created_at": self.stamp()},
                     )
                     body["password"] = entry["password"]
+                else:
+                    # Internal password disabled, but JFrog Cloud wants a password on every
+                    # user create: a random one nobody keeps (it cannot be used to sign in).
+                    body["password"] = generate_password()
                 await self.admin.put_user(plan.name, body)
                 created, outcome = True, "created"
             else:

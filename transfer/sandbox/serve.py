@@ -67,6 +67,8 @@ class Sandbox:
 
     ``faults`` is a spec string (see :mod:`transfer.sandbox.faultspec`) or a ready injector;
     ``ports`` are (Bintray API, Bintray download, Artifactory), 0 meaning any free port.
+    ``target_profile`` and ``plan`` pick the rules Artifactory enforces (JFrog Cloud's by
+    default, since that is the target); ``artifactory_options``, when given, win.
     """
 
     def __init__(
@@ -83,6 +85,8 @@ class Sandbox:
         file_size: int | None = None,
         bintray_options: BintrayOptions | None = None,
         artifactory_options: ArtifactoryOptions | None = None,
+        target_profile: str = "cloud",
+        plan: str = "enterprise_plus",
     ) -> None:
         self.profile = profile
         self.seed = seed
@@ -98,7 +102,7 @@ class Sandbox:
             self.org, options=bintray_options, faults=self.faults.scoped("bintray")
         )
         self._artifactory_options = artifactory_options or ArtifactoryOptions(
-            sink=sink, storage_dir=storage_dir
+            sink=sink, storage_dir=storage_dir, profile=target_profile, plan=plan
         )
         self.artifactory = ArtifactoryEmulator(
             self._artifactory_options, faults=self.faults.scoped("artifactory")
@@ -276,6 +280,8 @@ class ServeOptions:
     store_path: str = "transfer-state.db"
     file_count: int | None = None
     file_size: int | None = None
+    target_profile: str = "cloud"
+    plan: str = "enterprise_plus"
 
 
 def _print_endpoints(endpoints: SandboxEndpoints) -> None:
@@ -322,6 +328,8 @@ async def serve_until_stopped(
         host=options.host,
         file_count=options.file_count,
         file_size=options.file_size,
+        target_profile=options.target_profile,
+        plan=options.plan,
     )
     with _stop_on_signals(stop):
         async with sandbox:
