@@ -240,6 +240,30 @@ async def test_a_token_too_short_lived_to_be_kept_is_reported_as_not_revocable(
         assert "cannot be listed or revoked" in record.detail["note"]
 
 
+async def test_names_jfrog_cloud_refuses_are_renamed_everywhere(tmp_path: Path) -> None:
+    async with Sandbox("demo") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        notes = await _migrate(settings, ("repositories", "security"))
+        assert any("3 Bintray names were renamed" in n for n in notes)
+        base = sandbox.endpoints.artifactory_url
+        admin = _basic(sandbox.endpoints.artifactory_user, sandbox.endpoints.artifactory_password)
+        async with aiohttp.ClientSession(headers=admin) as http:
+            async with http.get(f"{base}/api/security/users/ken.adams") as response:
+                assert response.status == 200
+            async with http.get(f"{base}/api/security/groups/qa-leads?includeUsers=true") as r:
+                group = await r.json()
+            async with http.get(f"{base}/api/security/users/deploy_bot-2") as response:
+                assert response.status == 200
+        assert set(group["userNames"]) == {"ken.adams", "grace"}
+        renamed = _secrets(settings)["renamed"]
+        assert renamed["member/Ken.Adams"]["artifactory"] == "ken.adams"
+        assert renamed["access_key/Deploy_Bot#2"]["artifactory"] == "deploy_bot-2"
+        assert "ken.adams" in _secrets(settings)["users"]
+        paths = await report(settings)
+        markdown = paths.markdown.read_text(encoding="utf-8")
+        assert "`team/QA Leads`: renamed → `qa-leads`" in markdown
+
+
 async def test_ldap_mode_creates_realm_groups_and_no_member_users(tmp_path: Path) -> None:
     async with Sandbox("tiny") as sandbox:
         settings = _with_security(settings_for(sandbox, tmp_path), ldap=True)
@@ -321,3 +345,34 @@ async def test_plan_command_prints_the_security_plan(tmp_path: Path) -> None:
         assert "cannot move: repository debs blocked downloads from IR, KP, SY" in out
         assert _security_writes(sandbox) == []
         assert not (tmp_path / "transfer-secrets.json").exists()
+
+
+async def test_tokens_need_an_admin_token_when_cloud_refuses_password_logins(
+    tmp_path: Path,
+) -> None:
+    options = ArtifactoryOptions(profile="cloud", token_generation_via_api=False)
+    async with Sandbox("tiny", artifactory_options=options) as sandbox:
+        config, env = write_cli_config(sandbox, tmp_path)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text + "\n[security]\ncreate_tokens_for_access_keys = true\n", encoding="utf-8"
+        )
+        command = [sys.executable, "-m", "transfer", "migrate", "-c", str(config)]
+        command += ["--only", "repositories", "--only", "security", "--no-progress"]
+        result = await anyio.run_process(command, env=env, cwd=REPO_ROOT, check=False)
+        errors = [line for line in result.stderr.decode().splitlines() if line.strip()]
+        assert result.returncode == 3, result.stderr.decode()
+        assert len(errors) == 1, errors
+        assert "Token generation via API" in errors[0]
+        assert "target.token" in errors[0]
+        assert "Traceback" not in result.stderr.decode()
+        # with an admin access token (as the JFrog Cloud UI hands out), the same run works
+        env["ARTIFACTORY_TOKEN"] = sandbox.artifactory.issue_admin_token()
+        text = config.read_text(encoding="utf-8")
+        text = text.replace('password = "${TRANSFER_ARTIFACTORY_PASSWORD}"', "")
+        text = text.replace("[target]\n", '[target]\ntoken = "${ARTIFACTORY_TOKEN}"\n')
+        config.write_text(text, encoding="utf-8")
+        result = await anyio.run_process(command, env=env, cwd=REPO_ROOT, check=False)
+        assert result.returncode == 0, result.stderr.decode()
+        tokens = json.loads((tmp_path / "transfer-secrets.json").read_text())["tokens"]
+        assert set(tokens) == {"customer-42", "ci-uploader"}

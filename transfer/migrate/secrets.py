@@ -30,8 +30,9 @@ from transfer.redaction import register_secret
 __all__ = ["SECRETS_VERSION", "SecretKind", "SecretsFile", "generate_password"]
 
 SECRETS_VERSION: Final = 1
-SecretKind = Literal["users", "tokens"]
-"""Sections of the file: passwords of users, access tokens of access keys."""
+SecretKind = Literal["users", "tokens", "renamed"]
+"""Sections of the file: passwords of users, access tokens of access keys, and the Bintray
+names that were given another one (so holders find their entries)."""
 
 _ALPHABET: Final = string.ascii_letters + string.digits + "-_.~"
 _SECRET_FIELDS: Final = ("password", "access_token", "refresh_token")
@@ -95,18 +96,18 @@ class SecretsFile:
 
     def get(self, kind: SecretKind, name: str) -> dict[str, Any] | None:
         """The entry ``name`` of section ``kind`` (a copy), or ``None``."""
-        entry = self._load()[kind].get(name)
+        entry = self._load().get(kind, {}).get(name)
         return dict(entry) if isinstance(entry, dict) else None
 
     def names(self, kind: SecretKind) -> list[str]:
         """Names present in section ``kind``, sorted."""
-        return sorted(self._load()[kind])
+        return sorted(self._load().get(kind, {}))
 
     def add(self, kind: SecretKind, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Store ``entry`` under ``name`` unless one is already there; returns the entry now
         in the file (the existing one wins: secrets are never rotated)."""
         data = self._load()
-        existing = data[kind].get(name)
+        existing = data.setdefault(kind, {}).get(name)
         if isinstance(existing, dict):
             return dict(existing)
         _register(entry)

@@ -34,6 +34,7 @@ from transfer.migrate.keys import (
     plan_keys,
     version_patterns,
 )
+from transfer.migrate.principals import Rename, rename_principals
 from transfer.migrate.unmigratable import Unmigratable, restricted_entry
 from transfer.models import SourceFile
 from transfer.pipeline.planner import map_repo_key
@@ -363,6 +364,7 @@ class SecurityPlan:
     keys: tuple[KeyPlan, ...] = ()
     entries: tuple[Unmigratable, ...] = ()
     notes: tuple[str, ...] = ()
+    renames: tuple[Rename, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form for ``transfer plan --json``."""
@@ -374,6 +376,7 @@ class SecurityPlan:
             "access_keys": {k.id: k.as_dict() for k in self.keys},
             "cannot_move": [{"key": e.key, **e.as_detail()} for e in self.entries],
             "notes": list(self.notes),
+            "renamed": [r.as_dict() for r in self.renames],
         }
 
     def lines(self) -> list[str]:
@@ -382,6 +385,7 @@ class SecurityPlan:
             f"security: {len(self.users)} users, {len(self.groups)} groups, "
             f"{len(self.targets)} permission targets, {len(self.tokens)} tokens"
         ]
+        out.extend(f"  renamed: {rename.line()}" for rename in self.renames)
         for user in self.users:
             role = "admin" if user.admin else user.origin.replace("_", " ")
             how = {"password": "generated password", "sso": "SSO", "token": "token"}
@@ -407,7 +411,9 @@ class SecurityPlan:
 
 
 def plan_security(snapshot: OrgSnapshot, settings: SecuritySettings, *, now: float) -> SecurityPlan:
-    """Decide users, groups, permission targets and tokens from ``snapshot`` (pure)."""
+    """Decide users, groups, permission targets and tokens from ``snapshot`` (pure), under
+    names JFrog Cloud accepts (:mod:`~transfer.migrate.principals`)."""
+    snapshot, renames = rename_principals(snapshot)
     users, groups, targets, entries = plan_people(snapshot, settings)
     keys = plan_keys(snapshot, settings, now=now, taken={u.name for u in users})
     restricted = [restricted_entry(m, _instead(m)) for m in snapshot.restricted]
@@ -419,4 +425,5 @@ def plan_security(snapshot: OrgSnapshot, settings: SecuritySettings, *, now: flo
         keys=tuple(keys.keys),
         entries=tuple(entries + keys.entries + geo_entries(snapshot.geo) + restricted),
         notes=snapshot.notes,
+        renames=renames,
     )

@@ -27,7 +27,7 @@ from typing import Any, Final
 import anyio
 
 from transfer.checkpoint.base import CheckpointStore
-from transfer.errors import AuthError, ConflictError, RemoteError
+from transfer.errors import AuthError, ConflictError, PermissionDenied, RemoteError
 from transfer.migrate.access import GroupPlan, PermissionTargetPlan, UserPlan
 from transfer.migrate.keys import KeyPlan, TokenPlan
 from transfer.migrate.secrets import SecretsFile, generate_password
@@ -46,6 +46,7 @@ __all__ = [
     "ACCESS_KEY_KIND",
     "GROUP_KIND",
     "PERMISSION_KIND",
+    "RENAMED_KIND",
     "TOKEN_KIND",
     "USER_KIND",
     "SecurityResult",
@@ -58,6 +59,7 @@ GROUP_KIND: Final = "group"
 PERMISSION_KIND: Final = "permission_target"
 TOKEN_KIND: Final = "token"
 ACCESS_KEY_KIND: Final = "access_key"
+RENAMED_KIND: Final = "renamed_principal"
 
 _GROUP_FIELDS: Final = ("description", "autoJoin", "adminPrivileges", "realm",
                          "realmAttributes", "externalId", "watchManager", "policyManager",
@@ -335,6 +337,15 @@ class _Applier:
             )
         except AuthError:
             raise
+        except PermissionDenied as error:
+            # Every other token would be refused the same way: stop and say what to do.
+            raise AuthError(
+                "the target refused to create an access token (HTTP 403): JFrog Cloud lets a "
+                "user+password login create tokens only with 'Token generation via API' on; "
+                "set target.token to an admin access token (or switch that setting on)",
+                status=error.status,
+                url=error.url,
+            ) from error
         except RemoteError as error:
             await self.fail(TOKEN_KIND, plan.key, str(error), detail)
             return False
@@ -392,6 +403,10 @@ async def apply_security_plan(
 ) -> SecurityResult:
     """Create what ``plan`` says (GET before every write) and record it all."""
     applier = _Applier(admin, store, secrets, now)
+    for rename in plan.renames:
+        label = f"{rename.kind}/{rename.source}"
+        await anyio.to_thread.run_sync(secrets.add, "renamed", label, rename.as_dict())
+        await store.record_side(RENAMED_KIND, label, "renamed", rename.as_dict())
     for user in plan.users:
         await applier.user(user)
     for group in plan.groups:
@@ -405,6 +420,11 @@ async def apply_security_plan(
     result = applier.result
     result.reported = len(plan.entries)
     result.notes.extend(plan.notes)
+    if plan.renames:
+        result.notes.append(
+            f"{len(plan.renames)} Bintray names were renamed to names JFrog Cloud accepts "
+            "(listed in the report and the secrets file)"
+        )
     result.notes.extend(secrets.warnings)
     return result
 

@@ -162,5 +162,6 @@ def _markdown(data: dict[str, Any], total: int) -> str:
     for kind, records in sorted(other.items()):
         lines += ["", f"## {kind}", ""]
         for entry in records:
-            lines.append(f"- `{entry['key']}`: {entry['state']}")
+            to = f" → `{entry['artifactory']}`" if "artifactory" in entry else ""
+            lines.append(f"- `{entry['key']}`: {entry['state']}{to}")
     return "\n".join(lines) + "\n"

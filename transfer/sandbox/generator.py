@@ -56,6 +56,8 @@ _DEMO_PEOPLE = (
     ("grace", "Grace Hopper", "member"),
     ("heidi", "Heidi Świątek", "member"),
     ("ivan", "Ivan Petrov", "member"),
+    # names JFrog Cloud refuses as they are (upper case, a space-free but capitalised login)
+    ("Ken.Adams", "Ken Adams", "member"),
     ("trent", "Trent Stranger", ""),
 )
 
@@ -139,6 +141,7 @@ def _add_teams(org: Organization, demo: bool) -> None:
                 allow_repo_creation=True,
                 business_unit="Platform & Tools",
             ),
+            Team("QA Leads", ["Ken.Adams", "grace"], {"releases": "read"}),
         ]
     org.teams = {team.name: team for team in teams}
 
@@ -172,6 +175,7 @@ def _add_access(org: Organization, demo: bool) -> None:
                 api_only=False,
             )
         )
+        keys.append(AccessKey("Deploy_Bot#2", secret(org.seed, "access_key", "Deploy_Bot#2")))
         npm_package = next(iter(org.repos["npm-registry"].packages))
         grants += [
             Entitlement(
@@ -179,6 +183,7 @@ def _add_access(org: Organization, demo: bool) -> None:
             ),
             Entitlement("", "r", ["partner.portal"], "npm-registry", npm_package, tags=[]),
             Entitlement("", "rw", ["ci-uploader"], "tools", path="tool-00", tags=["ci", "uploads"]),
+            Entitlement("", "r", ["Deploy_Bot#2"], "tools", path="tool-01", tags=[]),
         ]
     for index, grant in enumerate(grants):
         grant.id = secret(org.seed, "entitlement", str(index))
