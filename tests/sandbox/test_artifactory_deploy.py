@@ -37,12 +37,36 @@ async def test_deploy_returns_item_created_with_string_size_and_checksums() -> N
         assert body["downloadUri"] == download
         assert body["uri"] == download
         assert body["checksums"] == sums
-        # only what the client sent; the generic X-Checksum of length 64 is the SHA-256
-        assert body["originalChecksums"] == {"sha1": sums["sha1"], "sha256": sums["sha256"]}
+        # what the client sent (the generic X-Checksum of length 64 is the SHA-256), the
+        # unsent MD5 as null, as 7.x answers
+        assert body["originalChecksums"] == {
+            "sha1": sums["sha1"],
+            "md5": None,
+            "sha256": sums["sha256"],
+        }
         assert body["createdBy"] == "admin"
         assert body["mimeType"] == "application/x-gzip"
         assert body["created"].endswith("Z")
         assert "." in body["created"]
+
+
+async def test_deploy_answer_has_the_members_7x_sends_as_null() -> None:
+    data = b"no checksum headers"
+    sums = digests(data)
+    async with running() as a:
+        await a.repo("r")
+        _, body = await a.call("PUT", "r/plain.bin", data=data)
+        for member in ("lastModified", "modifiedBy", "lastUpdated", "properties", "remoteUrl"):
+            assert member in body
+            assert body[member] is None
+        # 7.x records the SHA-256 it computed as the original one (seen from curl -T)
+        assert body["originalChecksums"] == {"sha1": None, "md5": None, "sha256": sums["sha256"]}
+    async with running(ArtifactoryOptions(response_nulls=False)) as a:
+        await a.repo("r")
+        _, body = await a.call("PUT", "r/plain.bin", data=data)
+        assert None not in body.values()
+        assert "remoteUrl" not in body
+        assert body["originalChecksums"] == {"sha256": sums["sha256"]}
 
 
 async def test_generic_checksum_header_is_typed_by_length() -> None:
@@ -55,7 +79,9 @@ async def test_generic_checksum_header_is_typed_by_length() -> None:
                 "PUT", f"r/{algorithm}.bin", data=data, headers={"X-Checksum": sums[algorithm]}
             )
             assert resp.status == 201
-            assert body["originalChecksums"] == {algorithm: sums[algorithm]}
+            sent = {k: v for k, v in body["originalChecksums"].items() if v and k != "sha256"}
+            assert sent == ({} if algorithm == "sha256" else {algorithm: sums[algorithm]})
+            assert body["originalChecksums"]["sha256"] == sums["sha256"]
         # the specific header wins over the generic one for the same algorithm
         resp, body = await a.call(
             "PUT",

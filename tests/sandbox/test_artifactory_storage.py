@@ -146,3 +146,13 @@ async def test_file_info_needs_read_permission() -> None:
         resp, body = await a.call("GET", "api/storage/r", auth=bob)
         assert resp.status == 200
         assert body["children"] == [{"uri": "/tools", "folder": True}]
+
+
+async def test_file_info_original_checksums_are_only_the_sent_ones_and_sha256() -> None:
+    data = b"deployed without checksum headers"
+    async with running() as a:
+        await a.repo("plain-local")
+        await a.deploy("plain-local/f.bin", data)
+        _, body = await a.call("GET", "api/storage/plain-local/f.bin")
+        assert body["originalChecksums"] == {"sha256": digests(data)["sha256"]}
+        assert body["checksums"] == digests(data)

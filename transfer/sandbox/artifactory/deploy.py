@@ -223,7 +223,7 @@ async def put(request: web.Request) -> web.StreamResponse:
         if old.blob is not None:
             state.blobs.release(old.blob.sha1)
     _apply_matrix(state, principal, (key, rclass), item, target.matrix)
-    body = created_json(base(request), key, item)
+    body = created_json(base(request), key, item, nulls=state.options.response_nulls)
     return json_response(
         body, status=201, content_type=ITEM_CREATED, headers={"Location": body["downloadUri"]}
     )
@@ -257,7 +257,7 @@ def _put_folder(
     except PathConflict as exc:
         raise ApiError(409, f"Cannot create folder '{content.path}': {exc}") from None
     _apply_matrix(state, principal, target, item, content.matrix)
-    body = created_json(base(request), target[0], item)
+    body = created_json(base(request), target[0], item, nulls=state.options.response_nulls)
     return json_response(
         body, status=201, content_type=ITEM_CREATED, headers={"Location": body["uri"]}
     )

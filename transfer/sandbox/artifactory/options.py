@@ -27,6 +27,9 @@ class ArtifactoryOptions:
     cannot be read, listed or revoked (Access's default, 10 800 s); 0 persists every token.
     ``metadata_patch_status``: the success status of ``PATCH /api/metadata`` (undocumented;
     200 guessed, clients must accept any 2xx).
+    ``response_nulls``: deploy answers carry the members 7.x sends as ``null`` (lastModified,
+    modifiedBy, lastUpdated, properties, remoteUrl, unsent original checksums), as seen from
+    repo.spring.io (spring-data-build#1468); other 7.x answers omit them (False).
 
     ``profile`` ``cloud`` enforces JFrog Cloud's rules (reference §13): user names matching
     :data:`CLOUD_USER_NAME`, a password on every v1 user create (even with the internal password
@@ -50,6 +53,7 @@ class ArtifactoryOptions:
     max_property_value_length: int = 2400
     token_persistency_threshold: int = 10_800
     metadata_patch_status: int = 200
+    response_nulls: bool = True
     profile: str = "self-hosted"
     plan: str = "enterprise_plus"
     token_generation_via_api: bool = True

@@ -87,8 +87,23 @@ def _checksums(item: Item) -> dict[str, str]:
     return {"sha1": item.blob.sha1, "md5": item.blob.md5, "sha256": item.blob.sha256}
 
 
-def created_json(base: str, repo: str, item: Item) -> dict[str, Any]:
-    """The 201 body of a deploy (§2.5): ``uri`` equals ``downloadUri``; size is a string."""
+def _original(item: Item, *, nulls: bool) -> dict[str, str | None]:
+    """What the client sent, plus the SHA-256 7.x always records as original (seen in 7.x
+    answers to a deploy without checksum headers); unsent ones as ``null`` when ``nulls``."""
+    assert item.blob is not None
+    sent: dict[str, str | None] = {k: item.original.get(k) for k in ("sha1", "md5")}
+    sent["sha256"] = item.original.get("sha256", item.blob.sha256)
+    return sent if nulls else {k: v for k, v in sent.items() if v is not None}
+
+
+_DEPLOY_NULLS: dict[str, None] = dict.fromkeys(
+    ("lastModified", "modifiedBy", "lastUpdated", "properties")
+)
+
+
+def created_json(base: str, repo: str, item: Item, *, nulls: bool = False) -> dict[str, Any]:
+    """The 201 body of a deploy (§2.5): ``uri`` equals ``downloadUri``; size is a string.
+    ``nulls``: the fields 7.x serialises as ``null`` are there (reference §13)."""
     if item.folder:
         uri = f"{base}/{_quoted(repo, item.path)}/"
         return {
@@ -105,21 +120,24 @@ def created_json(base: str, repo: str, item: Item) -> dict[str, Any]:
         "path": f"/{item.path}",
         "created": iso(item.created),
         "createdBy": item.created_by,
+        **(_DEPLOY_NULLS if nulls else {}),
         "downloadUri": download,
+        **({"remoteUrl": None} if nulls else {}),
         "mimeType": mime_type(item.name),
         "size": str(item.blob.size),
         "checksums": _checksums(item),
-        "originalChecksums": dict(item.original),
+        "originalChecksums": _original(item, nulls=nulls),
         "uri": download,
     }
 
 
 def file_info_json(base: str, repo: str, item: Item) -> dict[str, Any]:
-    """File info (§3.1); original checksums fall back to the actual ones, as 5.11 does."""
+    """File info (§3.1); original checksums are those the client sent plus the SHA-256, as
+    7.x reports them (a file deployed without checksums has no original SHA-1 or MD5:
+    anancarv/python-artifactory#210)."""
     assert item.blob is not None
     actual = _checksums(item)
-    original = {k: item.original.get(k, actual[k]) for k in ("sha1", "md5")}
-    original["sha256"] = actual["sha256"]
+    original = _original(item, nulls=False)
     return {
         "repo": repo,
         "path": f"/{item.path}",
