@@ -264,6 +264,31 @@ async def test_names_jfrog_cloud_refuses_are_renamed_everywhere(tmp_path: Path) 
         assert "`team/QA Leads`: renamed → `qa-leads`" in markdown
 
 
+async def test_package_and_version_entitlements_are_resolved_from_per_scope_lists(
+    tmp_path: Path,
+) -> None:
+    # search results carry no package or version (the emulator's default, as documented)
+    async with Sandbox("demo") as sandbox:
+        plan = await security_plan(settings_for(sandbox, tmp_path))
+        per_scope = [
+            e.path
+            for e in sandbox.bintray.request_log
+            if e.path.startswith("/packages/") and e.path.endswith("/entitlements")
+        ]
+    targets = {t.name.rsplit("-", 1)[0]: t for t in plan.targets if t.origin == "entitlement"}
+    version = targets["bintray-entitlement-debs"]
+    assert version.include == (
+        "pool/main/w/widget/widget_1.0-1_amd64.deb",
+        "pool/main/w/widget/widget_1.0-1_i386.deb",
+    )
+    package = targets["bintray-entitlement-npm-registry"]
+    assert package.include == ("@acme/plain-client/-/**",)
+    assert not [e for e in plan.entries if e.category == "entitlement"]
+    # only repositories with a scoped entitlement were walked package by package
+    walked = {path.split("/")[3] for path in per_scope}
+    assert walked == {"debs", "npm-registry"}
+
+
 async def test_ldap_mode_creates_realm_groups_and_no_member_users(tmp_path: Path) -> None:
     async with Sandbox("tiny") as sandbox:
         settings = _with_security(settings_for(sandbox, tmp_path), ldap=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from bintray_org import ORG, auth, basic, running
 
+from transfer.sandbox.bintray import BintrayOptions
+
 pytestmark = pytest.mark.anyio
 
 KEYS = f"/orgs/{ORG}/access_keys"
@@ -136,3 +138,19 @@ async def test_search_entitlements_by_key_and_depth() -> None:
     assert deep_repo[0]["repo"] == f"/{ORG}/releases"
     assert [e["id"] for e in by_tag] == ["ent-repo"]
     assert by_tag[0]["path"] == "secret-tool"
+    # the documented result shape: no package or version, even for a package's entitlement
+    for found in deep:
+        assert set(found) == {"id", "repo", "path", "access", "access_keys", "tags"}
+    assert deep_repo[0]["path"] == ""
+
+
+async def test_search_entitlements_richer_shape_is_an_option() -> None:
+    async with running(options=BintrayOptions(entitlement_search_scope=True)) as h:
+        found = await h.get_json(
+            f"/search/entitlements?access_key=ci-key&scope={ORG}/releases&deep=true", "adam"
+        )
+        listed = await h.get_json(f"/packages/{ORG}/releases/core-lib/entitlements", "adam")
+    assert found[0]["package"] == "core-lib"
+    assert "version" not in found[0]
+    # the package's own list names it, which is how a client learns the scope without the option
+    assert [e["id"] for e in listed] == ["ent-pkg"]

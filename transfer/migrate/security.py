@@ -8,7 +8,7 @@ they become report entries saying what could not be read and what to do by hand.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -52,6 +52,10 @@ class OrganisationSource(Protocol):
 
     async def list_repositories(self) -> list[SourceRepository]:
         """Repositories the filters keep."""
+        ...
+
+    def iter_packages(self, repo: str) -> AsyncIterator[str]:
+        """Package names of one repository (paged)."""
         ...
 
     async def get_package(self, repo: str, name: str) -> SourcePackage:
@@ -152,7 +156,8 @@ class _Reader:
     source: OrganisationSource
     subject: str
     restricted: list[Restricted] = field(default_factory=list)
-    repo_scoped: dict[str, set[str] | None] = field(default_factory=dict)
+    scopes: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    walked: dict[str, int] = field(default_factory=dict)
 
     def keep(self, found: Readable[T], default: T) -> T:
         if isinstance(found, Restricted):
@@ -160,13 +165,37 @@ class _Reader:
             return default
         return found
 
-    async def repo_scope_ids(self, repo: str) -> set[str] | None:
-        if repo not in self.repo_scoped:
-            listed = await self.source.list_entitlements(repo)
-            self.repo_scoped[repo] = (
-                None if isinstance(listed, Restricted) else {str(e.get("id")) for e in listed}
-            )
-        return self.repo_scoped[repo]
+    async def _listed(self, repo: str, package: str = "", version: str = "") -> list[str]:
+        found = await self.source.list_entitlements(repo, package, version)
+        return [] if isinstance(found, Restricted) else [str(e.get("id")) for e in found]
+
+    async def scope_of(self, repo: str, ent_id: str) -> tuple[str, str] | None:
+        """``(package, version)`` of the entitlement ``ent_id`` of ``repo`` (``("", "")`` for
+        the repository scope), or None when no scope lists it.
+
+        Search results say only which repository (reference §9.2), so the repository's own
+        list is read first and, only when an id is not there, the lists of every package and
+        version of that repository, once (an index per repository).
+        """
+        index = self.scopes.setdefault(repo, {})
+        depth = self.walked.get(repo, 0)  # 1: the repository's list read; 2: every list read
+        if ent_id in index or depth == 2:
+            return index.get(ent_id)
+        if depth == 0:
+            self.walked[repo] = 1
+            index.update(dict.fromkeys(await self._listed(repo), ("", "")))
+            if ent_id in index:
+                return index[ent_id]
+        self.walked[repo] = 2
+        try:
+            async for package in self.source.iter_packages(repo):
+                index.update(dict.fromkeys(await self._listed(repo, package), (package, "")))
+                for version in (await self.source.get_package(repo, package)).versions:
+                    listed = await self._listed(repo, package, version)
+                    index.update(dict.fromkeys(listed, (package, version)))
+        except NotFoundError:
+            pass
+        return index.get(ent_id)
 
     async def files(self, repo: str, package: str, version: str) -> list[str] | None:
         try:
@@ -204,6 +233,14 @@ class _Reader:
         mapped = repos.get(repo)
         if mapped is None or not mapped.key:
             return base
+        if not package:
+            # Search results need not say package or version (reference §9.2): find the scope
+            # that lists the id; one no scope lists is never widened to the whole repository.
+            scope = await self.scope_of(repo, ent_id)
+            if scope is None:
+                return replace(base, scope="unresolved")
+            package, version = scope
+            base = replace(base, package=package, version=version)
         if package:
             paths = await self.files(repo, package, version)
             if paths is None:
@@ -211,12 +248,6 @@ class _Reader:
             if version:
                 return replace(base, scope="version", patterns=version_patterns(paths))
             return replace(base, scope="package", patterns=package_patterns(paths))
-        # Search results need not say package or version (reference §9.2): only an id the
-        # repository's own list holds is known to be repository-scoped; anything else could
-        # be a package's and is never widened to the whole repository.
-        ids = await self.repo_scope_ids(repo)
-        if ids is None or ent_id not in ids:
-            return replace(base, scope="unresolved")
         return replace(base, scope="path" if path else "repository", patterns=path_patterns(path))
 
 

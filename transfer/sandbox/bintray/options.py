@@ -16,6 +16,9 @@ class BintrayOptions:
     its own resources (``X-RateLimit-Remaining`` then stays at ``rate_limit``).
     ``redirect_downloads`` answers file downloads with a 302 to a short-lived CDN-like path that
     honours ``Range``; ``redirect_private`` extends that to private repositories.
+    ``entitlement_search_scope`` adds ``package`` and ``version`` to entitlement search results
+    (off: the documented ``{id, repo, path, access, access_keys, tags}``, so a client must list
+    entitlements per package and version to learn a scoped one's package).
     """
 
     page_size: int = 50
@@ -27,3 +30,4 @@ class BintrayOptions:
     redirect_private: bool = True
     cdn_token_ttl: float = 60.0
     anonymous_package_cap: int = 50
+    entitlement_search_scope: bool = False

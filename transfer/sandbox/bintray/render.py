@@ -235,19 +235,24 @@ def access_key(key: AccessKey, subject: str, *, with_password: bool = False) -> 
     return body
 
 
-def entitlement(ent: Entitlement, subject: str, *, search: bool = False) -> dict[str, Any]:
-    """An entitlement (9.2); search results also name the repository as ``/subject/repo``."""
+def entitlement(
+    ent: Entitlement, subject: str, *, search: bool = False, scope_detail: bool = False
+) -> dict[str, Any]:
+    """An entitlement (9.2). Search results carry ``{id, repo: "/subject/repo", path, access,
+    access_keys, tags}`` only, as the reference documents them: nothing says which package or
+    version a scoped one covers (its ``path`` is ""). ``scope_detail`` adds ``package`` and
+    ``version`` (the richer shape some accounts of the API show)."""
     body: dict[str, Any] = {"id": ent.id}
     if search:
         body["repo"] = f"/{subject}/{ent.repo}"
-        if ent.package is not None:
+        if scope_detail and ent.package is not None:
             body["package"] = ent.package
-        if ent.version is not None:
+        if scope_detail and ent.version is not None:
             body["version"] = ent.version
+    if search or ent.package is None:
+        body["path"] = ent.path or ""
     body["access"] = ent.access
     body["access_keys"] = list(ent.access_keys)
-    if ent.package is None:
-        body["path"] = ent.path or ""
     body["tags"] = list(ent.tags)
     return body
 

@@ -263,7 +263,8 @@ async def search_entitlements(request: web.Request) -> web.Response:
         exact = where == wanted
         below = len(where) > len(wanted) and where[: len(wanted)] == wanted
         if exact or (deep and below):
-            found.append(render.entitlement(ent, org.name, search=True))
+            detail = state(request).options.entitlement_search_scope
+            found.append(render.entitlement(ent, org.name, search=True, scope_detail=detail))
     return json_response(found)
 
 
