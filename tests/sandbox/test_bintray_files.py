@@ -131,3 +131,25 @@ async def test_file_attributes_use_upper_case_types() -> None:
             headers=auth("pat"),
         ) as resp:
             assert resp.status == 200
+
+
+async def test_file_package_and_file_version_name_the_owners_of_a_file() -> None:
+    async with running() as h:
+        package = await h.get_json(f"/file_package/{ORG}/releases/{encoded_path(JAR_PATH)}")
+        version = await h.get_json(f"/file_version/{ORG}/releases/{encoded_path(JAR_PATH)}")
+        same_package = await h.get_json(CORE)
+        same_version = await h.get_json(CORE + "/versions/1.2.0")
+        awkward = await h.get_json(f"/file_version/{ORG}/releases/{encoded_path(AWK_PATH)}")
+        for lookup in ("file_package", "file_version"):
+            async with h.session.get(h.api_url(f"/{lookup}/{ORG}/releases/no/such.jar")) as r:
+                assert r.status == 404
+                assert "message" in await r.json()
+            # a private repository's files do not exist for an anonymous caller
+            url = h.api_url(f"/{lookup}/{ORG}/vault/{encoded_path(SECRET_PATH)}")
+            async with h.session.get(url) as r:
+                assert r.status == 404
+        private = await h.get_json(f"/file_version/{ORG}/vault/{encoded_path(SECRET_PATH)}", "rita")
+    assert package == same_package
+    assert version == same_version
+    assert awkward["package"] == AWK_PACKAGE
+    assert private["name"] == "1.0"

@@ -1,4 +1,5 @@
-"""File lists and file attributes (reference 6.1 and 7.2)."""
+"""File lists, the package and version that hold a file, and file attributes (reference 4.3,
+5.2, 6.1 and 7.2)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from transfer.sandbox.bintray.attributes import (
 )
 from transfer.sandbox.bintray.fileindex import FileRef
 from transfer.sandbox.bintray.lookup import file_visible, find_repo, find_version
-from transfer.sandbox.bintray.routes_packages import package_context
+from transfer.sandbox.bintray.routes_packages import (
+    PackageContext,
+    package_body,
+    package_context,
+    version_body,
+)
 from transfer.sandbox.bintray.state import (
     ApiError,
     Route,
@@ -83,6 +89,27 @@ def _file(request: web.Request) -> tuple[FileRef, bool]:
     return ref, publisher
 
 
+def _owner_context(request: web.Request) -> tuple[PackageContext, BintrayVersion]:
+    ref, publisher = _file(request)
+    who = rights(request)
+    repo = find_repo(
+        state(request).org, who, request.match_info["subject"], request.match_info["repo"]
+    )
+    return PackageContext(who, state(request).org.name, repo, ref.package, publisher), ref.version
+
+
+async def file_package(request: web.Request) -> web.Response:
+    """GET /file_package/:s/:r/:path — the package that holds the file (Get Package's body)."""
+    ctx, _ = _owner_context(request)
+    return json_response(package_body(request, ctx))
+
+
+async def file_version(request: web.Request) -> web.Response:
+    """GET /file_version/:s/:r/:path — the version that holds the file (Get Version's body)."""
+    ctx, version = _owner_context(request)
+    return json_response(version_body(request, ctx, version))
+
+
 async def get_file_attributes(request: web.Request) -> web.Response:
     """GET /files/:s/:r/:path/attributes — types in upper case."""
     ref, publisher = _file(request)
@@ -129,6 +156,8 @@ _FILE_ATTRS = "/files/{subject}/{repo}/{path:.+}/attributes"
 ROUTES: list[Route] = [
     ("GET", _PKG + "/files", package_files),
     ("GET", _PKG + "/versions/{version}/files", version_files),
+    ("GET", "/file_package/{subject}/{repo}/{path:.+}", file_package),
+    ("GET", "/file_version/{subject}/{repo}/{path:.+}", file_version),
     ("GET", _FILE_ATTRS, get_file_attributes),
     ("POST", _FILE_ATTRS, replace_file_attributes),
     ("PATCH", _FILE_ATTRS, update_file_attributes),

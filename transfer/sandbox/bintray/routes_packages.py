@@ -35,7 +35,7 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.orgdata import Attribute, BintrayPackage, BintrayRepo, BintrayVersion
 
-__all__ = ["ROUTES", "PackageContext", "package_context"]
+__all__ = ["ROUTES", "PackageContext", "package_body", "package_context", "version_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +62,10 @@ def _version(ctx: PackageContext, request: web.Request) -> BintrayVersion:
     return find_version(ctx.package, request.match_info["version"], ctx.publisher)
 
 
-async def get_package(request: web.Request) -> web.Response:
-    """GET/HEAD /packages/:s/:r/:p[?attribute_values=1]."""
-    ctx = package_context(request)
+def package_body(request: web.Request, ctx: PackageContext) -> dict[str, Any]:
+    """Get Package's body for the caller of ``request``."""
     latest = latest_published(ctx.package)
-    body = render.package(
+    return render.package(
         ctx.package,
         ctx.repo.name,
         ctx.owner,
@@ -75,14 +74,11 @@ async def get_package(request: web.Request) -> web.Response:
         publisher=ctx.publisher,
         attribute_values=flag(request, "attribute_values"),
     )
-    return json_response(body)
 
 
-async def get_version(request: web.Request) -> web.Response:
-    """GET/HEAD /packages/:s/:r/:p/versions/:v (``_latest`` allowed)."""
-    ctx = package_context(request)
-    ver = _version(ctx, request)
-    body = render.version(
+def version_body(request: web.Request, ctx: PackageContext, ver: BintrayVersion) -> dict[str, Any]:
+    """Get Version's body for the caller of ``request``."""
+    return render.version(
         ver,
         ctx.package.name,
         ctx.repo.name,
@@ -90,7 +86,17 @@ async def get_version(request: web.Request) -> web.Response:
         publisher=ctx.publisher,
         attribute_values=flag(request, "attribute_values"),
     )
-    return json_response(body)
+
+
+async def get_package(request: web.Request) -> web.Response:
+    """GET/HEAD /packages/:s/:r/:p[?attribute_values=1]."""
+    return json_response(package_body(request, package_context(request)))
+
+
+async def get_version(request: web.Request) -> web.Response:
+    """GET/HEAD /packages/:s/:r/:p/versions/:v (``_latest`` allowed)."""
+    ctx = package_context(request)
+    return json_response(version_body(request, ctx, _version(ctx, request)))
 
 
 def _target(request: web.Request, ctx: PackageContext) -> BintrayPackage | BintrayVersion:
