@@ -13,6 +13,7 @@ from transfer.sandbox.bintray import (
     routes_keys,
     routes_packages,
     routes_repos,
+    routes_search,
     routes_signing,
     routes_subjects,
 )
@@ -47,6 +48,7 @@ API_ROUTES: list[Route] = [
     *routes_files.ROUTES,
     *routes_keys.ROUTES,
     *routes_signing.ROUTES,
+    *routes_search.ROUTES,
 ]
 _EXHAUSTED = "You have exceeded your API call limit. Please try again later."
 

@@ -18,7 +18,7 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.orgdata import BintrayRepo
 
-__all__ = ["ROUTES", "page_headers"]
+__all__ = ["ROUTES", "page_headers", "start_pos"]
 
 
 def _repo(request: web.Request) -> BintrayRepo:
@@ -96,7 +96,8 @@ def page_headers(total: int, start: int, count: int) -> dict[str, str]:
     }
 
 
-def _start_pos(request: web.Request) -> int:
+def start_pos(request: web.Request) -> int:
+    """The ``start_pos`` of a paged list (0 when absent; 400 when not a number)."""
     raw = request.query.get("start_pos", "0")
     try:
         value = int(raw)
@@ -117,7 +118,7 @@ async def list_packages(request: web.Request) -> web.Response:
     items.sort(key=lambda i: (i["name"].lower(), i["name"]))
     if rights(request).caller.anonymous:
         items = items[: st.options.anonymous_package_cap]
-    start = _start_pos(request)
+    start = start_pos(request)
     page = items[start : start + st.options.page_size]
     return json_response(page, headers=page_headers(len(items), start, len(page)))
 

@@ -21,7 +21,7 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.orgdata import Organization, Team
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "user_body"]
 
 _PERMISSIONS = ("read", "publish", "admin")
 
@@ -30,11 +30,10 @@ def _quota(org: Organization) -> int:
     return sum(f.size for f in org.iter_files())
 
 
-async def get_user(request: web.Request) -> web.Response:
-    """GET /users/:user — needs an authenticated caller; quota only for the user themself."""
-    who = require_user(request)
+def user_body(request: web.Request, name: str) -> dict[str, Any]:
+    """Get User's body (quota only for the user themself); 404 for an unknown user."""
+    who = rights(request)
     org = state(request).org
-    name = request.match_info["user"]
     user = org.users.get(name)
     if user is None:
         raise ApiError(404, f"User '{name}' was not found")
@@ -49,7 +48,13 @@ async def get_user(request: web.Request) -> web.Response:
     }
     if who.caller.kind == "user" and who.caller.name == name:
         body["quota_used_bytes"] = 0
-    return json_response(body)
+    return body
+
+
+async def get_user(request: web.Request) -> web.Response:
+    """GET /users/:user — needs an authenticated caller; quota only for the user themself."""
+    require_user(request)
+    return json_response(user_body(request, request.match_info["user"]))
 
 
 async def get_org(request: web.Request) -> web.Response:
