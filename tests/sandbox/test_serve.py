@@ -152,3 +152,23 @@ async def test_download_faults_hit_the_bintray_download_host() -> None:
             body = await fetch()
         assert len(body) == file.size
         assert sb.faults.count("truncate", "download") == 1
+
+
+async def test_the_sandbox_enforces_jfrog_clouds_rules_unless_asked_not_to() -> None:
+    body = {"email": "x@example.com", "password": "Secret-1"}
+    for kwargs, status in (({}, 400), ({"target_profile": "self-hosted"}, 201)):
+        async with Sandbox("tiny", **kwargs) as sb:
+            e = sb.endpoints
+            auth = {
+                "Authorization": aiohttp.encode_basic_auth(
+                    e.artifactory_user, e.artifactory_password
+                )
+            }
+            async with (
+                aiohttp.ClientSession(headers=auth) as session,
+                session.put(f"{e.artifactory_url}/api/security/users/Upper", json=body) as resp,
+            ):
+                assert resp.status == status
+    assert ServeOptions().target_profile == "cloud"
+    with pytest.raises(ValueError, match="plan"):
+        Sandbox("tiny", plan="free")
