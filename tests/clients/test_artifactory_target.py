@@ -77,6 +77,19 @@ async def test_bad_password_is_an_auth_error_and_old_versions_are_refused() -> N
             await target.check_access()
 
 
+async def test_an_api_key_refused_by_jfrog_cloud_says_to_use_a_token() -> None:
+    cloud = ArtifactoryOptions(admin_user="admin", admin_password="password", profile="cloud")
+    async with serving(cloud) as (emulator, url):
+        async with ArtifactoryTarget(
+            url, api_key=Secret(emulator.admin_api_key), retry_policy=NO_RETRY
+        ) as by_key:
+            with pytest.raises(AuthError, match="no longer accepts API keys") as caught:
+                await by_key.check_access()
+        assert emulator.admin_api_key not in str(caught.value)
+        async with ArtifactoryTarget(url, token=Secret(emulator.issue_admin_token())) as by_token:
+            await by_token.check_access()
+
+
 async def test_an_html_answer_is_a_clear_error() -> None:
     async def login_page(request: web.Request) -> web.Response:
         return web.Response(text="<html><title>Sign in</title></html>", content_type="text/html")

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 from transfer.errors import (
+    AuthError,
     ChecksumMismatch,
     ConflictError,
     NotFoundError,
@@ -141,6 +142,7 @@ class ArtifactoryTarget(HttpClientOwner):
             retry_policy=retry_policy,
             max_connections=max_connections,
         )
+        self._api_key = api_key is not None
         self.admin = ArtifactoryAdmin(self._client, self.url)
         """The admin facet: repositories, users, groups, permission targets, tokens, signed
         URLs (:class:`~transfer.targets.admin.TargetAdmin`)."""
@@ -173,10 +175,20 @@ class ArtifactoryTarget(HttpClientOwner):
         """Ping, then ``GET /api/system/version`` (authenticated): a clear error for a wrong
         URL, refused credentials (:class:`~transfer.errors.AuthError`) or a version older
         than :data:`MINIMUM_VERSION`."""
-        await self.ping()
-        response = await self._client.request(
-            "GET", "api/system/version", headers={"Accept": "application/json"}
-        )
+        try:
+            await self.ping()
+            response = await self._client.request(
+                "GET", "api/system/version", headers={"Accept": "application/json"}
+            )
+        except AuthError as error:
+            if not self._api_key:
+                raise
+            raise AuthError(
+                f"{error} (JFrog Cloud no longer accepts API keys: set target.token to an "
+                "access token instead)",
+                status=error.status,
+                url=error.url,
+            ) from error
         if _looks_html(response):
             raise self._not_artifactory("the version call", response)
         body = response.json()
