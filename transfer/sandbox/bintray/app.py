@@ -10,10 +10,10 @@ from aiohttp import web
 from transfer.sandbox.bintray import (
     downloads,
     routes_files,
+    routes_find,
     routes_keys,
     routes_packages,
     routes_repos,
-    routes_search,
     routes_signing,
     routes_subjects,
 )
@@ -48,7 +48,7 @@ API_ROUTES: list[Route] = [
     *routes_files.ROUTES,
     *routes_keys.ROUTES,
     *routes_signing.ROUTES,
-    *routes_search.ROUTES,
+    *routes_find.ROUTES,
 ]
 _EXHAUSTED = "You have exceeded your API call limit. Please try again later."
 

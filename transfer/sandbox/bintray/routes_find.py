@@ -1,4 +1,5 @@
-"""Searches (reference 1.5, 2.2, 3.3, 4.3): repositories, packages, users and files.
+"""Searches by name or checksum (reference 1.5, 2.2, 3.3, 4.3): repositories, packages, users
+and files.
 
 The documentation gives the parameters, not the matching, so these are guesses: names and
 descriptions match case-insensitively as substrings; a file ``name`` takes the documented ``*``

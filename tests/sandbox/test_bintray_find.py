@@ -1,4 +1,4 @@
-"""Fidelity of the documented searches and owner lookups (reference 1.5, 2.2, 3.3, 4.3)."""
+"""Fidelity of the documented searches by name and checksum (reference 1.5, 2.2, 3.3, 4.3)."""
 
 from __future__ import annotations
 
