@@ -67,3 +67,17 @@ async def test_search_file_by_name_wildcards_and_by_sha1() -> None:
     assert hidden == []  # a private repository's files only for its readers
     assert [f["path"] for f in readable] == [SECRET_PATH]
     assert readable[0]["sha1"] == hashlib.sha1(data).hexdigest()
+
+
+async def test_search_maven_packages_by_coordinates() -> None:
+    async with running() as h:
+        by_group = await h.get_json("/search/packages/maven?g=com.acme")
+        by_both = await h.get_json("/search/packages/maven?g=com.*&a=core-lib")
+        by_query = await h.get_json("/search/packages/maven?q=*:core-*")
+        none = await h.get_json("/search/packages/maven?a=other")
+        package = await h.get_json(f"/packages/{ORG}/releases/core-lib")
+        async with h.session.get(h.api_url("/search/packages/maven")) as resp:
+            assert resp.status == 400
+    assert by_group == by_both == by_query == [package]
+    assert package["system_ids"] == ["com.acme:core-lib"]
+    assert none == []

@@ -85,6 +85,33 @@ async def search_packages(request: web.Request) -> web.Response:
     return _paged(request, found)
 
 
+def _maven_match(system_id: str, group: str, artifact: str, query: str) -> bool:
+    found_group, _, found_artifact = system_id.partition(":")
+    return (
+        fnmatch.fnmatchcase(found_group, group or "*")
+        and fnmatch.fnmatchcase(found_artifact, artifact or "*")
+        and fnmatch.fnmatchcase(system_id, query or "*")
+    )
+
+
+async def search_maven(request: web.Request) -> web.Response:
+    """GET /search/packages/maven?g=&a=&q=&subject=&repo= — packages whose Maven coordinates
+    (``system_ids``, ``groupId:artifactId``) match; ``*`` wildcards allowed."""
+    wanted = _criteria(request, "g", "a", "q")
+    who = rights(request)
+    owner = state(request).org.name
+    found = [
+        package_body(request, PackageContext(who, owner, repo, pkg, who.can_publish(repo)))
+        for repo in _searched_repos(request, public=True)
+        for pkg in repo.packages.values()
+        if any(
+            _maven_match(sid, wanted["g"] or "", wanted["a"] or "", wanted["q"] or "")
+            for sid in pkg.system_ids
+        )
+    ]
+    return _paged(request, found)
+
+
 async def search_users(request: web.Request) -> web.Response:
     """GET /search/users?name= — Get User's body for every matching user."""
     wanted = _criteria(request, "name")
@@ -115,6 +142,7 @@ async def search_files(request: web.Request) -> web.Response:
 ROUTES: list[Route] = [
     ("GET", "/search/repos", search_repos),
     ("GET", "/search/packages", search_packages),
+    ("GET", "/search/packages/maven", search_maven),
     ("GET", "/search/users", search_users),
     ("GET", "/search/file", search_files),
 ]
