@@ -12,6 +12,7 @@ from transfer.sandbox.bintray import (
     routes_files,
     routes_find,
     routes_keys,
+    routes_org_reads,
     routes_packages,
     routes_repos,
     routes_signing,
@@ -49,6 +50,7 @@ API_ROUTES: list[Route] = [
     *routes_keys.ROUTES,
     *routes_signing.ROUTES,
     *routes_find.ROUTES,
+    *routes_org_reads.ROUTES,
 ]
 _EXHAUSTED = "You have exceeded your API call limit. Please try again later."
 
