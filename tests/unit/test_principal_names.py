@@ -88,3 +88,11 @@ def test_the_plan_lists_every_renamed_principal() -> None:
         "Deploy_Bot#2",
         "QA Leads",
     ]
+
+
+def test_an_ldap_group_keeps_the_teams_own_name_in_its_realm_attributes() -> None:
+    snapshot = OrgSnapshot(subject="acme", owner="jdoe", teams=(OrgTeam("QA Leads", ("jdoe",)),))
+    plan = plan_security(snapshot, SecuritySettings(ldap=True), now=1_700_000_000.0)
+    [group] = plan.groups
+    assert group.name == "qa-leads"
+    assert group.realm_attributes == "ldapGroupName=QA Leads"

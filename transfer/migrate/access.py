@@ -67,11 +67,13 @@ class OrgMember:
 
 @dataclass(frozen=True, slots=True)
 class OrgTeam:
-    """A team: its members and its permission (read, publish, admin) per Bintray repository."""
+    """A team: its members and its permission (read, publish, admin) per Bintray repository;
+    ``bintray_name`` is its name in Bintray when ``name`` had to change."""
 
     name: str
     members: tuple[str, ...]
     permissions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    bintray_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +293,8 @@ def _team_group(team: OrgTeam, snapshot: OrgSnapshot, settings: SecuritySettings
             members=tuple(sorted(team.members)),
             origin="team",
             realm=realm.realm,
-            realm_attributes=f"{realm.group_attribute}={team.name}",
+            # the LDAP group keeps the team's own name, whatever the Artifactory group is called
+            realm_attributes=f"{realm.group_attribute}={team.bintray_name or team.name}",
         )
     return GroupPlan(team.name, description, tuple(sorted(set(team.members))), "team")
 

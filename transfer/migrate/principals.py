@@ -122,7 +122,13 @@ def rename_principals(snapshot: OrgSnapshot) -> tuple[OrgSnapshot, tuple[Rename,
         owner=people.get(snapshot.owner, snapshot.owner),
         members=tuple(OrgMember(people[m.name], m.role) for m in snapshot.members),
         teams=tuple(
-            OrgTeam(teams[t.name], _apply(people, t.members), t.permissions) for t in snapshot.teams
+            OrgTeam(
+                teams[t.name],
+                _apply(people, t.members),
+                t.permissions,
+                bintray_name=t.name if teams[t.name] != t.name else "",
+            )
+            for t in snapshot.teams
         ),
         access_keys=tuple(replace(k, id=keys[k.id]) for k in snapshot.access_keys),
         entitlements=tuple(
