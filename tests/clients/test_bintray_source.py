@@ -34,6 +34,8 @@ async def walk(source: BintraySource) -> list[SourceFile]:
     for repo in await source.list_repositories():
         async for name in source.iter_packages(repo.name):
             package = await source.get_package(repo.name, name)
+            if package.linked:
+                continue  # owned by another repository, walked there
             for version in package.versions:
                 files += await source.list_version_files(repo.name, name, version)
     return files
@@ -301,3 +303,19 @@ async def test_download_redirect_keeps_credentials_off_the_cdn_and_loops_fail_cl
     assert seen["dl_path"].endswith("?include_unpublished=1")
     assert "secret-token" not in final
     assert not caught.value.retryable
+
+
+async def test_linked_packages_are_known_from_the_list_and_from_the_owning_repo() -> None:
+    org = build_organization("tiny")
+    async with serving(org) as (api, dl):
+        async with source_for(org, api, dl) as source:
+            names = [n async for n in source.iter_packages("internal")]
+            linked = await source.get_package("internal", "json-parser")
+            owned = await source.get_package("releases", "json-parser")
+        # a source that never read the list still sees the owner in the package object
+        async with source_for(org, api, dl) as fresh:
+            direct = await fresh.get_package("internal", "json-parser")
+    assert "json-parser" in names
+    assert (linked.linked, linked.owner_repo) == (True, "releases")
+    assert (direct.linked, direct.owner_repo) == (True, "releases")
+    assert (owned.linked, owned.owner_repo) == (False, "releases")

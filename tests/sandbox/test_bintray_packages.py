@@ -209,3 +209,16 @@ async def test_total_downloads_stats() -> None:
     assert {"version": "1.2.0", "count": 42} in body["records"]
     assert {"version": "1.1.0", "count": 7} in body["records"]
     assert single["records"] == [{"version": "1.2.0", "count": 42}]
+
+
+async def test_a_linked_package_read_through_the_linking_repository_names_its_owner() -> None:
+    # §4.1 vs §4.2: only the list says "linked"; the package object has linked_to_repos
+    async with running() as h:
+        listed = await h.get_json(f"/repos/{ORG}/debs/packages")
+        via_link = await h.get_json(f"/packages/{ORG}/debs/core-lib")
+        owned = await h.get_json(CORE)
+    assert {"name": "core-lib", "linked": True} in listed
+    assert set(via_link) == PACKAGE_KEYS
+    assert "linked" not in via_link
+    assert via_link["repo"] == owned["repo"] == "releases"
+    assert via_link["linked_to_repos"] == owned["linked_to_repos"] == ["debs"]

@@ -2,7 +2,9 @@
 URL, as CSV, so users can fix READMEs, build files and scripts with search and replace.
 
 Rows are streamed from the checkpoint store (files in state ``done``) and written in batches,
-so the map of a large organisation is built in constant memory. The file is written under a
+so the map of a large organisation is built in constant memory. A file of a package that was
+linked into other repositories was served by Bintray under each of them too: it gets one row
+per such URL, all pointing at the one copy. The file is written under a
 temporary name and renamed, so a reader never sees half a map.
 """
 
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import anyio
 
 from transfer.checkpoint.base import CheckpointStore
+from transfer.migrate.links import linked_repositories
 from transfer.models import ItemState
 
 __all__ = [
@@ -54,10 +57,12 @@ def artifactory_url(base_url: str, repo_key: str, path: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UrlMapResult:
-    """Where the map was written and how many files it lists."""
+    """Where the map was written, how many rows it holds and how many files they cover
+    (a linked package's file has a row per repository Bintray served it from)."""
 
     path: Path
     rows: int
+    files: int = 0
 
 
 async def write_url_map(
@@ -70,22 +75,27 @@ async def write_url_map(
 ) -> UrlMapResult:
     """Write the map of every ``done`` file of the run to ``path`` (CSV with a header)."""
     await store.flush()
+    links = await linked_repositories(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     handle = await anyio.to_thread.run_sync(
         lambda: temporary.open("w", encoding="utf-8", newline="")
     )
     rows_written = 0
+    files = 0
     try:
         writer = csv.writer(handle)
         await anyio.to_thread.run_sync(writer.writerow, URL_MAP_COLUMNS)
         rows: list[tuple[object, ...]] = []
         async for item in store.iter_items(states=[ItemState.DONE]):
             spec = item.spec
-            rows.append(
+            files += 1
+            new_url = artifactory_url(target_url, spec.target_repo, spec.target_path)
+            old_repos = (spec.repo, *links.get((spec.repo, spec.package), ()))
+            rows.extend(
                 (
-                    bintray_url(download_url, subject, spec.repo, spec.path),
-                    artifactory_url(target_url, spec.target_repo, spec.target_path),
+                    bintray_url(download_url, subject, old_repo, spec.path),
+                    new_url,
                     spec.repo,
                     spec.package,
                     spec.version,
@@ -95,6 +105,7 @@ async def write_url_map(
                     spec.size,
                     spec.sha256,
                 )
+                for old_repo in old_repos
             )
             if len(rows) >= _BATCH:
                 await anyio.to_thread.run_sync(writer.writerows, rows)
@@ -109,4 +120,4 @@ async def write_url_map(
             await anyio.to_thread.run_sync(handle.close)
             await anyio.to_thread.run_sync(lambda: temporary.unlink(missing_ok=True))
         raise
-    return UrlMapResult(path, rows_written)
+    return UrlMapResult(path, rows_written, files)

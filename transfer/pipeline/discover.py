@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import anyio
 
 from transfer.checkpoint.base import CheckpointStore, ItemSpec, UpsertCounts
+from transfer.migrate.links import link_entry
+from transfer.migrate.unmigratable import record_unmigratable
 from transfer.models import SourceFile
 from transfer.pipeline.planner import map_repo_key
 from transfer.sources.base import Source, SourcePackage, SourceRepository, SourceVersion
@@ -44,6 +46,8 @@ class DiscoveryResult:
     bytes: int = 0
     upserts: UpsertCounts = field(default_factory=UpsertCounts)
     unmappable_repos: dict[str, str] = field(default_factory=dict)
+    links: int = 0
+    """Linked packages seen (their files are copied once, from the owning repository)."""
 
 
 async def _current_pass(store: CheckpointStore) -> int:
@@ -122,7 +126,9 @@ async def discover(
             slots.release()
         await report()
 
-    for repo in await source.list_repositories():
+    repositories = await source.list_repositories()
+    kept = {repo.name: repo for repo in repositories}
+    for repo in repositories:
         try:
             target_repo = map_repo_key(
                 repo_key_template, repo=repo.name, subject=subject, repo_type=repo.type
@@ -138,6 +144,15 @@ async def discover(
             async for package_name in source.iter_packages(repo.name):
                 package = await source.get_package(repo.name, package_name)
                 if package.linked:
+                    entry = link_entry(
+                        package,
+                        repo,
+                        kept.get(package.owner_repo),
+                        subject=subject,
+                        repo_key_template=repo_key_template,
+                    )
+                    await record_unmigratable(store, [entry])
+                    result.links += 1
                     continue
                 result.packages += 1
                 for version in package.versions:

@@ -209,7 +209,9 @@ async def migrate(
                 subject=settings.source.subject,
                 target_url=settings.target.url,
             )
-            summary.notes.append(f"URL map: {url_map.rows} migrated files in {url_map.path}")
+            summary.notes.append(
+                f"URL map: {url_map.files} migrated files ({url_map.rows} URLs) in {url_map.path}"
+            )
         summary.counts = await store.counts()
     summary.stopped = stop.reason
     return summary

@@ -61,6 +61,7 @@ class PlanSummary:
             "bytes": found.bytes if found else 0,
             "repositories": found.repositories if found else 0,
             "unmappable_repositories": found.unmappable_repos if found else {},
+            "linked_packages": found.links if found else 0,
             "actions": self.actions,
             "bytes_to_send": self.bytes_to_send,
             "examples": self.examples,

@@ -5,7 +5,8 @@ case (names with spaces, ``+``, ``:``, ``%``, ``@``, ``~``, parentheses and unic
 version; zero-byte files; content shared across versions and repositories; an unpublished
 version and an unpublished file; attributes of every type with awkward and over-long values).
 ``demo`` adds npm (more than 50 packages, so listing pages), RPM, NuGet, Docker, Vagrant and a
-public generic repository, with a few files of 1-3 MiB.
+public generic repository, with a few files of 1-3 MiB. ``releases``' json-parser is linked into
+``internal`` (and, in ``demo``, ``tools``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def populate(forge: Forge, *, demo: bool) -> None:
         _vagrant(forge)
         _tools(forge)
         _sprinkle_file_attributes(forge)
+    _link(forge, demo)
+
+
+def _link(forge: Forge, demo: bool) -> None:
+    """Link ``releases``' json-parser into other repositories, as jcenter-era orgs did: its
+    files stay in ``releases``; the other repositories only list it (``linked: true``)."""
+    targets = ["internal", "tools"] if demo else ["internal"]
+    forge.org.repos["releases"].packages["json-parser"].linked_to_repos = targets
 
 
 def _package(forge: Forge, repo: BintrayRepo, name: str, **extra: Any) -> BintrayPackage:

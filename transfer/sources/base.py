@@ -130,7 +130,11 @@ class SourceAttribute:
 
 @dataclass(frozen=True, slots=True)
 class SourcePackage:
-    """One package: its versions (as the source orders them) and the raw JSON."""
+    """One package: its versions (as the source orders them) and the raw JSON.
+
+    ``linked`` means the package was only linked into ``repo``: another repository,
+    :attr:`owner_repo`, owns it and holds its files.
+    """
 
     repo: str
     name: str
@@ -138,6 +142,12 @@ class SourcePackage:
     linked: bool = False
     attributes: tuple[SourceAttribute, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def owner_repo(self) -> str:
+        """The repository that owns the package (``repo`` unless it is linked)."""
+        owner = self.raw.get("repo")
+        return owner if self.linked and isinstance(owner, str) and owner else self.repo
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,8 @@ class BintraySource(BintrayOrganizationReads):
         self._dl_client = factory(download_url, auth)
         self._api = BintrayApi(self._api_client, page_size=page_size)
         self._stack: AsyncExitStack | None = None
+        # (repo, package) the package lists marked ``linked``: only the list says so (§4.1)
+        self._linked: set[tuple[str, str]] = set()
 
     async def __aenter__(self) -> BintraySource:
         async with AsyncExitStack() as stack:
@@ -212,12 +214,18 @@ class BintraySource(BintrayOrganizationReads):
         return repositories
 
     async def iter_packages(self, repo: str) -> AsyncIterator[str]:
-        """Package names of ``repo`` kept by the filters, page by page, each name once."""
+        """Package names of ``repo`` kept by the filters, page by page, each name once.
+
+        The list's ``linked`` flag is remembered for :meth:`get_package`: the single-package
+        object has no ``linked`` field, only ``linked_to_repos`` and its owner's ``repo``.
+        """
         seen: set[str] = set()
         async for item in self._api.paged("repos", self.subject, repo, "packages"):
             name = item.get("name")
             if isinstance(name, str) and name not in seen:
                 seen.add(name)
+                if parse_bool(item.get("linked")):
+                    self._linked.add((repo, name))
                 if matches_globs(name, self._packages):
                     yield name
 
@@ -231,9 +239,16 @@ class BintraySource(BintrayOrganizationReads):
         return list(seen.values())
 
     async def get_package(self, repo: str, name: str) -> SourcePackage:
-        """The package (``versions`` filtered by the version globs) and its attributes."""
+        """The package (``versions`` filtered by the version globs) and its attributes.
+
+        It is ``linked`` (owned by another repository, its files live there) when ``repo``'s
+        package list said so, or when the package object names another owning ``repo``.
+        """
         raw = await self._api.get_json("packages", self.subject, repo, name)
         raw = raw if isinstance(raw, dict) else {"name": name}
+        owner = raw.get("repo")
+        elsewhere = isinstance(owner, str) and owner not in ("", repo)
+        linked = (repo, name) in self._linked or elsewhere
         versions = raw.get("versions")
         names = [str(v) for v in versions] if isinstance(versions, list) else []
         attributes = await self.get_attributes("package", repo, name)
@@ -241,7 +256,7 @@ class BintraySource(BintrayOrganizationReads):
             repo=repo,
             name=name,
             versions=tuple(v for v in names if matches_globs(v, self._versions)),
-            linked=parse_bool(raw.get("linked")),
+            linked=linked,
             attributes=tuple(attributes),
             raw=raw,
         )
