@@ -108,7 +108,11 @@ async def test_upsert_keeps_every_field(store: CheckpointStore) -> None:
         extra={"nested": {"x": [1, 2]}, "none": None},
     )
     wanted = ItemSpec.from_source(
-        src, target_repo="t", target_path="x/y.bin", properties={"k": ["v1", "v2"], "e": []}
+        src,
+        target_repo="t",
+        target_path="x/y.bin",
+        properties={"k": ["v1", "v2"], "e": []},
+        phase=2,
     )
     await store.upsert_items([wanted])
     item = await store.get_item("r ü", "a b/ç?#.bin")
@@ -275,6 +279,33 @@ async def test_expired_and_pending_are_claimed_in_id_order(
     clock.advance(11)
     work = await store.claim_batch("new", 3, 60)
     assert [(w.id, w.recheck) for w in work] == [(ids[0], True), (ids[1], True), (ids[2], False)]
+
+
+async def test_a_later_phase_waits_until_no_earlier_one_is_pending_or_in_flight(
+    store: CheckpointStore, clock: FakeClock
+) -> None:
+    # discovery order: a POM-like item (phase 1) and a checksum-file-like one (phase 2)
+    # come before the files they describe, yet are claimed only after those are finished
+    await store.upsert_items([spec(0, phase=2), spec(1, phase=1), spec(2), spec(3)])
+    ids = {item.spec.path: item.id async for item in store.iter_items()}
+    first = await store.claim_batch("a", 10, 10)
+    assert [w.spec.path for w in first] == [spec(2).path, spec(3).path]
+    assert await store.claim_batch("b", 10, 60) == []  # phase 0 still in flight
+    assert await store.outstanding("b")
+    await store.record(first[0].id, Outcome(S.DONE, add_attempts=1), owner="a")
+    await store.flush()
+    clock.advance(11)  # "a" died holding the other one: it comes back first, on its own
+    again = await store.claim_batch("b", 10, 60)
+    assert [(w.id, w.recheck) for w in again] == [(first[1].id, True)]
+    await store.record(again[0].id, Outcome(S.FAILED, add_attempts=1), owner="b")
+    await store.flush()
+    [pom] = await store.claim_batch("b", 10, 60)  # a failure does not hold later phases
+    assert (pom.id, pom.spec.phase) == (ids[spec(1).path], 1)
+    assert await store.claim_batch("c", 10, 60) == []
+    await store.record(pom.id, Outcome(S.DONE, add_attempts=1), owner="b")
+    await store.flush()
+    [side] = await store.claim_batch("c", 10, 60)
+    assert side.spec.phase == 2
 
 
 async def test_renew_leases_keeps_items(store: CheckpointStore, clock: FakeClock) -> None:

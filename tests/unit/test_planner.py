@@ -8,10 +8,14 @@ from hypothesis import strategies as st
 
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.planner import (
+    CHECKSUM_FILE_PHASE,
+    METADATA_PHASE,
     Action,
     ConflictPolicy,
     TargetFacts,
+    checksum_file_of,
     checksums_agree,
+    claim_phase,
     decide,
     map_repo_key,
     unsafe_path_reason,
@@ -146,3 +150,33 @@ def test_repo_key_template() -> None:
         map_repo_key("{repo}", repo="my repo", subject="acme", repo_type="generic")
     with pytest.raises(ValueError, match="not a valid Artifactory key"):
         map_repo_key("{repo}", repo="1st", subject="acme", repo_type="generic")
+
+
+@pytest.mark.parametrize(
+    ("path", "phase"),
+    [
+        ("com/acme/x/1.0/x-1.0.jar", 0),
+        ("com/acme/x/1.0/x-1.0-sources.jar", 0),
+        ("com/acme/x/1.0/x-1.0.pom", METADATA_PHASE),
+        ("project/pom.xml", METADATA_PHASE),
+        ("com/acme/x/maven-metadata.xml", METADATA_PHASE),
+        ("widget/1.0/manifest.json", METADATA_PHASE),
+        ("widget/list.manifest.json", METADATA_PHASE),
+        ("acme/w/1.0/stable/export/conanfile.py", METADATA_PHASE),
+        ("notes/manifest.json.txt", 0),
+        ("com/acme/x/1.0/x-1.0.jar.sha1", CHECKSUM_FILE_PHASE),
+        ("com/acme/x/1.0/x-1.0.pom.MD5", CHECKSUM_FILE_PHASE),
+        ("com/acme/x/maven-metadata.xml.sha256", CHECKSUM_FILE_PHASE),
+        ("dist/.sha1", 0),
+        ("dist/file.sha512", 0),
+    ],
+)
+def test_claim_phase_holds_back_metadata_then_checksum_files(path: str, phase: int) -> None:
+    assert claim_phase(path) == phase
+
+
+def test_checksum_file_names_its_artifact_and_algorithm() -> None:
+    assert checksum_file_of("a/b.jar.sha256") == ("a/b.jar", "sha256")
+    assert checksum_file_of("a/b.jar.Sha1") == ("a/b.jar", "sha1")
+    assert checksum_file_of("a/b.jar") is None
+    assert checksum_file_of(".md5") is None

@@ -79,6 +79,29 @@ async def test_new_store_uses_wal_and_records_schema_version(tmp_path: Path) -> 
         raw.close()
 
 
+async def test_store_of_schema_version_1_is_migrated_when_opened_for_writing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite"
+    async with SqliteStore(path) as store:
+        await store.upsert_items([spec(1), spec(2)])
+    with sqlite3.connect(path) as raw:  # back to the version 1 tables
+        raw.execute("DROP INDEX items_claim_phase")
+        raw.execute("ALTER TABLE items DROP COLUMN phase")
+        raw.execute("CREATE INDEX items_claim ON items (run_id, state, id)")
+        raw.execute("UPDATE schema_version SET version = 1")
+    raw.close()
+    with pytest.raises(StoreError, match="schema version 1: run transfer migrate once"):
+        async with SqliteStore.open_readonly(path):
+            pass
+    async with SqliteStore(path) as store:
+        claimed = await store.claim_batch("w", 10, 60)
+        assert [(w.spec, w.spec.phase) for w in claimed] == [(spec(1), 0), (spec(2), 0)]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()
+
+
 async def test_store_from_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite"
     await make_store(path)

@@ -48,7 +48,10 @@ class ItemSpec:
     """One file as discovery hands it to the store: the source facts and where it should go.
 
     ``properties`` are the Artifactory properties to set on the target file (may be empty);
-    ``extra`` is any further JSON-serialisable detail the pipeline wants back later.
+    ``extra`` is any further JSON-serialisable detail the pipeline wants back later. ``phase``
+    orders claiming: an item is claimed only once no item of a lower phase is pending or in
+    flight (0: any file; higher: files a target computes metadata from, held back until the
+    files they describe are in place).
     """
 
     repo: str
@@ -63,6 +66,7 @@ class ItemSpec:
     target_path: str = ""
     properties: Mapping[str, Sequence[str]] = field(default_factory=dict, hash=False)
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    phase: int = 0
 
     @classmethod
     def from_source(
@@ -72,6 +76,7 @@ class ItemSpec:
         target_repo: str,
         target_path: str,
         properties: Mapping[str, Sequence[str]] | None = None,
+        phase: int = 0,
     ) -> ItemSpec:
         """The spec for ``source`` going to ``target_repo``/``target_path``."""
         return cls(
@@ -87,6 +92,7 @@ class ItemSpec:
             target_path=target_path,
             properties=dict(properties or {}),
             extra=dict(source.extra),
+            phase=phase,
         )
 
     @property
@@ -375,8 +381,10 @@ class CheckpointStore(Protocol):
     async def claim_batch(self, owner: str, limit: int, lease_seconds: float) -> list[WorkItem]:
         """Atomically lease up to ``limit`` items to ``owner``, in id (discovery) order.
 
-        Takes ``pending`` items and ``in_flight`` items whose lease has expired (those come back
-        with ``recheck=True``); no two claimers, in any process, ever get the same item.
+        Takes ``in_flight`` items whose lease has expired (those come back with
+        ``recheck=True``) and ``pending`` items of the lowest pending ``phase``, unless an item
+        of a lower phase is still in flight; no two claimers, in any process, ever get the
+        same item.
         """
         ...
 

@@ -39,6 +39,7 @@ from transfer.checkpoint.schema import (
     decode_json,
     encode_json,
     item_from_row,
+    migration,
     spec_from_row,
     spec_to_row,
 )
@@ -92,6 +93,7 @@ _SPEC_TYPES = (
     "text[]",  # target_path
     "text[]",  # properties
     "text[]",  # extra
+    "bigint[]",  # phase
 )
 _SCHEMA_LOCK = "transfer:schema"
 
@@ -161,10 +163,21 @@ async def _check_version(conn: Conn, where: str, *, create: bool) -> None:
             f"understands ({SCHEMA_VERSION}); upgrade transfer on every worker"
         )
     if version < SCHEMA_VERSION:
-        raise StoreError(
-            f"store {where} has schema version {version}, which this transfer cannot "
-            f"migrate to {SCHEMA_VERSION}; use a new database or schema"
-        )
+        try:
+            statements = migration("postgres", version)
+        except KeyError:
+            raise StoreError(
+                f"store {where} has schema version {version}, which this transfer cannot "
+                f"migrate to {SCHEMA_VERSION}; use a new database or schema"
+            ) from None
+        if not create:
+            raise StoreError(
+                f"store {where} has schema version {version}: run transfer migrate once "
+                f"to bring it to {SCHEMA_VERSION}"
+            )
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute("UPDATE schema_version SET version = $1", SCHEMA_VERSION)
 
 
 async def join_run(conn: Conn, run: str, now: float) -> int:
@@ -312,9 +325,16 @@ WITH expired AS (
     SELECT id FROM items
     WHERE run_id = $1 AND lease_expires <= $2 AND state = '{_IN_FLIGHT}'
     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+), lowest AS (
+    SELECT phase FROM items WHERE run_id = $1 AND state = '{_PENDING}' ORDER BY phase LIMIT 1
+), gate AS (
+    -- pending items of the lowest pending phase, unless a lower phase is still in flight
+    SELECT lowest.phase FROM lowest WHERE NOT EXISTS (
+        SELECT 1 FROM items WHERE run_id = $1 AND state = '{_IN_FLIGHT}' AND phase < lowest.phase
+    )
 ), fresh AS (
     SELECT id FROM items
-    WHERE run_id = $1 AND state = '{_PENDING}'
+    WHERE run_id = $1 AND state = '{_PENDING}' AND phase = (SELECT phase FROM gate)
     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id, true AS recheck FROM expired

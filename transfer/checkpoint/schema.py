@@ -22,6 +22,7 @@ from transfer.models import Checksums, ItemState
 
 __all__ = [
     "ITEM_COLUMNS",
+    "MIGRATIONS",
     "SCHEMA_VERSION",
     "SPEC_COLUMNS",
     "Dialect",
@@ -29,11 +30,12 @@ __all__ = [
     "decode_json",
     "encode_json",
     "item_from_row",
+    "migration",
     "spec_from_row",
     "spec_to_row",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the tables below, kept in the one-row ``schema_version`` table."""
 
 Dialect = Literal["sqlite", "postgres"]
@@ -105,10 +107,11 @@ _DDL = (
         lease_owner TEXT,
         lease_expires {float},
         updated_at {float} NOT NULL,
+        phase {int} NOT NULL DEFAULT 0,
         UNIQUE (run_id, repo, path)
     )""",
-    # claim: pending items in id order
-    """CREATE INDEX IF NOT EXISTS items_claim ON items (run_id, state, id)""",
+    # claim: the lowest open phase, then its pending items in id order
+    """CREATE INDEX IF NOT EXISTS items_claim_phase ON items (run_id, state, phase, id)""",
     # claim: expired leases; renew/release: one owner's leases. Partial, so they stay as small
     # as the number of items in flight.
     """CREATE INDEX IF NOT EXISTS items_lease ON items (run_id, lease_expires)
@@ -135,6 +138,30 @@ _DDL = (
 )
 
 
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: deferred items (POMs, manifests, checksum files) wait for their phase
+    1: (
+        "ALTER TABLE items ADD COLUMN phase {int} NOT NULL DEFAULT 0",
+        "DROP INDEX IF EXISTS items_claim",
+        """CREATE INDEX IF NOT EXISTS items_claim_phase ON items (run_id, state, phase, id)""",
+    ),
+}
+"""Statements taking the tables from a version (the key) to the next one."""
+
+
+def migration(dialect: Dialect, version: int) -> list[str]:
+    """The statements taking a store of ``version`` to :data:`SCHEMA_VERSION`, in order.
+
+    Raises ``KeyError`` when some step is unknown (a store too old to migrate).
+    """
+    types = _TYPES[dialect]
+    return [
+        statement.format(**types)
+        for step in range(version, SCHEMA_VERSION)
+        for statement in MIGRATIONS[step]
+    ]
+
+
 def ddl(dialect: Dialect) -> list[str]:
     """The statements creating every table and index of :data:`SCHEMA_VERSION` (idempotent)."""
     types = _TYPES[dialect]
@@ -154,6 +181,7 @@ SPEC_COLUMNS = (
     "target_path",
     "properties",
     "extra",
+    "phase",
 )
 """The item columns that come from an :class:`ItemSpec`, in :func:`spec_to_row` order."""
 
@@ -210,13 +238,14 @@ def spec_to_row(spec: ItemSpec) -> tuple[Any, ...]:
         spec.target_path,
         encode_json(properties),
         encode_json(spec.extra),
+        spec.phase,
     )
 
 
 def spec_from_row(row: Sequence[Any]) -> ItemSpec:
     """The spec stored in ``row`` (the :data:`SPEC_COLUMNS` values, in order)."""
     (repo, package, version, path, size, sha1, sha256, published) = row[:8]
-    target_repo, target_path, properties, extra = row[8:12]
+    target_repo, target_path, properties, extra, phase = row[8:13]
     return ItemSpec(
         repo=repo,
         package=package,
@@ -230,6 +259,7 @@ def spec_from_row(row: Sequence[Any]) -> ItemSpec:
         target_path=target_path,
         properties=decode_json(properties),
         extra=decode_json(extra),
+        phase=int(phase),
     )
 
 

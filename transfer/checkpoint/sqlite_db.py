@@ -35,6 +35,7 @@ from transfer.checkpoint.schema import (
     decode_json,
     encode_json,
     item_from_row,
+    migration,
     spec_from_row,
     spec_to_row,
 )
@@ -150,7 +151,7 @@ class SqliteDb:
             # Switching to WAL rewrites the file header: refuse someone else's database (or a
             # newer store) before that, so that a wrong store.path never modifies the file.
             if self._conn.execute("SELECT 1 FROM sqlite_master").fetchone() is not None:
-                self._check_schema(create=False)
+                self._check_schema(create=False, upgrade=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
         for name, value in pragmas.items():
@@ -158,7 +159,9 @@ class SqliteDb:
                 raise StoreError(f"not a pragma name: {name!r}")
             self._conn.execute(f"PRAGMA {name} = {int(value)}")
 
-    def _check_schema(self, *, create: bool) -> None:
+    def _check_schema(self, *, create: bool, upgrade: bool = True) -> None:
+        """Refuse a file that is not a store, or a newer store; create the tables (``create``)
+        and migrate an older store (``upgrade``, which a read-only store cannot do)."""
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
         if "schema_version" not in tables:
             if tables or not create:
@@ -174,11 +177,23 @@ class SqliteDb:
                 f"store {self.path} has schema version {version}, newer than this transfer "
                 f"understands ({SCHEMA_VERSION}); upgrade transfer or use another store file"
             )
-        if version < SCHEMA_VERSION:
+        if version == SCHEMA_VERSION or not upgrade:
+            return
+        try:
+            statements = migration("sqlite", version)
+        except KeyError:
             raise StoreError(
                 f"store {self.path} has schema version {version}, which this transfer cannot "
                 f"migrate to {SCHEMA_VERSION}; use a new store file"
+            ) from None
+        if self.readonly:
+            raise StoreError(
+                f"store {self.path} has schema version {version}: run transfer migrate once "
+                f"to bring it to {SCHEMA_VERSION}"
             )
+        for statement in statements:
+            self.conn.execute(statement)
+        self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     def _find_run(self, run: str) -> int:
         row = self.conn.execute("SELECT id FROM runs WHERE name = ?", (run,)).fetchone()
@@ -342,11 +357,16 @@ class SqliteDb:
                 f"AND state = '{_IN_FLIGHT}' ORDER BY id LIMIT ?",
                 (self._run_id, now, limit),
             ).fetchall()
-            pending = conn.execute(
-                f"SELECT {columns} FROM items WHERE run_id = ? AND state = '{_PENDING}' "
-                "ORDER BY id LIMIT ?",
-                (self._run_id, limit),
-            ).fetchall()
+            phase = self._open_phase(conn)
+            pending = (
+                conn.execute(
+                    f"SELECT {columns} FROM items WHERE run_id = ? AND state = '{_PENDING}' "
+                    "AND phase = ? ORDER BY id LIMIT ?",
+                    (self._run_id, phase, limit),
+                ).fetchall()
+                if phase is not None
+                else []
+            )
             rows = (
                 sorted(expired + pending, key=lambda r: int(r[0]))[:limit] if expired else pending
             )
@@ -365,6 +385,18 @@ class SqliteDb:
             )
             for row in rows
         ]
+
+    def _open_phase(self, conn: sqlite3.Connection) -> int | None:
+        """The phase whose pending items may be claimed: the lowest pending one, unless an
+        item of a lower phase is still in flight (then none). Two index probes."""
+        lowest = "SELECT phase FROM items WHERE run_id = ? AND state = ? ORDER BY phase LIMIT 1"
+        pending = conn.execute(lowest, (self._run_id, _PENDING)).fetchone()
+        if pending is None:
+            return None
+        flying = conn.execute(lowest, (self._run_id, _IN_FLIGHT)).fetchone()
+        if flying is not None and int(flying[0]) < int(pending[0]):
+            return None
+        return int(pending[0])
 
     def renew_leases(self, owner: str, lease_seconds: float, now: float) -> int:
         """See :meth:`CheckpointStore.renew_leases`."""

@@ -18,7 +18,7 @@ from transfer.checkpoint.base import CheckpointStore, ItemSpec, UpsertCounts
 from transfer.migrate.links import link_entry
 from transfer.migrate.unmigratable import record_unmigratable
 from transfer.models import SourceFile
-from transfer.pipeline.planner import map_repo_key
+from transfer.pipeline.planner import claim_phase, map_repo_key
 from transfer.sources.base import Source, SourcePackage, SourceRepository, SourceVersion
 
 __all__ = ["DiscoveryResult", "PropertyMapper", "discover", "discovery_complete"]
@@ -112,7 +112,11 @@ async def discover(
                 mapped = await properties(repo, package, version_info, files)
             specs = [
                 ItemSpec.from_source(
-                    f, target_repo=target_repo, target_path=f.path, properties=props
+                    f,
+                    target_repo=target_repo,
+                    target_path=f.path,
+                    properties=props,
+                    phase=claim_phase(f.path),
                 )
                 for f, props in zip(files, mapped, strict=True)
             ]

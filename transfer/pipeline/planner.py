@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from transfer.models import Checksums, ItemState
 
 __all__ = [
+    "CHECKSUM_FILE_PHASE",
     "MAX_PATH_LENGTH",
     "MAX_SEGMENT_BYTES",
+    "METADATA_PHASE",
     "Action",
     "ConflictPolicy",
     "Decision",
     "TargetFacts",
+    "checksum_file_of",
     "checksums_agree",
+    "claim_phase",
     "decide",
     "map_repo_key",
     "unsafe_path_reason",
@@ -32,6 +36,53 @@ MAX_SEGMENT_BYTES = 255
 """Longest single path segment in UTF-8 bytes (a common filesystem limit behind the target)."""
 
 _REPO_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,63}$")
+
+METADATA_PHASE = 1
+"""Claim phase of the files a target computes metadata from (see :func:`claim_phase`)."""
+CHECKSUM_FILE_PHASE = 2
+"""Claim phase of checksum files: after every file they may describe, POMs included."""
+_CHECKSUM_SUFFIXES = {".sha1": "sha1", ".md5": "md5", ".sha256": "sha256"}
+# What JFrog's transfer tool delays (jfrog-cli-core transferfiles, delayed files): Maven/Gradle/
+# Ivy descriptors and metadata, Docker manifests, Conan recipes and package info.
+_METADATA_NAMES = frozenset(
+    {
+        "pom.xml",
+        "manifest.json",
+        "list.manifest",
+        "list.manifest.json",
+        "conanfile.py",
+        "conaninfo.txt",
+    }
+)
+_METADATA_SUFFIXES = (".pom", ".timestamp")
+
+
+def checksum_file_of(path: str) -> tuple[str, str] | None:
+    """``(artifact path, algorithm)`` when ``path`` is a checksum file (``X.sha1``, ``X.md5``,
+    ``X.sha256``) of an ``X``, else None. Artifactory never stores such files: it answers a
+    deploy of one by checking (and recording) the checksum of ``X``, and serves them itself."""
+    stem, dot, suffix = path.rpartition(".")
+    algorithm = _CHECKSUM_SUFFIXES.get(f".{suffix.lower()}") if dot else None
+    if algorithm is None or not stem or stem.endswith("/"):
+        return None
+    return stem, algorithm
+
+
+def claim_phase(path: str) -> int:
+    """When a file may be copied: 0 at once; :data:`METADATA_PHASE` for POMs, Maven metadata,
+    Docker manifests and Conan descriptors (a target computes metadata from them, so they
+    follow the files of their version, as JFrog's own transfer tool does);
+    :data:`CHECKSUM_FILE_PHASE` for checksum files (they are checked against their artifact)."""
+    if checksum_file_of(path) is not None:
+        return CHECKSUM_FILE_PHASE
+    name = path.rsplit("/", 1)[-1]
+    if (
+        name in _METADATA_NAMES
+        or name.startswith("maven-metadata")
+        or name.endswith(_METADATA_SUFFIXES)
+    ):
+        return METADATA_PHASE
+    return 0
 
 
 class ConflictPolicy(enum.StrEnum):
