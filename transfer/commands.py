@@ -315,6 +315,11 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     )
     for repo, reason in data["unmappable_repositories"].items():
         print(f"  repository {repo} will not be migrated: {reason}")
+    if data["linked_packages"]:
+        print(
+            f"  {data['linked_packages']} linked packages: copied once, into their owning "
+            "repository (the report lists each link and what to do)"
+        )
     repo_plan = data.get("repository_plan") or {}
     if repo_plan:
         print("repositories (Artifactory local):")
@@ -326,8 +331,13 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
                 "public (anonymous read)" if plan["public"] else "private",
                 "CDN redirect",
             ]
+            suppress = plan["config"].get("suppressPomConsistencyChecks")
+            if suppress is not None:
+                parts.append("POM consistency checks " + ("off" if suppress else "on"))
             reason = f" — {plan['reason']}" if plan["reason"] else ""
             print(f"  {plan['source']} → {plan['key']}: {', '.join(parts)}{reason}")
+            for note in plan["notes"]:
+                print(f"    note: {note}")
         anonymous = repo_plan.get("anonymous_read", {})
         if anonymous.get("repositories"):
             print(

@@ -51,6 +51,7 @@ __all__ = [
     "IntegrityError",
     "NotFoundError",
     "PermissionDenied",
+    "PomRejected",
     "RateLimited",
     "RemoteError",
     "SizeMismatch",
@@ -219,6 +220,12 @@ class NotFoundError(RemoteError):
 
 class ConflictError(RemoteError):
     """The target already holds a different file at this path (or answered 409)."""
+
+
+class PomRejected(ConflictError):
+    """The target refused a Maven POM (409: its coordinates do not match its path, or it does
+    not parse) — Artifactory's POM consistency check. The message starts with the failure
+    category ``pom_rejected`` and carries the server's reason."""
 
 
 class IntegrityError(TransferError):

@@ -182,6 +182,8 @@ class TargetSettings:
     ``user``, else ``X-JFrog-Art-Api``) is required for Artifactory. ``type = "webdav"`` is a
     plain PUT target (no Artifactory-only calls; at most one credential), used by benchmarks.
     ``conflict`` says what to do when the target holds a different file at the same path.
+    ``suppress_pom_consistency_checks`` is set on the Maven repositories the migration creates:
+    Artifactory then keeps a POM whose coordinates do not match its path (sbt plugins) as it was.
     """
 
     type: Literal["artifactory", "webdav"] = "artifactory"
@@ -195,6 +197,7 @@ class TargetSettings:
     ca_bundle: Path | None = None
     min_checksum_deploy_size: int = field(default=10 * KiB, metadata=_meta("size"))
     conflict: Literal["report", "skip", "overwrite", "fail"] = "report"
+    suppress_pom_consistency_checks: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,13 @@ async def transfer(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
+def cli_config(sandbox: Sandbox, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A config file for ``sandbox`` (store under ``tmp_path``) and the environment it needs."""
+    config = tmp_path / "transfer.toml"
+    write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
+    return config, config_environment(config)
+
+
 async def test_help_lists_commands_and_exit_codes() -> None:
     code, out, _ = await transfer("--help")
     assert code == 0
@@ -88,9 +95,7 @@ async def test_unreachable_target_exit_3(tmp_path: Path) -> None:
 
 async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> None:
     async with Sandbox("tiny") as sandbox:
-        config = tmp_path / "transfer.toml"
-        write_config(sandbox.endpoints, config, store_path=str(tmp_path / "state.db"))
-        env = config_environment(config)
+        config, env = cli_config(sandbox, tmp_path)
         code, out, err = await transfer("migrate", "-c", str(config), "--no-progress", env=env)
         assert code == 0, err
         total = sum(1 for _ in sandbox.org.iter_files())
@@ -107,3 +112,13 @@ async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> N
         assert code == 0
         assert (tmp_path / "r" / "report.md").exists()
         assert (tmp_path / "r" / "failures.csv").read_text().startswith("repo,package")
+
+
+async def test_plan_shows_pom_checks_and_linked_packages(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        config, env = cli_config(sandbox, tmp_path)
+        code, out, err = await transfer("plan", "-c", str(config), "--no-progress", env=env)
+    assert code == 0, err
+    assert "releases → releases: create, packageType maven" in out
+    assert "POM consistency checks off" in out
+    assert "1 linked packages: copied once, into their owning repository" in out

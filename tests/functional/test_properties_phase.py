@@ -113,6 +113,8 @@ def _every_file(sandbox: Sandbox) -> list[tuple[Any, ...]]:
         for package in repo.packages.values()
         for version in package.versions
         for file in version.files
+        # a checksum file is not stored in Artifactory: it is served from its artifact
+        if not file.path.endswith((".sha1", ".md5"))
     ]
 
 
@@ -226,7 +228,8 @@ async def test_only_properties_brings_changed_metadata_up_to_date(tmp_path: Path
             assert "added.later" not in await reader.properties("conan", file.path)
 
         applied = await run_migration(settings, phases=("properties",))
-        total = sum(1 for _ in sandbox.org.iter_files())
+        # every file but the checksum files, which Artifactory serves from their artifact
+        total = len(_every_file(sandbox))
         assert f"properties: {total} applied, 0 unchanged, 0 failed" in applied.notes
         for file in files:
             assert (await reader.properties("conan", file.path))["added.later"] == ["x;y", "z"]

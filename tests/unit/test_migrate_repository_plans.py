@@ -184,3 +184,25 @@ def test_existing_target_kept_when_equal_and_updated_preserving_others() -> None
 def test_conflicting_public_repository_gets_no_anonymous_read() -> None:
     plans = plan([repo("pub", "maven")], {"pub": {"rclass": "remote", "packageType": "maven"}})
     assert plan_anonymous_read(plans, None).action == "none"
+
+
+def test_maven_repositories_keep_inconsistent_poms_unless_told_otherwise() -> None:
+    [maven, generic] = plan([repo("releases", "maven"), repo("files")])
+    assert maven.config["suppressPomConsistencyChecks"] is True
+    assert "suppressPomConsistencyChecks" not in generic.config
+    [strict] = plan_repositories(
+        [repo("releases", "maven")],
+        {},
+        subject="acme",
+        repo_key_template="{repo}",
+        suppress_pom_checks=False,
+    )
+    assert strict.config["suppressPomConsistencyChecks"] is False
+    # an existing Maven repository is left as it is, with a note when it checks POMs
+    existing = {"rclass": "local", "packageType": "maven", "cdnRedirect": True}
+    [kept] = plan([repo("releases", "maven")], {"releases": existing})
+    assert kept.action is RepoAction.KEEP
+    assert any("checks POM consistency" in note for note in kept.notes)
+    relaxed = {**existing, "suppressPomConsistencyChecks": True}
+    [quiet] = plan([repo("releases", "maven")], {"releases": relaxed})
+    assert not any("POM" in note for note in quiet.notes)

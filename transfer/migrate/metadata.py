@@ -350,8 +350,9 @@ async def apply_properties(
     """Set the stored properties on done files that did not get them with their deploy.
 
     Without ``everything`` only files recorded ``already_present`` are considered (no deploy
-    carried their properties); with it, every done file. A file is patched once per distinct
-    property set (a side record remembers a digest of what was set), so a re-run sends nothing.
+    carried their properties); with it, every done file but checksum files (not stored). A
+    file is patched once per distinct property set (a side record remembers a digest of what
+    was set), so a re-run sends nothing.
     """
     result = PropertiesResult()
     if not target.capabilities.properties:
@@ -389,6 +390,8 @@ async def apply_properties(
             spec = item.spec
             if not spec.properties or not (everything or item.how == "already_present"):
                 continue
+            if item.how == "checksum_file":
+                continue  # not a file in the target: Artifactory serves it from its artifact
             await slots.acquire()
             group.start_soon(one, spec.target_repo, spec.target_path, spec.properties)
     if bus is not None:

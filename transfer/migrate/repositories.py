@@ -6,7 +6,9 @@ to a ``packageType`` (:data:`PACKAGE_TYPES`, ``deb`` an alias of debian) and a l
 configuration after creating it (``POST {"cdnRedirect": true}``, as JFrog's migration guide says).
 An existing repository of the same class and package type is kept (CDN redirect still ensured);
 any other is a conflict and is never changed. Public repositories get anonymous read through one
-permission target (:data:`ANONYMOUS_READ_PERMISSION`).
+permission target (:data:`ANONYMOUS_READ_PERMISSION`). Maven repositories are created with
+``suppressPomConsistencyChecks`` as configured (on by default: a migration keeps the bytes it
+found, and Bintray-era POMs, sbt plugins above all, often do not match their paths).
 
 Nothing here does I/O: ``transfer plan`` prints these plans and
 :mod:`transfer.migrate.repositories_phase` carries them out, so the two never disagree.
@@ -139,7 +141,13 @@ class PermissionPlan:
         }
 
 
-def _desired_config(repo: SourceRepository, package_type: str, layout: str) -> dict[str, Any]:
+_POM_CHECKED = frozenset({"maven", "gradle", "ivy", "sbt"})
+"""Package types whose repositories check POM consistency (``suppressPomConsistencyChecks``)."""
+
+
+def _desired_config(
+    repo: SourceRepository, package_type: str, layout: str, suppress_pom_checks: bool
+) -> dict[str, Any]:
     labels = f" Labels: {', '.join(repo.labels)}." if repo.labels else ""
     config: dict[str, Any] = {
         "rclass": "local",
@@ -148,6 +156,8 @@ def _desired_config(repo: SourceRepository, package_type: str, layout: str) -> d
         "description": repo.desc,
         "notes": f"Migrated from Bintray repository {repo.name}.{labels}",
     }
+    if package_type in _POM_CHECKED:
+        config["suppressPomConsistencyChecks"] = suppress_pom_checks
     if package_type == "rpm":
         depth = repo.raw.get("yum_metadata_depth")
         config["calculateYumMetadata"] = True
@@ -159,7 +169,12 @@ def _desired_config(repo: SourceRepository, package_type: str, layout: str) -> d
     return config
 
 
-def _plan_one(repo: SourceRepository, key: str, current: Mapping[str, Any] | None) -> RepoPlan:
+def _plan_one(
+    repo: SourceRepository,
+    key: str,
+    current: Mapping[str, Any] | None,
+    suppress_pom_checks: bool = True,
+) -> RepoPlan:
     package_type = PACKAGE_TYPES.get(repo.type, "generic")
     layout = LAYOUTS.get(package_type, _DEFAULT_LAYOUT)
     notes: list[str] = []
@@ -175,7 +190,7 @@ def _plan_one(repo: SourceRepository, key: str, current: Mapping[str, Any] | Non
         action=RepoAction.CREATE,
     )
     if current is None:
-        config = _desired_config(repo, package_type, layout)
+        config = _desired_config(repo, package_type, layout, suppress_pom_checks)
         return replace(plan, config=config, changes=_CDN, notes=tuple(notes))
     rclass = str(current.get("rclass", "")).lower()
     current_type = str(current.get("packageType", "")).lower()
@@ -188,6 +203,11 @@ def _plan_one(repo: SourceRepository, key: str, current: Mapping[str, Any] | Non
     current_layout = str(current.get("repoLayoutRef", ""))
     if current_layout and current_layout != layout:
         notes.append(f"kept its layout {current_layout} (we would use {layout})")
+    if package_type in _POM_CHECKED and current.get("suppressPomConsistencyChecks") is not True:
+        notes.append(
+            "checks POM consistency: a POM whose coordinates do not match its path is refused "
+            "(set suppressPomConsistencyChecks on it to keep such POMs)"
+        )
     if current.get("cdnRedirect") is True:
         return replace(plan, action=RepoAction.KEEP, notes=tuple(notes))
     return replace(plan, action=RepoAction.ENABLE_CDN, changes=_CDN, notes=tuple(notes))
@@ -199,11 +219,13 @@ def plan_repositories(
     *,
     subject: str,
     repo_key_template: str,
+    suppress_pom_checks: bool = True,
 ) -> list[RepoPlan]:
     """Decide, for each Bintray repository, what to do in the target.
 
     ``existing`` maps target keys to their current configuration (``None`` or absent: no such
-    repository). Pure: the same inputs always give the same plans.
+    repository); ``suppress_pom_checks`` goes into new Maven repositories. Pure: the same
+    inputs always give the same plans.
     """
     plans: list[RepoPlan] = []
     taken: dict[str, str] = {}
@@ -223,7 +245,7 @@ def plan_repositories(
             plans.append(replace(plan, action=RepoAction.CONFLICT, reason=reason))
             continue
         taken[key.lower()] = repo.name
-        plans.append(_plan_one(repo, key, existing.get(key)))
+        plans.append(_plan_one(repo, key, existing.get(key), suppress_pom_checks))
     return plans
 
 

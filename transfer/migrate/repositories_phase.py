@@ -80,13 +80,24 @@ class RepositoriesPreview:
 
 
 async def preview_repositories(
-    source: Source, admin: TargetAdmin, *, subject: str, repo_key_template: str
+    source: Source,
+    admin: TargetAdmin,
+    *,
+    subject: str,
+    repo_key_template: str,
+    suppress_pom_checks: bool = True,
 ) -> RepositoriesPreview:
     """Read the source and the target and plan, without writing anything anywhere."""
     repos = await source.list_repositories()
     blank = plan_repositories(repos, {}, subject=subject, repo_key_template=repo_key_template)
     existing = await read_existing(admin, [plan.key for plan in blank])
-    plans = plan_repositories(repos, existing, subject=subject, repo_key_template=repo_key_template)
+    plans = plan_repositories(
+        repos,
+        existing,
+        subject=subject,
+        repo_key_template=repo_key_template,
+        suppress_pom_checks=suppress_pom_checks,
+    )
     permission = plan_anonymous_read(plans, await admin.get_permission(ANONYMOUS_READ_PERMISSION))
     conflicts = [_conflict_entry(p.key or p.source, p.reason) for p in plans if not p.usable]
     cannot_move = conflicts + await collect_organisation_entries(source, repos)
@@ -299,13 +310,18 @@ async def run_repositories_phase(
     repo_key_template: str,
     bus: EventBus | None = None,
     sleep: Sleep = anyio.sleep,
+    suppress_pom_checks: bool = True,
 ) -> RepositoriesResult:
     """Create or check every repository, grant anonymous read on the public ones, and record
     what cannot move. Idempotent: a second run writes nothing to the target."""
     if bus is not None:
         bus.emit(PhaseStarted(name="repositories"))
     preview = await preview_repositories(
-        source, admin, subject=subject, repo_key_template=repo_key_template
+        source,
+        admin,
+        subject=subject,
+        repo_key_template=repo_key_template,
+        suppress_pom_checks=suppress_pom_checks,
     )
     result = RepositoriesResult(plans=preview.plans)
     for plan in result.plans:

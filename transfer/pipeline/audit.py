@@ -3,7 +3,9 @@
 It trusts neither the checkpoint store nor earlier runs: it lists the source again, lists each
 target repository (one deep listing per repository), and compares size, sha1 and sha256 per
 path. Both listings go into a temporary SQLite file next to the report and are compared there
-with SQL, so memory stays flat however many files there are.
+with SQL, so memory stays flat however many files there are. A source checksum file
+(``X.sha1``...) counts as present when the target holds its ``X``: Artifactory lists no such
+files, it serves them for every stored file (the migration checked their values).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Protocol
 import anyio
 
 from transfer.errors import TransferError
-from transfer.pipeline.planner import map_repo_key
+from transfer.pipeline.planner import checksum_file_of, map_repo_key
 from transfer.sources.base import Source
 from transfer.targets.base import TargetFile
 
@@ -80,7 +82,8 @@ class AuditResult:
 
 _SCHEMA = """
 CREATE TABLE src (target_repo TEXT, path TEXT, repo TEXT, package TEXT, version TEXT,
-                  size INTEGER, sha1 TEXT, sha256 TEXT, PRIMARY KEY (target_repo, path));
+                  size INTEGER, sha1 TEXT, sha256 TEXT, artifact TEXT,
+                  PRIMARY KEY (target_repo, path));
 CREATE TABLE tgt (target_repo TEXT, path TEXT, size INTEGER, sha1 TEXT, sha256 TEXT,
                   PRIMARY KEY (target_repo, path));
 """
@@ -97,6 +100,7 @@ _ONLY_SOURCE = """
 SELECT 'only_in_source', s.target_repo, s.path, s.repo, s.package, s.version, s.size, NULL,
        s.sha1, '', s.sha256, '', ''
 FROM src s LEFT JOIN tgt t USING (target_repo, path) WHERE t.path IS NULL
+AND NOT EXISTS (SELECT 1 FROM tgt a WHERE a.target_repo = s.target_repo AND a.path = s.artifact)
 """
 _ONLY_TARGET = """
 SELECT 'only_in_target', t.target_repo, t.path, '', '', '', NULL, t.size, '', t.sha1, '',
@@ -104,7 +108,14 @@ SELECT 'only_in_target', t.target_repo, t.path, '', '', '', NULL, t.size, '', t.
 FROM tgt t LEFT JOIN src s USING (target_repo, path)
 WHERE s.path IS NULL AND t.target_repo IN (SELECT DISTINCT target_repo FROM src)
 """
-_SAME = "SELECT count(*) FROM src s JOIN tgt t USING (target_repo, path)"
+_SAME = """
+SELECT (SELECT count(*) FROM src s JOIN tgt t USING (target_repo, path))
+     + (SELECT count(*) FROM src s WHERE s.artifact != ''
+        AND NOT EXISTS (SELECT 1 FROM tgt t
+                        WHERE t.target_repo = s.target_repo AND t.path = s.path)
+        AND EXISTS (SELECT 1 FROM tgt a
+                    WHERE a.target_repo = s.target_repo AND a.path = s.artifact))
+"""
 
 
 async def audit(
@@ -115,8 +126,13 @@ async def audit(
     repo_key_template: str,
     work_dir: Path,
     on_progress: Callable[[int], None] | None = None,
+    checksum_files: bool = True,
 ) -> AuditResult:
-    """Compare every source file with the target; write ``verify.csv`` into ``work_dir``."""
+    """Compare every source file with the target; write ``verify.csv`` into ``work_dir``.
+
+    ``checksum_files``: the target serves checksum files itself (Artifactory) instead of
+    storing them.
+    """
     await anyio.Path(work_dir).mkdir(parents=True, exist_ok=True)
     db_path = work_dir / "verify.sqlite-tmp"
     await anyio.Path(db_path).unlink(missing_ok=True)
@@ -124,7 +140,9 @@ async def audit(
     result = AuditResult(csv_path=work_dir / "verify.csv")
     try:
         await anyio.to_thread.run_sync(db.executescript, _SCHEMA)
-        keys = await _list_source(source, db, subject, repo_key_template, result, on_progress)
+        keys = await _list_source(
+            source, db, (subject, repo_key_template, checksum_files), result, on_progress
+        )
         for key in sorted(keys):
             try:
                 listed = await target.list_files(key)
@@ -145,14 +163,19 @@ async def audit(
     return result
 
 
+def _artifact(path: str, checksum_files: bool) -> str:
+    described = checksum_file_of(path) if checksum_files else None
+    return described[0] if described else ""
+
+
 async def _list_source(
     source: Source,
     db: sqlite3.Connection,
-    subject: str,
-    template: str,
+    mapping: tuple[str, str, bool],
     result: AuditResult,
     on_progress: Callable[[int], None] | None,
 ) -> set[str]:
+    subject, template, checksum_files = mapping
     keys: set[str] = set()
     listed = 0
     for repo in await source.list_repositories():
@@ -170,11 +193,12 @@ async def _list_source(
             for version in package.versions:
                 files = await source.list_version_files(repo.name, package.name, version)
                 rows = [
-                    (key, f.path, f.repo, f.package, f.version, f.size, f.sha1, f.sha256)
+                    (key, f.path, f.repo, f.package, f.version, f.size, f.sha1, f.sha256, side)
                     for f in files
+                    for side in (_artifact(f.path, checksum_files),)
                 ]
                 await anyio.to_thread.run_sync(
-                    db.executemany, "INSERT OR REPLACE INTO src VALUES (?,?,?,?,?,?,?,?)", rows
+                    db.executemany, "INSERT OR REPLACE INTO src VALUES (?,?,?,?,?,?,?,?,?)", rows
                 )
                 listed += len(rows)
                 if on_progress is not None:

@@ -33,11 +33,13 @@ from transfer.integrity import (
 )
 from transfer.models import Checksums, ItemState
 from transfer.pipeline.bandwidth import BandwidthLimiter
+from transfer.pipeline.checksum_files import check_checksum_file
 from transfer.pipeline.dedup import ContentRegistry
 from transfer.pipeline.planner import (
     Action,
     ConflictPolicy,
     TargetFacts,
+    checksum_file_of,
     checksums_agree,
     decide,
 )
@@ -78,6 +80,9 @@ class CopyOptions:
     # md5 only has a counterpart when the target reports one (Artifactory does, WebDAV not).
     algorithms: tuple[str, ...] = ("sha1", "sha256", "md5")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The target serves checksum files itself and refuses them as files (Artifactory): check
+    # a source's X.sha1 / X.md5 / X.sha256 against the X in the target instead of copying it.
+    checksum_files: bool = False
 
 
 class CopyWorker:
@@ -172,6 +177,9 @@ class CopyWorker:
 
     async def _attempt(self, item: WorkItem) -> Outcome:
         spec = item.spec
+        described = checksum_file_of(spec.target_path) if self._options.checksum_files else None
+        if described is not None:
+            return await check_checksum_file(self._source, self._target, spec, *described)
         declared = Checksums(sha1=spec.sha1, sha256=spec.sha256)
         digest = spec.sha256 or spec.sha1
         facts = await self._facts(item)

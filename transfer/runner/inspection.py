@@ -103,6 +103,7 @@ async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditRes
             subject=settings.source.subject,
             repo_key_template=settings.target.repo_key_template,
             work_dir=target_dir,
+            checksum_files=target.capabilities.checksum_files,
         )
 
 

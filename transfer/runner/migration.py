@@ -174,6 +174,7 @@ async def migrate(
                         subject=settings.source.subject,
                         repo_key_template=settings.target.repo_key_template,
                         bus=bus,
+                        suppress_pom_checks=settings.target.suppress_pom_consistency_checks,
                     )
                     summary.notes.append(repositories.note())
                 else:
@@ -291,6 +292,7 @@ async def _artifacts(
                 if target.capabilities.server_checksums
                 else ("sha1", "sha256")
             ),
+            checksum_files=target.capabilities.checksum_files,
         ),
         limiter=AdaptiveLimiter(t.workers),
         bandwidth=BandwidthLimiter(t.bandwidth_limit),

@@ -94,6 +94,7 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
                 target.admin,
                 subject=settings.source.subject,
                 repo_key_template=settings.target.repo_key_template,
+                suppress_pom_checks=settings.target.suppress_pom_consistency_checks,
             )
             summary.repositories = preview.as_dict()
         summary.property_rules = [

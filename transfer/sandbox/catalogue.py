@@ -17,6 +17,7 @@ from urllib.parse import quote
 from transfer.sandbox import awkward
 from transfer.sandbox.layouts import (
     Forge,
+    checksum_files,
     conan_files,
     debian_files,
     docker_files,
@@ -27,6 +28,7 @@ from transfer.sandbox.layouts import (
     vagrant_files,
 )
 from transfer.sandbox.orgdata import BintrayFile, BintrayPackage, BintrayRepo, BintrayVersion
+from transfer.sandbox.poms import Coordinates, Pom
 
 __all__ = ["populate"]
 
@@ -119,9 +121,31 @@ def _series(forge: Forge, count: int) -> list[str]:
     return names
 
 
+_PARENT = Coordinates("com.acme", "acme-parent", "1.0.0")
+_JUNIT = Coordinates("junit", "junit", "${junit.version}")
+
+
 def _maven(forge: Forge, demo: bool) -> BintrayFile:
-    """Maven repository; returns core-lib's newest jar (mirrored into the generic repo)."""
+    """Maven repository with real POMs; returns core-lib's newest jar (mirrored into the
+    generic repo).
+
+    ``com.acme`` artifacts inherit their group from ``acme-parent`` (properties, dependency
+    management); the others declare their own. As found in the wild, the sbt plugin's POM does
+    not match its path (``sbt-acme_2.12_1.0``), nor, in ``demo``, does legacy-api's group.
+    Core-lib's newest version carries ``.sha1`` / ``.md5`` checksum files.
+    """
     repo = forge.add_repo("releases", "maven", desc="Release builds", labels=["java", "jvm"])
+    parent = _package(forge, repo, _PARENT.artifact, system_ids=["com.acme:acme-parent"])
+    parent_pom = Pom(
+        _PARENT.artifact,
+        group=_PARENT.group,
+        version=_PARENT.version,
+        packaging="pom",
+        properties={"java.version": "11", "junit.version": "4.13.2"},
+        managed=[Coordinates("junit", "junit", "${junit.version}")],
+    )
+    version = _version(forge, parent, _PARENT.version)
+    maven_files(forge, (repo, parent, version), parent_pom)
     artifacts: list[tuple[str, str, list[str]]] = [
         ("com.acme", "core-lib", ["1.0.0", "1.1.0", "1.2.0"] if demo else ["1.0.0", "1.2.0"]),
         ("com.acme", "json-parser", ["0.9.1"]),
@@ -139,8 +163,16 @@ def _maven(forge: Forge, demo: bool) -> BintrayFile:
     for group, name, versions in artifacts:
         package = _package(forge, repo, name, system_ids=[f"{group}:{name}"])
         for number in versions:
-            maven_files(forge, (repo, package, _version(forge, package, number)), group)
+            pom = _pom(group, name, number, demo)
+            classifiers = ("sources", "javadoc") if demo and name == "http-client" else ("sources",)
+            place = (repo, package, _version(forge, package, number))
+            maven_files(forge, place, pom, group=group, classifiers=classifiers)
+    _sbt_plugin(forge, repo, ["0.3.0", "0.3.1"] if demo else ["0.3.1"])
     core = repo.packages["core-lib"]
+    newest = core.versions[0]
+    jar, pom_file = newest.files[0], newest.files[1]
+    checksum_files(forge, (repo, core, newest), jar, "sha1")
+    checksum_files(forge, (repo, core, newest), pom_file, "md5")
     core.attributes = [
         *awkward.package_attributes(forge.rng, forge.stamp),
         awkward.long_attribute(),
@@ -148,9 +180,36 @@ def _maven(forge: Forge, demo: bool) -> BintrayFile:
     core.versions[0].attributes = awkward.version_attributes(
         forge.rng, forge.stamp, core.versions[0].name
     )
-    jar = core.versions[0].files[0]
     jar.attributes = awkward.file_attributes(forge.rng, forge.stamp)
     return jar
+
+
+def _pom(group: str, name: str, number: str, demo: bool) -> Pom:
+    if group == _PARENT.group:
+        # group inherited from the parent; a sibling dependency through a property
+        deps = [_JUNIT] if name != "json-parser" else []
+        if name == "core-lib":
+            deps = [Coordinates("${project.groupId}", "json-parser", "0.9.1"), *deps]
+        return Pom(name, version=number, parent=_PARENT, dependencies=deps)
+    if demo and name == "legacy-api":
+        # relocated long ago: the POM still names the old group, the path the new one
+        return Pom(name, group="acme.legacy", version=number)
+    return Pom(name, group=group, version=number, properties={"maven.compiler.release": "8"})
+
+
+def _sbt_plugin(forge: Forge, repo: BintrayRepo, versions: list[str]) -> None:
+    """An sbt plugin as sbt published it: under ``sbt-acme_2.12_1.0`` with a POM that says
+    ``sbt-acme`` — Artifactory's POM consistency check refuses it unless suppressed."""
+    package = _package(forge, repo, "sbt-acme", system_ids=["com.acme:sbt-acme_2.12_1.0"])
+    for number in versions:
+        pom = Pom(
+            "sbt-acme",
+            group="com.acme",
+            version=number,
+            properties={"sbtVersion": "1.0", "scalaVersion": "2.12"},
+        )
+        place = (repo, package, _version(forge, package, number))
+        maven_files(forge, place, pom, folder="sbt-acme_2.12_1.0")
 
 
 def _debian(forge: Forge, demo: bool) -> None:

@@ -3,7 +3,8 @@
 Nothing is stored, so a multi-GiB organisation costs no disk. Content is a 32-byte header
 unique to the key followed by a long pseudo-random cycle starting at a key-dependent offset,
 so any byte range can be produced directly (``Range`` requests) and distinct keys never share
-content by accident. Files that should be identical share a ``content_key``.
+content by accident. Files that should be identical share a ``content_key``. A few files whose
+bytes must mean something (POMs, checksum files) are registered as literal bytes instead.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class ContentSource:
         self._blocks = {"binary": binary + binary, "text": text + text}
         self._digests: dict[tuple[str, int, str], Digests] = {}
         self._lock = threading.Lock()
+        self._literal: dict[str, bytes] = {}
+
+    def add_literal(self, key: str, data: bytes) -> None:
+        """Serve exactly ``data`` for ``key`` (whatever size and kind are asked with it)."""
+        with self._lock:
+            self._literal[key] = bytes(data)
+            self._digests = {k: v for k, v in self._digests.items() if k[0] != key}
 
     def _header(self, key: str, kind: ContentKind) -> bytes:
         digest = hashlib.blake2b(f"{self.seed}\0{key}".encode(), digest_size=32).digest()
@@ -77,6 +85,12 @@ class ContentSource:
         stop = size if end is None else min(end, size)
         pos = max(0, start)
         if pos >= stop:
+            return
+        literal = self._literal.get(key)
+        if literal is not None:
+            view = memoryview(literal)[pos:stop]
+            for at in range(0, len(view), chunk_size):
+                yield view[at : at + chunk_size]
             return
         header = self._header(key, kind)
         if pos < _HEADER:

@@ -22,12 +22,14 @@ from transfer.sandbox.orgdata import (
     BintrayVersion,
     Organization,
 )
+from transfer.sandbox.poms import Pom, pom_xml
 
 __all__ = [
     "DAY_MS",
     "KIB",
     "MIB",
     "Forge",
+    "checksum_files",
     "conan_files",
     "debian_files",
     "docker_files",
@@ -140,14 +142,24 @@ class Forge:
         kind: str = "binary",
         content_key: str | None = None,
         published: bool | None = None,
+        data: bytes | None = None,
         **fields: Any,
     ) -> BintrayFile:
-        """Add a file to ``version``; its content key defaults to its own ``repo/path``."""
+        """Add a file to ``version``; its content key defaults to its own ``repo/path``.
+
+        ``data`` gives the exact bytes (``size`` is then their length), for files whose content
+        must mean something: POMs, checksum files.
+        """
         key = (repo.name, check_path(path))
         if key in self._paths:
             raise ValueError(f"duplicate path {path!r} in {repo.name!r}")
         self._paths.add(key)
         created = iso_ms(self._clock[id(version)] + self.rng.randrange(600_000))
+        if content_key is None:
+            content_key = f"{repo.name}/{path}"
+        if data is not None:
+            self.org.content.add_literal(content_key, data)
+            size, kind = len(data), "text"
         file = BintrayFile(
             path=path,
             repo=repo.name,
@@ -155,7 +167,7 @@ class Forge:
             version=version.name,
             owner=self.org.name,
             size=size,
-            content_key=content_key if content_key is not None else f"{repo.name}/{path}",
+            content_key=content_key,
             kind=kind,
             created=created,
             published=version.published if published is None else published,
@@ -168,15 +180,42 @@ class Forge:
 Place = tuple[BintrayRepo, BintrayPackage, BintrayVersion]
 
 
-def maven_files(forge: Forge, place: Place, group: str) -> list[BintrayFile]:
-    """``group/path/artifact/version/artifact-version.jar`` plus its pom and sources jar."""
+def maven_files(
+    forge: Forge,
+    place: Place,
+    pom: Pom,
+    *,
+    group: str = "",
+    folder: str = "",
+    classifiers: tuple[str, ...] = ("sources",),
+) -> list[BintrayFile]:
+    """``group/path/artifact/version/artifact-version.jar``, its POM and classifier jars.
+
+    The path comes from the package and version (``folder`` overrides the artifact directory,
+    as sbt plugins published under ``name_<scala>_<sbt>``) and ``group``, by default the group
+    the POM declares or inherits. The POM's bytes are real
+    (:func:`~transfer.sandbox.poms.pom_xml`); a ``pom`` packaging project has no jars.
+    """
     _, package, version = place
-    stem = f"{group.replace('.', '/')}/{package.name}/{version.name}/{package.name}-{version.name}"
-    return [
-        forge.add_file(*place, f"{stem}.jar", forge.small_size()),
-        forge.add_file(*place, f"{stem}.pom", forge.text_size(), kind="text"),
-        forge.add_file(*place, f"{stem}-sources.jar", forge.small_size()),
-    ]
+    group = group or pom.group or (pom.parent.group if pom.parent else "")
+    directory = f"{group.replace('.', '/')}/{folder or package.name}/{version.name}"
+    stem = f"{directory}/{package.name}-{version.name}"
+    if pom.packaging == "pom":
+        return [forge.add_file(*place, f"{stem}.pom", 0, data=pom_xml(pom))]
+    jar = forge.add_file(*place, f"{stem}.jar", forge.small_size())
+    pom_file = forge.add_file(*place, f"{stem}.pom", 0, data=pom_xml(pom))
+    extra = [forge.add_file(*place, f"{stem}-{c}.jar", forge.small_size()) for c in classifiers]
+    return [jar, pom_file, *extra]
+
+
+def checksum_files(forge: Forge, place: Place, file: BintrayFile, algorithms: str) -> None:
+    """Checksum files next to ``file`` as some uploaders stored them: ``X.sha1`` with the bare
+    hex (Maven), ``X.md5`` as ``sha1sum``-style ``<hex>  <name>``."""
+    digests = forge.org.content.digests(file.content_key, file.size, kind=file.kind)
+    for algorithm in algorithms.split():
+        value = getattr(digests, algorithm)
+        text = value if algorithm == "sha1" else f"{value}  {file.name}\n"
+        forge.add_file(*place, f"{file.path}.{algorithm}", 0, data=text.encode())
 
 
 def debian_files(

@@ -19,6 +19,7 @@ from transfer.errors import (
     ChecksumMismatch,
     ConflictError,
     NotFoundError,
+    PomRejected,
     RemoteError,
     UnusableService,
 )
@@ -55,7 +56,9 @@ _USER_AGENT = "transfer/0.1 (artifactory-target)"
 _OK = (200, 201, 202)
 _ANY_2XX = tuple(range(200, 300))
 """``PATCH /api/metadata`` has no documented success status (reference §13): any 2xx is one."""
-_CAPABILITIES = TargetCapabilities(checksum_deploy=True, properties=True, server_checksums=True)
+_CAPABILITIES = TargetCapabilities(
+    checksum_deploy=True, properties=True, server_checksums=True, checksum_files=True
+)
 
 
 def choose_auth(
@@ -338,7 +341,8 @@ class ArtifactoryTarget(HttpClientOwner):
         chunks cannot be replayed).  Raises :class:`~transfer.errors.SizeMismatch` when the
         chunks do not add up to ``size`` (the request is aborted) and
         :class:`~transfer.errors.ChecksumMismatch` when the target's checksum policy rejects
-        the bytes (409).
+        the bytes (409), and :class:`~transfer.errors.PomRejected` when a Maven repository's POM
+        consistency check refuses a POM (409).
         """
         matrix, deferred = self._split_properties(properties)
         headers = {
@@ -362,6 +366,13 @@ class ArtifactoryTarget(HttpClientOwner):
                     declared,
                     f"different bytes: {error}",
                     path=f"{repo_key}/{path}",
+                ) from error
+            if path.endswith(".pom") and "pom" in str(error).lower():
+                raise PomRejected(
+                    f"pom_rejected: the repository checks POM consistency "
+                    f"(suppressPomConsistencyChecks is off): {error}",
+                    status=error.status,
+                    url=error.url,
                 ) from error
             raise
         return self._file(repo_key, path, response.json(), deferred)

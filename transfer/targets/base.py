@@ -43,6 +43,9 @@ class TargetCapabilities:
     """Can hold key → values properties on files."""
     server_checksums: bool = False
     """Reports the checksums it computed for what it stored."""
+    checksum_files: bool = False
+    """Serves ``X.sha1``, ``X.md5`` and ``X.sha256`` for a stored ``X`` itself and does not
+    store such files (Artifactory): a source's checksum files are checked, not copied."""
 
 
 @dataclass(frozen=True, slots=True)

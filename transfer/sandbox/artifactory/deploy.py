@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .antpath import any_match
 from .common import ApiError, json_response
+from .maven import checksum_target, parse_checksum_value, pom_checked, pom_problem
 from .properties import PropertyError, parse_matrix, validate_property
 from .security import Principal
 from .signed_urls import check_signature
@@ -179,6 +180,10 @@ async def put(request: web.Request) -> web.StreamResponse:
         )
     if target.folder:
         return _put_folder(request, state, (key, rclass), tree, target)
+    checksum_deploy = request.headers.get("X-Checksum-Deploy", "").lower() == "true"
+    described = checksum_target(path)
+    if described is not None and not checksum_deploy:
+        return await _put_checksum(request, state, (key, config), tree, described)
     sent = _request_checksums(request)
     try:
         tree.check_file_path(path)
@@ -191,13 +196,22 @@ async def put(request: web.Request) -> web.StreamResponse:
             raise deny(
                 request, f"User {principal.name} needs delete permission to overwrite '{path}'"
             )
-    if request.headers.get("X-Checksum-Deploy", "").lower() == "true":
+    check_pom = pom_checked(config, path)
+    if checksum_deploy:
         blob = _checksum_blob(state, sent)
+        stored = state.blobs.path(blob.sha1)
+        if check_pom and stored is not None:
+            _refuse_bad_pom(path, stored.read_bytes())
         state.blobs.acquire(blob.sha1)
         item = _new_item(request, state, path, blob)
         item.original = {"sha1": blob.sha1, "md5": blob.md5, "sha256": blob.sha256}
     else:
-        pending = await state.blobs.ingest(_body(request, state))
+        chunks = _body(request, state)
+        if check_pom:  # a POM is small: read it whole, check it, then store it
+            data = b"".join([chunk async for chunk in chunks])
+            _refuse_bad_pom(path, data)
+            chunks = _replay(data)
+        pending = await state.blobs.ingest(chunks)
         blob = pending.blob
         actual = {"sha1": blob.sha1, "sha256": blob.sha256, "md5": blob.md5}
         wrong = {a: v for a, v in sent.items() if v != actual[a]}
@@ -227,6 +241,48 @@ async def put(request: web.Request) -> web.StreamResponse:
     return json_response(
         body, status=201, content_type=ITEM_CREATED, headers={"Location": body["downloadUri"]}
     )
+
+
+async def _replay(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _refuse_bad_pom(path: str, data: bytes) -> None:
+    problem = pom_problem(path, data)
+    if problem is not None:
+        raise ApiError(409, problem)
+
+
+async def _put_checksum(
+    request: web.Request,
+    state: State,
+    repo: tuple[str, dict[str, Any]],
+    tree: RepoTree,
+    described: tuple[str, str],
+) -> web.Response:
+    """PUT of ``X.sha1`` / ``X.md5`` / ``X.sha256``: check it against the stored ``X``.
+
+    201 when it matches (recorded as ``X``'s original checksum) or when the repository trusts
+    only server checksums; 409 on a different or malformed value under the default
+    ``client-checksums`` policy; 404 when ``X`` is not stored. Nothing is stored as a file.
+    """
+    key, config = repo
+    artifact, algorithm = described
+    body = b"".join([chunk async for chunk in _body(request, state)])
+    item = tree.get(artifact)
+    if item is None or item.blob is None:
+        raise ApiError(404, f"Target file to set checksum on doesn't exist: {key}:{artifact}")
+    actual = getattr(item.blob, algorithm)
+    value = parse_checksum_value(body, algorithm)
+    if value == actual:
+        item.original[algorithm] = actual
+    elif config.get("checksumPolicyType") != "server-generated-checksums":
+        raise ApiError(
+            409,
+            f"Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the {algorithm} "
+            f"checksum of '{key}:{artifact}': client '{value or body[:80]!r}' server '{actual}'",
+        )
+    return web.Response(status=201)
 
 
 def _checksum_blob(state: State, sent: dict[str, str]) -> Blob:
@@ -323,6 +379,9 @@ async def get(request: web.Request) -> web.StreamResponse:
     ):
         raise deny(request, f"User {principal.name} is not permitted to read '{content.path}'")
     item = found.item
+    described = checksum_target(content.path) if item is None else None
+    if described is not None:
+        return _checksum_file(found.tree.get(described[0]), described[1])
     if item is None:
         raise ApiError(404, "File not found.")
     if item.folder:
@@ -360,6 +419,13 @@ async def get(request: web.Request) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+def _checksum_file(artifact: Item | None, algorithm: str) -> web.Response:
+    """GET/HEAD of ``X.sha1`` etc.: the stored ``X``'s checksum as text, as Artifactory does."""
+    if artifact is None or artifact.blob is None:
+        raise ApiError(404, "File not found.")
+    return web.Response(text=getattr(artifact.blob, algorithm), content_type="text/plain")
 
 
 async def delete(request: web.Request) -> web.Response:
