@@ -45,13 +45,16 @@ async def test_linked_package_is_copied_once_reported_verified_and_mapped(
         paths = await report(settings)
         markdown = paths.markdown.read_text()
         assert "package json-parser of repository releases was linked into internal" in markdown
-        assert "virtual repository over releases and internal" in markdown
+        # releases is Maven, internal generic: no virtual repository can join them
+        assert "A virtual repository cannot join releases (maven) and internal (generic)" in (
+            markdown
+        )
         data = json.loads(paths.json.read_text())
         links = [
             e for e in data["side_tasks"]["unmigratable"] if e.get("category") == "linked_package"
         ]
-        assert [(e["owner_repo"], e["linked_repo"], e["copied"]) for e in links] == [
-            ("releases", "internal", True)
+        assert [(e["owner_repo"], e["linked_repo"], e["copied"], e["advice"]) for e in links] == [
+            ("releases", "internal", True, "copy")
         ]
 
         with (settings.report.output_dir / URL_MAP_NAME).open(encoding="utf-8") as handle:

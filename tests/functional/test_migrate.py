@@ -34,6 +34,14 @@ async def test_demo_organisation_migrates_completely(tmp_path: Path) -> None:
         assert assert_target_matches_source(sandbox) == total
         # identical content is stored once: fewer blobs than files
         assert sandbox.artifactory.blob_count() < total
+        # linked packages: found in every linking repository, copied into the owner only
+        assert summary.discovery is not None
+        assert summary.discovery.links == 3
+        for repo in sandbox.org.repos.values():
+            for package in repo.packages.values():
+                for linking in package.linked_to_repos:
+                    for file in (f for v in package.versions for f in v.files):
+                        assert sandbox.artifactory.item(linking, file.path) is None
 
 
 async def test_rerun_sends_nothing_and_new_source_files_are_copied(tmp_path: Path) -> None:

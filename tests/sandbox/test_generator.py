@@ -464,3 +464,5 @@ def test_maven_repository_holds_real_poms_a_few_inconsistent_and_checksum_files(
     # a package of releases is linked into other repositories (its files stay in releases)
     linked = releases.packages["json-parser"].linked_to_repos
     assert linked == (["internal", "tools"] if profile == "demo" else ["internal"])
+    if profile == "demo":  # and one between repositories of the same type
+        assert org.repos["tools"].packages["tool-01"].linked_to_repos == ["internal"]

@@ -2,10 +2,11 @@
 
 Artifactory has no such link. The files are copied once, into the owning repository's target,
 and every link becomes a report entry (category :data:`LINK_CATEGORY`) saying what to do in
-Artifactory: a virtual repository over both keys serves the files from the linking repository's
-URL too without a copy; a copy (``POST /api/copy``) only if the linking repository's users
-must own the files. The URL map reads the same entries to list the linking repository's old
-URLs as well.
+Artifactory. Between repositories of one package type: a virtual repository over both keys
+serves the files from one URL without a copy (a copy only if the linking repository must own
+them). Across package types a virtual repository cannot hold both (Artifactory's virtual
+repositories aggregate one package type), so the advice is a copy (``POST /api/copy``). The URL
+map reads the same entries to list the linking repository's old URLs as well.
 """
 
 from __future__ import annotations
@@ -44,18 +45,29 @@ def link_entry(
     owner_key = _key(repo_key_template, owner_name, subject, owner.type if owner else linking.type)
     linking_key = _key(repo_key_template, linking.name, subject, linking.type)
     what = f"package {package.name} of repository {owner_name} was linked into {linking.name}"
+    copy = (
+        f"POST /api/copy/{owner_key or owner_name}/<path>?to=/{linking_key or linking.name}/<path>"
+    )
     if owner is None:
+        advice = "include"
         instead = (
             f"repository {owner_name} is not part of this migration (source filters), so the "
-            f"package's files were not copied: include {owner_name}, then make a virtual "
-            f"repository over {owner_key or owner_name} and {linking_key or linking.name}"
+            f"package's files were not copied: include {owner_name} and migrate again"
         )
-    else:
+    elif owner.type == linking.type:
+        advice = "virtual"
         instead = (
             f"its files were copied once, into {owner_key}. Recommended: a virtual repository "
             f"over {owner_key} and {linking_key} (no copy; resolves from both). Copy the "
-            f"package's folders into {linking_key} (POST /api/copy/{owner_key}/<path>"
-            f"?to=/{linking_key}/<path>) only if that repository must hold its own files"
+            f"package's folders into {linking_key} ({copy}) only if that repository must "
+            "hold its own files"
+        )
+    else:
+        advice = "copy"
+        instead = (
+            f"its files were copied once, into {owner_key}. A virtual repository cannot join "
+            f"{owner_key} ({owner.type}) and {linking_key} ({linking.type}): copy the "
+            f"package's folders into {linking_key} ({copy}) if its users need them there"
         )
     return Unmigratable(
         key=f"link/{owner_name}/{package.name}/{linking.name}",
@@ -69,6 +81,7 @@ def link_entry(
             "owner_key": owner_key,
             "linked_key": linking_key,
             "copied": owner is not None,
+            "advice": advice,
         },
     )
 

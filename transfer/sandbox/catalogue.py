@@ -6,7 +6,7 @@ version; zero-byte files; content shared across versions and repositories; an un
 version and an unpublished file; attributes of every type with awkward and over-long values).
 ``demo`` adds npm (more than 50 packages, so listing pages), RPM, NuGet, Docker, Vagrant and a
 public generic repository, with a few files of 1-3 MiB. ``releases``' json-parser is linked into
-``internal`` (and, in ``demo``, ``tools``).
+``internal`` (and, in ``demo``, ``tools``); in ``demo`` ``tools``' tool-01 into ``internal``.
 """
 
 from __future__ import annotations
@@ -63,10 +63,16 @@ def populate(forge: Forge, *, demo: bool) -> None:
 
 
 def _link(forge: Forge, demo: bool) -> None:
-    """Link ``releases``' json-parser into other repositories, as jcenter-era orgs did: its
-    files stay in ``releases``; the other repositories only list it (``linked: true``)."""
-    targets = ["internal", "tools"] if demo else ["internal"]
-    forge.org.repos["releases"].packages["json-parser"].linked_to_repos = targets
+    """Link packages into other repositories, as jcenter-era orgs did: the files stay with the
+    owner; the others only list the package (``linked: true``). ``releases``' json-parser goes
+    into generic repositories (another package type), and in ``demo`` a tool of ``tools`` into
+    ``internal`` (the same type)."""
+    repos = forge.org.repos
+    repos["releases"].packages["json-parser"].linked_to_repos = (
+        ["internal", "tools"] if demo else ["internal"]
+    )
+    if demo:
+        repos["tools"].packages["tool-01"].linked_to_repos = ["internal"]
 
 
 def _package(forge: Forge, repo: BintrayRepo, name: str, **extra: Any) -> BintrayPackage:
