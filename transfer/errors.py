@@ -23,6 +23,7 @@ exception.  Every subclass of :class:`TransferError` lives here::
     │   ├── PermissionDenied           403
     │   ├── NotFoundError              404
     │   └── ConflictError              409, or a different file already there
+    │       └── PomRejected            409: a Maven repository's POM consistency check
     └── IntegrityError                 retried: bytes did not match what was declared
         ├── ChecksumMismatch
         └── SizeMismatch

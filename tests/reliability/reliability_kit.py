@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from checksum_files import checksum_file_problem, is_checksum_file
 from sandbox_settings import sandbox_settings as sandbox_settings  # re-exported for the tests
 
 from transfer.models import ItemState
@@ -134,7 +135,8 @@ def impossible_states(db: Path, *, live_owners: Iterable[str] = ()) -> list[str]
         elif leased:
             problems.append(f"{where}: holds a lease outside in_flight")
         if state == ItemState.DONE:
-            if not (row["target_sha1"] or row["target_sha256"]):
+            # a checksum file is checked against its artifact; nothing is stored at its path
+            if not (row["target_sha1"] or row["target_sha256"] or row["how"] == "checksum_file"):
                 problems.append(f"{where}: done without target checksums")
             for algo in ("sha1", "sha256"):
                 declared, target = row[algo], row[f"target_{algo}"]
@@ -177,6 +179,10 @@ def done_items_are_verified(sandbox: Sandbox, db: Path) -> list[str]:
         if row["state"] != ItemState.DONE:
             continue
         key = (row["repo"], row["path"])
+        if row["how"] == "checksum_file":
+            problem = checksum_file_problem(sandbox, row["target_repo"], row["target_path"])
+            problems += [problem] if problem else []
+            continue
         stored = sandbox.artifactory.item(row["target_repo"], row["target_path"])
         if stored is None:
             problems.append(f"{key}: done but absent from the target")
@@ -189,6 +195,10 @@ def target_differences(sandbox: Sandbox) -> list[str]:
     """Source files missing or different in the target (target repo = source repo)."""
     problems = []
     for (repo, path), digests in source_digests(sandbox).items():
+        if is_checksum_file(path):
+            problem = checksum_file_problem(sandbox, repo, path)
+            problems += [problem] if problem else []
+            continue
         stored = sandbox.artifactory.item(repo, path)
         if stored is None:
             problems.append(f"{repo}/{path}: missing")
@@ -202,6 +212,7 @@ def target_properties(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, list[
     return {
         (f.repo, f.path): sandbox.artifactory.properties(f.repo, f.path)
         for f in sandbox.org.iter_files()
+        if not is_checksum_file(f.path)
     }
 
 
