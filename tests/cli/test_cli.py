@@ -122,3 +122,4 @@ async def test_plan_shows_pom_checks_and_linked_packages(tmp_path: Path) -> None
     assert "releases → releases: create, packageType maven" in out
     assert "POM consistency checks off" in out
     assert "1 linked packages: copied once, into their owning repository" in out
+    assert "2 check checksum file" in out  # core-lib's .jar.sha1 and .pom.md5: never sent

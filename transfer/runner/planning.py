@@ -29,6 +29,7 @@ from transfer.pipeline.planner import (
     ConflictPolicy,
     Decision,
     TargetFacts,
+    checksum_file_of,
     decide,
 )
 from transfer.reporting.events import (
@@ -111,6 +112,11 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
 
         async def decide_one(item: Item) -> None:
             spec = item.spec
+            if target.capabilities.checksum_files and checksum_file_of(spec.target_path):
+                slots.release()  # checked against its artifact, never sent
+                per_repo = summary.actions.setdefault(spec.repo, {})
+                per_repo["check_checksum_file"] = per_repo.get("check_checksum_file", 0) + 1
+                return
             try:
                 found = await target.probe(spec.target_repo, spec.target_path)
             finally:
