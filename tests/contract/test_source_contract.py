@@ -33,6 +33,9 @@ async def walk(source: Source) -> list[SourceFile]:
         async for name in source.iter_packages(repo.name):
             package = await source.get_package(repo.name, name)
             assert (package.repo, package.name) == (repo.name, name)
+            if package.linked:
+                assert package.owner_repo != repo.name
+                continue  # owned by another repository, whose walk lists its files
             for version in package.versions:
                 found = await source.get_version(repo.name, name, version)
                 assert (found.repo, found.package, found.name) == (repo.name, name, version)
