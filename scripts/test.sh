@@ -19,6 +19,9 @@ if ! python3 -m venv .venv >/dev/null 2>&1; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The last bintray-python pins requests==2.22.0, which clashes with the other compat-tier clients
+# (see pyproject.toml): installed without its pin.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'bintray-python==0.8.0'
 
 required=${TRANSFER_TEST_REQUIRE:-}
 # shellcheck source=scripts/nginx.sh

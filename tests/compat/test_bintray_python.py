@@ -1,0 +1,251 @@
+"""bintray-python 0.8.0 (the last release; Bintray closed in 2021) against the Bintray emulator.
+
+Covers what a migration reads, plus the attribute writes its users made: repositories, packages
+(paged), versions, files, attributes, teams, permissions, access keys and download counts. Bytes
+come through the library's own transport (``Requester.download``): its ``download_content``
+always asks ``dl.bintray.com`` and cannot be pointed anywhere else.
+
+The library takes its API root from the class attribute ``Bintray.BINTRAY_URL``; the tier sets
+it to the emulator for each test. Every answer carries the library's own ``statusCode``/``error``
+entries (appended to lists, merged into objects), which the checks strip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+# scripts/test.sh installs bintray-python without its requests==2.22.0 pin (see pyproject.toml).
+pytest.importorskip("bintray.bintray", reason="bintray-python is installed by scripts/test.sh")
+
+from bintray.bintray import Bintray
+from bintray.requester import Requester
+from bintray_org import (
+    ACCESS_KEY,
+    AWK_PACKAGE,
+    AWK_PATH,
+    AWK_VERSION,
+    JAR_PATH,
+    KEYS,
+    ORG,
+    RC_PATH,
+    TIMESTAMP,
+)
+from compat_servers import BintrayServer
+
+from transfer.sandbox.orgdata import BintrayFile
+
+STATUS = {"statusCode": 200, "error": False}
+
+
+def _body(answer: Any) -> Any:
+    """The service's answer without the library's status entry."""
+    if isinstance(answer, list):
+        assert answer[-1] == STATUS
+        return answer[:-1]
+    assert {k: answer[k] for k in STATUS} == STATUS
+    return {k: v for k, v in answer.items() if k not in STATUS}
+
+
+@pytest.fixture
+def owner(bintray: BintrayServer, monkeypatch: pytest.MonkeyPatch) -> Bintray:
+    """The organisation's owner, with the library pointed at the emulator."""
+    monkeypatch.setattr(Bintray, "BINTRAY_URL", bintray.api)
+    return Bintray("olivia", KEYS["olivia"])
+
+
+def _file(bintray: BintrayServer, path: str) -> BintrayFile:
+    return next(f for f in bintray.emulator.org.iter_files() if f.path == path)
+
+
+def test_subjects_repositories(owner: Bintray) -> None:
+    org = _body(owner.get_organization(ORG))
+    assert org["name"] == ORG
+    assert org["owner"] == "olivia"
+    assert org["repos"] == ["releases", "vault", "debs", "many", "free"]
+    assert {"name": "pat", "type": "member"} in org["members"]
+
+    user = _body(owner.get_user("pat"))
+    assert user["name"] == "pat"
+    assert user["organizations"] == [ORG]
+
+    repos = _body(owner.get_repositories(ORG))
+    assert repos == [{"name": n, "owner": ORG} for n in org["repos"]]
+    repo = _body(owner.get_repository(ORG, "releases"))
+    assert repo["type"] == "maven"
+    assert repo["desc"] == "Release builds"
+    assert repo["package_count"] == 2
+    assert TIMESTAMP.match(repo["created"])
+    vault = _body(owner.get_repository(ORG, "vault"))
+    assert vault["private"] is True
+
+
+def test_packages_are_paged_fifty_at_a_time(owner: Bintray) -> None:
+    names = []
+    for start in (0, 50, 100):
+        page = _body(owner.get_packages(ORG, "many", start_pos=start))
+        assert all(p["linked"] is False for p in page)
+        names += [p["name"] for p in page]
+    assert names == [f"pkg-{i:03d}" for i in range(120)]
+    assert len(_body(owner.get_packages(ORG, "many"))) == 50
+    prefixed = _body(owner.get_packages(ORG, "many", start_name="pkg-11"))
+    assert [p["name"] for p in prefixed] == [f"pkg-{i}" for i in range(110, 120)]
+
+
+def test_package_and_versions(owner: Bintray) -> None:
+    package = _body(owner.get_package(ORG, "releases", "core-lib"))
+    assert package["name"] == "core-lib"
+    assert package["repo"] == "releases"
+    assert package["versions"] == ["2.0.0-rc", "1.2.0", "1.1.0"]
+    assert package["latest_version"] == "1.2.0"
+    assert package["licenses"] == ["Apache-2.0"]
+    assert package["linked_to_repos"] == ["debs"]
+    assert {"name": "channel", "type": "string", "values": ["stable", "lts"]} in package[
+        "attributes"
+    ]
+
+    version = _body(owner.get_version(ORG, "releases", "core-lib", "1.2.0"))
+    assert version["name"] == "1.2.0"
+    assert version["package"] == "core-lib"
+    assert version["desc"] == "Spring release"
+    assert version["vcs_tag"] == "v1.2.0"
+    assert version["attributes"] == [{"name": "qa", "type": "boolean", "values": [True]}]
+    assert _body(owner.get_version(ORG, "releases", "core-lib"))["name"] == "1.2.0"  # _latest
+
+    awkward = _body(owner.get_version(ORG, "releases", AWK_PACKAGE, AWK_VERSION))
+    assert awkward["name"] == AWK_VERSION
+    assert awkward["package"] == AWK_PACKAGE
+
+
+def test_files_of_packages_and_versions(owner: Bintray, bintray: BintrayServer) -> None:
+    jar = _file(bintray, JAR_PATH)
+    files = _body(owner.get_version_files(ORG, "releases", "core-lib", "1.2.0"))
+    by_path = {f["path"]: f for f in files}
+    listed = by_path[JAR_PATH]
+    assert listed["name"] == "core-lib-1.2.0.jar"
+    assert listed["size"] == jar.size
+    assert listed["version"] == "1.2.0"
+    digests = bintray.emulator.org.content.digests(jar.content_key, jar.size, kind=jar.kind)
+    assert listed["sha1"] == digests.sha1
+    assert listed["sha256"] == digests.sha256
+
+    published = {f["path"] for f in _body(owner.get_package_files(ORG, "releases", "core-lib"))}
+    assert RC_PATH not in published
+    everything = _body(
+        owner.get_package_files(ORG, "releases", "core-lib", include_unpublished=True)
+    )
+    assert RC_PATH in {f["path"] for f in everything}
+    assert published < {f["path"] for f in everything}
+
+    awkward = _body(owner.get_version_files(ORG, "releases", AWK_PACKAGE, AWK_VERSION))
+    assert [f["path"] for f in awkward] == [AWK_PATH]
+
+
+def test_file_bytes_through_the_library_transport(bintray: BintrayServer) -> None:
+    jar = _file(bintray, JAR_PATH)
+    expected = bintray.emulator.org.content.read(jar.content_key, jar.size, kind=jar.kind)
+    requester = Requester("olivia", KEYS["olivia"])
+    content = requester.download(f"{bintray.dl}/{ORG}/releases/{JAR_PATH}", add_status_code=False)
+    assert hashlib.sha1(content).hexdigest() == hashlib.sha1(expected).hexdigest()
+    assert len(content) == jar.size
+
+
+def test_package_and_version_attributes_read_and_write(owner: Bintray) -> None:
+    assert _body(owner.get_attributes(ORG, "releases", "core-lib", attributes=["build"])) == [
+        {"name": "build", "type": "number", "values": [1234]}
+    ]
+    replaced = _body(
+        owner.set_attributes(
+            ORG, "releases", "core-lib", None, [{"name": "a", "values": ["1"], "type": "string"}]
+        )
+    )
+    assert replaced == [{"name": "a", "type": "string", "values": ["1"]}]
+    merged = _body(
+        owner.update_attributes(
+            ORG, "releases", "core-lib", None, [{"name": "b", "values": [2], "type": "number"}]
+        )
+    )
+    assert merged == [
+        {"name": "a", "type": "string", "values": ["1"]},
+        {"name": "b", "type": "number", "values": [2]},
+    ]
+    assert _body(owner.delete_attributes(ORG, "releases", "core-lib", None, ["a"])) == {
+        "message": "success"
+    }
+    assert _body(owner.get_attributes(ORG, "releases", "core-lib")) == [
+        {"name": "b", "type": "number", "values": [2]}
+    ]
+    assert _body(owner.get_attributes(ORG, "releases", "core-lib", "1.2.0")) == [
+        {"name": "qa", "type": "boolean", "values": [True]}
+    ]
+
+
+def test_file_attributes_read_and_write(owner: Bintray) -> None:
+    # File attribute types come back upper-case (reference §7.2).
+    assert _body(owner.get_file_attributes(ORG, "releases", JAR_PATH)) == [
+        {"name": "origin", "type": "STRING", "values": ["ci"]}
+    ]
+    replaced = _body(
+        owner.set_file_attributes(
+            ORG, "releases", JAR_PATH, [{"name": "z", "values": ["1"], "type": "string"}]
+        )
+    )
+    assert replaced == [{"name": "z", "type": "STRING", "values": ["1"]}]
+    merged = _body(
+        owner.update_file_attributes(
+            ORG, "releases", JAR_PATH, [{"name": "y", "values": ["2"], "type": "string"}]
+        )
+    )
+    assert [a["name"] for a in merged] == ["z", "y"]
+    deleted = _body(owner.delete_file_attributes(ORG, "releases", JAR_PATH, ["z"]))
+    assert deleted["message"].endswith(JAR_PATH)
+    assert _body(owner.get_file_attributes(ORG, "releases", JAR_PATH)) == [
+        {"name": "y", "type": "STRING", "values": ["2"]}
+    ]
+
+
+def test_teams_and_repository_permissions(owner: Bintray) -> None:
+    assert _body(owner.get_org_teams(ORG)) == {"teams": ["publishers", "readers"]}
+    team = _body(owner.get_org_team(ORG, "publishers"))
+    assert team["members"] == ["pat"]
+    assert team["permitted_repos"] == {"releases": "publish", "vault": "read"}
+    assert _body(owner.get_all_team_permissions(ORG, "vault")) == [
+        {"team": "publishers", "permission": "read"},
+        {"team": "readers", "permission": "read"},
+    ]
+    assert _body(owner.get_team_permissions(ORG, "releases", "publishers")) == {
+        "team": "publishers",
+        "permission": "publish",
+    }
+
+
+def test_access_keys(owner: Bintray) -> None:
+    assert _body(owner.get_access_keys_org(ORG)) == {"access_keys": ["ci-key", "old-key"]}
+    key = _body(owner.get_access_key_org(ORG, ACCESS_KEY[0]))
+    assert key["id"] == ACCESS_KEY[0]
+    assert key["username"] == f"{ACCESS_KEY[0]}@{ORG}"
+    assert key["expiry"] == 4102444800000
+    assert "password" not in key
+
+
+def test_download_counts(owner: Bintray) -> None:
+    totals = _body(owner.get_total_downloads(ORG, "releases", "core-lib"))
+    assert {r["version"]: r["count"] for r in totals["records"]} == {
+        "2.0.0-rc": 0,
+        "1.2.0": 42,
+        "1.1.0": 7,
+    }
+    one = _body(owner.get_total_downloads(ORG, "releases", "core-lib", "1.2.0"))
+    assert one["records"] == [{"version": "1.2.0", "count": 42}]
+
+
+def test_version_and_package_of_a_file(owner: Bintray) -> None:
+    """GET /file_version and /file_package (reference §5.2, §4.3)."""
+    version = _body(owner.version_for_file(ORG, "releases", JAR_PATH))
+    assert version["name"] == "1.2.0"
+    assert version["package"] == "core-lib"
+    package = _body(owner.get_package_for_file(ORG, "releases", JAR_PATH))
+    assert package["name"] == "core-lib"
+    assert package["repo"] == "releases"
