@@ -13,6 +13,7 @@ entries (appended to lists, merged into objects), which the checks strip.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,16 +38,15 @@ from compat_servers import BintrayServer
 
 from transfer.sandbox.orgdata import BintrayFile
 
-STATUS = {"statusCode": 200, "error": False}
 
-
-def _body(answer: Any) -> Any:
-    """The service's answer without the library's status entry."""
+def _body(answer: Any, status: int = 200) -> Any:
+    """The service's answer without the library's status entry, which must show ``status``."""
+    expected = {"statusCode": status, "error": False}
     if isinstance(answer, list):
-        assert answer[-1] == STATUS
+        assert answer[-1] == expected
         return answer[:-1]
-    assert {k: answer[k] for k in STATUS} == STATUS
-    return {k: v for k, v in answer.items() if k not in STATUS}
+    assert {k: answer[k] for k in expected} == expected
+    return {k: v for k, v in answer.items() if k not in expected}
 
 
 @pytest.fixture
@@ -221,6 +221,20 @@ def test_teams_and_repository_permissions(owner: Bintray) -> None:
     }
 
 
+def test_team_permissions_set_and_delete(owner: Bintray) -> None:
+    assert _body(owner.set_team_permissions(ORG, "releases", "readers", "read")) == {
+        "message": "success"
+    }
+    assert _body(owner.get_team_permissions(ORG, "releases", "readers")) == {
+        "team": "readers",
+        "permission": "read",
+    }
+    assert _body(owner.delete_team_permission(ORG, "releases", "readers"))["message"] == "success"
+    assert _body(owner.get_all_team_permissions(ORG, "releases")) == [
+        {"team": "publishers", "permission": "publish"}
+    ]
+
+
 def test_access_keys(owner: Bintray) -> None:
     assert _body(owner.get_access_keys_org(ORG)) == {"access_keys": ["ci-key", "old-key"]}
     key = _body(owner.get_access_key_org(ORG, ACCESS_KEY[0]))
@@ -228,6 +242,34 @@ def test_access_keys(owner: Bintray) -> None:
     assert key["username"] == f"{ACCESS_KEY[0]}@{ORG}"
     assert key["expiry"] == 4102444800000
     assert "password" not in key
+
+    created = _body(owner.create_access_key_org(ORG, "deploy-bot", white_cidrs=["10.0.0.0/8"]), 201)
+    assert created["username"] == f"deploy-bot@{ORG}"
+    assert created["password"]
+    assert _body(owner.get_access_key_org(ORG, "deploy-bot"))["white_cidrs"] == ["10.0.0.0/8"]
+    assert _body(owner.delete_access_key_org(ORG, "deploy-bot")) == {"message": "success"}
+    assert _body(owner.get_access_keys_org(ORG)) == {"access_keys": ["ci-key", "old-key"]}
+
+
+def test_upload_publish_and_download(
+    owner: Bintray, bintray: BintrayServer, tmp_path: Path
+) -> None:
+    local = tmp_path / "core-lib-3.0.0.jar"
+    local.write_bytes(b"uploaded by bintray-python\n" * 40)
+    path = "com/acme/core-lib/3.0.0/core-lib-3.0.0.jar"
+    uploaded = owner.upload_content(
+        ORG, "releases", "core-lib", "3.0.0", path, str(local), publish=False
+    )
+    assert _body(uploaded, 201) == {"message": "success"}
+    assert "3.0.0" not in _body(Bintray().get_package(ORG, "releases", "core-lib"))["versions"]
+
+    assert _body(owner.publish_uploaded_content(ORG, "releases", "core-lib", "3.0.0")) == {
+        "files": 1
+    }
+    listed = _body(owner.get_version_files(ORG, "releases", "core-lib", "3.0.0"))
+    assert [(f["path"], f["size"]) for f in listed] == [(path, local.stat().st_size)]
+    content = Requester().download(f"{bintray.dl}/{ORG}/releases/{path}", add_status_code=False)
+    assert content == local.read_bytes()
 
 
 def test_download_counts(owner: Bintray) -> None:

@@ -4,7 +4,7 @@ Nothing is stored, so a multi-GiB organisation costs no disk. Content is a 32-by
 unique to the key followed by a long pseudo-random cycle starting at a key-dependent offset,
 so any byte range can be produced directly (``Range`` requests) and distinct keys never share
 content by accident. Files that should be identical share a ``content_key``. A few files whose
-bytes must mean something (POMs, checksum files) are registered as literal bytes instead.
+bytes must mean something (POMs, checksum files, uploads) are registered as literal bytes instead.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from transfer.sandbox.bintray import (
     downloads,
+    routes_content,
     routes_files,
     routes_find,
     routes_keys,
@@ -47,6 +48,7 @@ API_ROUTES: list[Route] = [
     *routes_repos.ROUTES,
     *routes_packages.ROUTES,
     *routes_files.ROUTES,
+    *routes_content.ROUTES,
     *routes_keys.ROUTES,
     *routes_signing.ROUTES,
     *routes_find.ROUTES,
