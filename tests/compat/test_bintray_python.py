@@ -206,6 +206,17 @@ def test_file_attributes_read_and_write(owner: Bintray) -> None:
     ]
 
 
+def test_attribute_searches(owner: Bintray) -> None:
+    packages = _body(owner.search_attributes(ORG, "releases", None, [{"build": "[1000,2000]"}]))
+    assert [p["name"] for p in packages] == ["core-lib"]
+    assert {"name": "build", "type": "number", "values": [1234]} in packages[0]["attributes"]
+    versions = _body(owner.search_attributes(ORG, "releases", "core-lib", [{"qa": [True]}]))
+    assert [v["name"] for v in versions] == ["1.2.0"]
+    files = _body(owner.search_file_attributes(ORG, "releases", [{"origin": ["ci"]}]))
+    assert [f["path"] for f in files] == [JAR_PATH]
+    assert _body(owner.search_attributes(ORG, "releases", None, [{"build": "]1234,]"}])) == []
+
+
 def test_teams_and_repository_permissions(owner: Bintray) -> None:
     assert _body(owner.get_org_teams(ORG)) == {"teams": ["publishers", "readers"]}
     team = _body(owner.get_org_team(ORG, "publishers"))

@@ -16,6 +16,7 @@ from transfer.sandbox.bintray import (
     routes_org_reads,
     routes_packages,
     routes_repos,
+    routes_search,
     routes_signing,
     routes_subjects,
 )
@@ -47,6 +48,7 @@ API_ROUTES: list[Route] = [
     *routes_subjects.ROUTES,
     *routes_repos.ROUTES,
     *routes_packages.ROUTES,
+    *routes_search.ROUTES,
     *routes_files.ROUTES,
     *routes_content.ROUTES,
     *routes_keys.ROUTES,
