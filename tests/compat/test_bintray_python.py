@@ -1,7 +1,9 @@
 """bintray-python 0.8.0 (the last release; Bintray closed in 2021) against the Bintray emulator.
 
-Covers what a migration reads, plus the attribute writes its users made: repositories, packages
-(paged), versions, files, attributes, teams, permissions, access keys and download counts. Bytes
+Covers what a migration reads and what the organisations that used the library did with it:
+repositories, packages (paged), versions and teams (read, create, update, delete), files,
+uploads and publishing, attributes and attribute searches, team permissions, access keys and
+download counts. Bytes
 come through the library's own transport (``Requester.download``): its ``download_content``
 always asks ``dl.bintray.com`` and cannot be pointed anywhere else.
 
@@ -80,6 +82,54 @@ def test_subjects_repositories(owner: Bintray) -> None:
     assert TIMESTAMP.match(repo["created"])
     vault = _body(owner.get_repository(ORG, "vault"))
     assert vault["private"] is True
+
+
+def test_manage_repositories_packages_versions_and_teams(owner: Bintray) -> None:
+    created = _body(owner.create_repository(ORG, "tools", "npm", "Node tools", labels=["js"]), 201)
+    assert (created["name"], created["type"], created["desc"]) == ("tools", "npm", "Node tools")
+    assert created["labels"] == ["js"]
+    assert _body(owner.update_repository(ORG, "tools", description="CLI tools")) == {
+        "message": "success"
+    }
+    assert _body(owner.get_repository(ORG, "tools"))["desc"] == "CLI tools"
+
+    package = _body(
+        owner.create_package(ORG, "tools", "cli", licenses=["MIT"], vcs_url="https://x/cli.git"),
+        201,
+    )
+    assert (package["name"], package["repo"], package["licenses"]) == ("cli", "tools", ["MIT"])
+    assert _body(owner.update_package(ORG, "tools", "cli", desc="The CLI"))["message"] == "success"
+    assert _body(owner.get_package(ORG, "tools", "cli"))["desc"] == "The CLI"
+
+    version = _body(owner.create_version(ORG, "tools", "cli", "1.0", description="First"), 201)
+    assert (version["name"], version["desc"], version["package"]) == ("1.0", "First", "cli")
+    assert _body(owner.update_version(ORG, "tools", "cli", "1.0", vcs_tag="v1.0")) == {
+        "message": "success"
+    }
+    assert _body(owner.get_version(ORG, "tools", "cli", "1.0"))["vcs_tag"] == "v1.0"
+
+    team = _body(owner.create_org_team(ORG, "node", ["pat"]), 201)
+    assert (team["name"], team["members"], team["allow_repo_creation"]) == ("node", ["pat"], True)
+    assert _body(owner.update_org_team(ORG, "node", members=["pat", "rita"]))["members"] == [
+        "pat",
+        "rita",
+    ]
+    assert (
+        _body(owner.set_team_permissions(ORG, "tools", "node", "publish"))["message"] == "success"
+    )
+    assert _body(owner.get_team_permissions(ORG, "tools", "node"))["permission"] == "publish"
+
+    assert _body(owner.delete_org_team(ORG, "node"))["message"] == "success"
+    assert _body(owner.delete_version(ORG, "tools", "cli", "1.0"))["message"] == "success"
+    assert _body(owner.delete_package(ORG, "tools", "cli"))["message"] == "success"
+    assert _body(owner.delete_repository(ORG, "tools"))["message"] == "success"
+    assert [r["name"] for r in _body(owner.get_repositories(ORG))] == [
+        "releases",
+        "vault",
+        "debs",
+        "many",
+        "free",
+    ]
 
 
 def test_packages_are_paged_fifty_at_a_time(owner: Bintray) -> None:

@@ -21,7 +21,7 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.orgdata import Organization, Team
 
-__all__ = ["ROUTES", "user_body"]
+__all__ = ["ROUTES", "find_team", "premium_admin", "user_body"]
 
 _PERMISSIONS = ("read", "publish", "admin")
 
@@ -84,7 +84,8 @@ async def get_org(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-def _premium_admin(request: web.Request) -> Organization:
+def premium_admin(request: web.Request) -> Organization:
+    """The organisation, if the caller is its admin and it is on a premium plan."""
     require_admin(request)
     org = state(request).org
     if not org.premium:
@@ -92,7 +93,8 @@ def _premium_admin(request: web.Request) -> Organization:
     return org
 
 
-def _team(org: Organization, name: str) -> Team:
+def find_team(org: Organization, name: str) -> Team:
+    """The team by name; 404 in Bintray's words otherwise."""
     team = org.teams.get(name)
     if team is None:
         raise ApiError(404, f"Team '{name}' was not found")
@@ -103,7 +105,7 @@ async def list_teams(request: web.Request) -> web.Response:
     """GET /orgs/:org/teams → ``{"teams": [...]}`` (premium, admin)."""
     org = state(request).org
     require_org(org, request.match_info["org"])
-    org = _premium_admin(request)
+    org = premium_admin(request)
     return json_response({"teams": list(org.teams)})
 
 
@@ -111,13 +113,13 @@ async def get_team(request: web.Request) -> web.Response:
     """GET /orgs/:org/teams/:team."""
     org = state(request).org
     require_org(org, request.match_info["org"])
-    org = _premium_admin(request)
-    return json_response(render.team(_team(org, request.match_info["team"])))
+    org = premium_admin(request)
+    return json_response(render.team(find_team(org, request.match_info["team"])))
 
 
 async def list_permissions(request: web.Request) -> web.Response:
     """GET /repos/:s/:r/permissions → ``[{"team","permission"}]`` (array form, UNCERTAIN)."""
-    org = _premium_admin(request)
+    org = premium_admin(request)
     repo = find_repo(
         org, rights(request), request.match_info["subject"], request.match_info["repo"]
     )
@@ -131,11 +133,11 @@ async def list_permissions(request: web.Request) -> web.Response:
 
 async def get_permission(request: web.Request) -> web.Response:
     """GET /repos/:s/:r/permissions/:team."""
-    org = _premium_admin(request)
+    org = premium_admin(request)
     repo = find_repo(
         org, rights(request), request.match_info["subject"], request.match_info["repo"]
     )
-    team = _team(org, request.match_info["team"])
+    team = find_team(org, request.match_info["team"])
     permission = team.permitted_repos.get(repo.name)
     if permission is None:
         raise ApiError(404, "Not Found")
@@ -144,25 +146,25 @@ async def get_permission(request: web.Request) -> web.Response:
 
 async def set_permission(request: web.Request) -> web.Response:
     """PUT /repos/:s/:r/permissions ``{"team","permission"}``."""
-    org = _premium_admin(request)
+    org = premium_admin(request)
     repo = find_repo(
         org, rights(request), request.match_info["subject"], request.match_info["repo"]
     )
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("permission") not in _PERMISSIONS:
         raise ApiError(400, "Permission must be one of read, publish, admin")
-    team = _team(org, str(body.get("team", "")))
+    team = find_team(org, str(body.get("team", "")))
     team.permitted_repos[repo.name] = body["permission"]
     return success()
 
 
 async def delete_permission(request: web.Request) -> web.Response:
     """DELETE /repos/:s/:r/permissions/:team."""
-    org = _premium_admin(request)
+    org = premium_admin(request)
     repo = find_repo(
         org, rights(request), request.match_info["subject"], request.match_info["repo"]
     )
-    team = _team(org, request.match_info["team"])
+    team = find_team(org, request.match_info["team"])
     if team.permitted_repos.pop(repo.name, None) is None:
         raise ApiError(404, "Not Found")
     return success()
