@@ -9,6 +9,7 @@ the API references, not just for the absence of an exception.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +43,12 @@ def bintray() -> Iterator[BintrayServer]:
     with serving(emulator.api_app, emulator.download_app) as (api, dl):
         emulator.download_base_url = dl
         yield BintrayServer(emulator, api, dl)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every emulator thread a test starts is joined before the next test."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
