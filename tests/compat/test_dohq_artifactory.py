@@ -190,3 +190,24 @@ def test_legacy_tokens_create_list_and_revoke(
     after = Token(root, username="admin")
     after.read()
     assert token.token_id not in after.tokens
+
+
+def test_copy_and_move(root: ArtifactoryPath, artifactory: ArtifactoryServer) -> None:
+    artifactory.emulator.create_repository("generic-local")
+    artifactory.emulator.create_repository("release-local")
+    source = root / "generic-local" / "builds" / "1.0"
+    (source / "tool.tar.gz").deploy(io.BytesIO(DATA), sha1=SHA1)
+
+    target = root / "release-local" / "production"
+    (target / "README").write_bytes(b"promoted builds")
+    report = source.copy(target, dry_run=True)
+    assert report["messages"][0]["level"] == "INFO"
+    assert report["messages"][0]["message"].endswith("1 artifacts and 1 folders were copied")
+    assert not (target / "1.0").exists()
+
+    source.copy(target)  # an existing target folder receives the source underneath
+    assert (target / "1.0" / "tool.tar.gz").read_bytes() == DATA
+
+    source.move(root / "generic-local" / "archive" / "1.0")
+    assert not source.exists()
+    assert (root / "generic-local" / "archive" / "1.0" / "tool.tar.gz").stat().sha1 == SHA1

@@ -315,3 +315,22 @@ def test_short_lived_token_works_but_cannot_be_revoked(
         assert platform.security.revoke_access_token(token.access_token) is False
     finally:
         _close(platform)
+
+
+def test_copy_and_move(art: Artifactory, artifactory: ArtifactoryServer, payload: Path) -> None:
+    artifactory.emulator.create_repository("generic-local")
+    artifactory.emulator.create_repository("release-local")
+    art.artifacts.deploy(payload, "generic-local/a/lib-1.0.jar", properties={"tier": ["rc"]})
+
+    copied = art.artifacts.copy("generic-local/a/lib-1.0.jar", "release-local/lib/lib-1.0.jar")
+    assert isinstance(copied, ArtifactFileInfoResponse)
+    assert copied.repo == "release-local"
+    assert copied.path == "/lib/lib-1.0.jar"
+    assert copied.checksums.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert art.artifacts.properties("release-local/lib/lib-1.0.jar").properties == {"tier": ["rc"]}
+
+    moved = art.artifacts.move("generic-local/a/lib-1.0.jar", "generic-local/b/lib-1.0.jar")
+    assert moved.path == "/b/lib-1.0.jar"
+    with pytest.raises(ArtifactNotFoundError):
+        art.artifacts.info("generic-local/a/lib-1.0.jar")
+    assert artifactory.emulator.blob_count() == 1

@@ -15,6 +15,7 @@ from aiohttp import web
 from ..faults import FaultInjector
 from ..requestlog import RequestLog
 from . import (
+    copymove,
     deploy,
     permissions_api,
     repositories,
@@ -202,6 +203,7 @@ class ArtifactoryEmulator:
                 *system.routes(PREFIX),
                 *repositories.routes(PREFIX),
                 *storage_api.routes(PREFIX),
+                *copymove.routes(PREFIX),
                 *security_api.routes(PREFIX),
                 *permissions_api.routes(PREFIX),
                 *tokens.routes(PREFIX),
