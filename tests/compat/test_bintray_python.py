@@ -333,6 +333,24 @@ def test_upload_publish_and_download(
     assert content == local.read_bytes()
 
 
+def test_restrictions_and_products(owner: Bintray) -> None:
+    assert _body(owner.get_geo_restrictions(ORG, "vault")) == {
+        "white_list": ["US", "CA"],
+        "black_list": [],
+    }
+    # reference 3.5: a live answer also carried "hasWritePermission": null
+    assert _body(owner.get_ip_restrictions(ORG, "vault")) == {
+        "white_cidrs": ["10.0.0.0/8"],
+        "black_cidrs": [],
+        "hasWritePermission": None,
+    }
+    assert _body(owner.get_products(ORG)) == [{"name": "widget"}]
+    product = _body(owner.get_product(ORG, "widget"))
+    assert product["display_name"] == "Widget Suite"
+    assert product["packages"] == ["releases/core-lib", "debs/widget-deb"]
+    assert product["versions"] == ["1.0"]
+
+
 def test_download_counts(owner: Bintray) -> None:
     totals = _body(owner.get_total_downloads(ORG, "releases", "core-lib"))
     assert {r["version"]: r["count"] for r in totals["records"]} == {
