@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import dohq_artifactory.admin
 import pytest
@@ -78,6 +79,8 @@ def test_deploy_stat_read_and_list(root: ArtifactoryPath, artifactory: Artifacto
     assert path.read_bytes() == DATA
     with path.open() as stream:
         assert stream.read() == DATA
+    stats = path.download_stats()
+    assert unquote(stats.uri).endswith("/api/storage/generic-local/tools/1.0/tool 1.0+b.tar.gz")
     assert artifactory.emulator.item("generic-local", "tools/1.0/tool 1.0+b.tar.gz") is not None
 
     path.unlink()

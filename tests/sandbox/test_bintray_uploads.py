@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 from bintray_org import ORG, auth, encoded_path, running
@@ -99,3 +100,13 @@ async def test_publish_and_discard_count_the_pending_files() -> None:
             f"/packages/{ORG}/releases/core-lib/versions/3.0.0/files?include_unpublished=1", "pat"
         )
         assert sorted(f["path"] for f in files) == ["a.bin", "b.bin"]
+
+
+async def test_uploads_are_not_capped_at_one_mebibyte() -> None:
+    big = bytes(range(256)) * (5 * 4096 + 3)  # a little over 5 MiB
+    async with running() as h:
+        url = h.api_url(f"/content/{ORG}/releases/core-lib/3.0.0/big.bin?publish=1")
+        async with h.session.put(url, data=io.BytesIO(big), headers=auth("pat")) as resp:
+            assert resp.status == 201
+        async with h.session.get(h.dl_url(f"/{ORG}/releases/big.bin")) as resp:
+            assert hashlib.sha256(await resp.read()).digest() == hashlib.sha256(big).digest()

@@ -60,7 +60,8 @@ async def upload(request: web.Request) -> web.Response:
                 409, f"Unable to upload files: An artifact with the path '{path}' already exists"
             )
         existing.version.files.remove(existing.file)
-    data = await request.read()
+    # The stream itself, not request.read(): that stops at aiohttp's 1 MiB body limit.
+    data = await request.content.read()
     now = iso_ms(int(st.clock() * 1000))
     publish = flag(request, "publish")
     version = next((v for v in package.versions if v.name == info["version"]), None)
