@@ -132,6 +132,16 @@ def test_manage_repositories_packages_versions_and_teams(owner: Bintray) -> None
     ]
 
 
+def test_link_and_unlink_a_package(owner: Bintray) -> None:
+    linked = owner.link_package(ORG, "releases", ORG, "free", "freebie", path_prefix="vendor")
+    assert _body(linked, 201) == {"message": "success"}
+    assert {"name": "freebie", "linked": True} in _body(owner.get_packages(ORG, "releases"))
+    assert _body(owner.get_package(ORG, "free", "freebie"))["linked_to_repos"] == ["releases"]
+    unlinked = owner.unlink_package(ORG, "releases", ORG, "free", "freebie")
+    assert _body(unlinked) == {"message": "success"}
+    assert _body(owner.get_package(ORG, "free", "freebie"))["linked_to_repos"] == []
+
+
 def test_packages_are_paged_fifty_at_a_time(owner: Bintray) -> None:
     names = []
     for start in (0, 50, 100):

@@ -130,3 +130,36 @@ async def test_team_lifecycle() -> None:
             "publishers",
             "readers",
         ]
+
+
+LINK = f"/repository/{ORG}/releases/links/{ORG}/free/freebie"
+
+
+async def test_link_and_unlink_a_package() -> None:
+    async with running() as h:
+        status, answer = await _call(h, "PUT", LINK, "pat")
+        assert (status, answer) == (201, {"message": "success"})
+        listed = await h.get_json(f"/repos/{ORG}/releases/packages", "pat")
+        assert {"name": "freebie", "linked": True} in listed
+        package = await h.get_json(f"/packages/{ORG}/releases/freebie", "pat")
+        assert package["repo"] == "free"
+        assert package["linked_to_repos"] == ["releases"]
+        assert (await _call(h, "PUT", LINK, "pat"))[0] == 201  # idempotent
+
+        assert (await _call(h, "DELETE", LINK, "pat")) == (200, {"message": "success"})
+        listed = await h.get_json(f"/repos/{ORG}/releases/packages", "pat")
+        assert "freebie" not in [p["name"] for p in listed]
+        assert (await _call(h, "DELETE", LINK, "pat"))[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("user", "path", "status"),
+    [
+        ("rita", LINK, 403),
+        ("pat", f"/repository/{ORG}/releases/links/{ORG}/free/nothing", 404),
+        ("pat", f"/repository/{ORG}/releases/links/{ORG}/releases/core-lib", 400),
+    ],
+)
+async def test_link_refusals(user: str, path: str, status: int) -> None:
+    async with running() as h:
+        assert (await _call(h, "PUT", path, user))[0] == status

@@ -1,12 +1,13 @@
-"""Creating, updating and deleting repositories, packages, versions and teams (reference 2.3,
-3.3, 4.3, 5.2).
+"""Creating, updating and deleting repositories, packages, versions and teams, and linking
+packages into other repositories (reference 2.3, 3.3, 4.3, 5.2).
 
 The migration only reads Bintray, but the published clients organisations used (bintray-python
 and others) manage these objects, and the emulator should answer them as Bintray did: creates
 answer 201 with the new object, updates ``{"message":"success"}`` (teams: the team object),
 deletes ``{"message":"success"}``; fields of the wrong type are 400, unknown ones ignored.
-Guesses, each marked where made: an existing name is 409, and a version created empty is
-unpublished until files are published into it.
+Guesses, each marked where made: an existing name is 409, a version created empty is
+unpublished until files are published into it, and linking needs publish rights on the
+repository linked into (a link's ``path_prefix`` is accepted and not kept).
 """
 
 from __future__ import annotations
@@ -336,7 +337,39 @@ async def delete_team(request: web.Request) -> web.Response:
     return success()
 
 
+def _link(request: web.Request) -> tuple[BintrayRepo, BintrayPackage]:
+    """The repository linked into (publish rights needed) and the source package."""
+    target = _publisher_repo(request)
+    info = request.match_info
+    org = state(request).org
+    source = find_repo(org, rights(request), info["src_subject"], info["src_repo"])
+    package = source.packages.get(info["src_package"])
+    if package is None:
+        raise ApiError(404, f"Package '{info['src_package']}' was not found")
+    if source is target:
+        raise ApiError(400, "A package cannot be linked into its own repository")
+    return target, package
+
+
+async def link_package(request: web.Request) -> web.Response:
+    """PUT /repository/:s/:r/links/:src_s/:src_r/:src_p → 201 success (idempotent)."""
+    target, package = _link(request)
+    if target.name not in package.linked_to_repos:
+        package.linked_to_repos.append(target.name)
+    return success(201)
+
+
+async def unlink_package(request: web.Request) -> web.Response:
+    """DELETE /repository/:s/:r/links/:src_s/:src_r/:src_p → success; 404 when not linked."""
+    target, package = _link(request)
+    if target.name not in package.linked_to_repos:
+        raise ApiError(404, f"Package '{package.name}' is not linked into '{target.name}'")
+    package.linked_to_repos.remove(target.name)
+    return success()
+
+
 _REPO = "/repos/{subject}/{repo}"
+_LINK = "/repository/{subject}/{repo}/links/{src_subject}/{src_repo}/{src_package}"
 _PKG = "/packages/{subject}/{repo}/{package}"
 _TEAM = "/orgs/{org}/teams"
 
@@ -353,4 +386,6 @@ ROUTES: list[Route] = [
     ("POST", _TEAM, create_team),
     ("PATCH", _TEAM + "/{team}", update_team),
     ("DELETE", _TEAM + "/{team}", delete_team),
+    ("PUT", _LINK, link_package),
+    ("DELETE", _LINK, unlink_package),
 ]
