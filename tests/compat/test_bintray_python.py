@@ -266,6 +266,23 @@ def test_file_attributes_read_and_write(owner: Bintray) -> None:
     ]
 
 
+def test_searches_by_name_checksum_and_coordinates(owner: Bintray, bintray: BintrayServer) -> None:
+    jar = _file(bintray, JAR_PATH)
+    sha1 = bintray.emulator.org.content.digests(jar.content_key, jar.size, kind=jar.kind).sha1
+    by_name = _body(owner.search_file_by_name("core-lib-1.2.?.jar", ORG))
+    assert [(f["path"], f["sha1"]) for f in by_name] == [(JAR_PATH, sha1)]
+    by_sha1 = _body(owner.search_file_by_checksum(sha1, ORG))
+    assert [(f["path"], f["version"]) for f in by_sha1] == [(JAR_PATH, "1.2.0")]
+    assert _body(owner.search_file_by_checksum("0" * 40, ORG)) == []
+
+    assert "releases" in [r["name"] for r in _body(owner.search_repository(name="rel"))]
+    assert "vault" not in [r["name"] for r in _body(owner.search_repository(name="vau"))]
+    packages = _body(owner.search_package(package="core", subject=ORG))
+    assert [(p["name"], p["repo"]) for p in packages] == [("core-lib", "releases")]
+    maven = _body(owner.search_maven_package(group_id="com.acme", subject=ORG))
+    assert [p["system_ids"] for p in maven] == [["com.acme:core-lib"]]
+
+
 def test_attribute_searches(owner: Bintray) -> None:
     packages = _body(owner.search_attributes(ORG, "releases", None, [{"build": "[1000,2000]"}]))
     assert [p["name"] for p in packages] == ["core-lib"]
