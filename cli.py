@@ -167,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "--retry-failed", action="store_true", help="retry failed and conflict items"
             )
             sub.add_argument("--dry-run", action="store_true", help="same as `transfer plan`")
+        if name == "verify":
+            sub.add_argument(
+                "--repair",
+                action="store_true",
+                help="re-open the files found missing or different, so that the next "
+                "`transfer migrate` copies them again",
+            )
         if name == "status":
             sub.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
         if name == "report":

@@ -21,7 +21,14 @@ import anyio
 
 from transfer import runner
 from transfer.config_load import load_settings, parse_duration
-from transfer.errors import EXIT_FAILURES, EXIT_OK, EXIT_STOPPED, ConfigError, TransferError
+from transfer.errors import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_SERVICE,
+    EXIT_STOPPED,
+    ConfigError,
+    TransferError,
+)
 from transfer.migrate.signed_urls import MAX_VALIDITY
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
@@ -150,15 +157,41 @@ def _summary_lines(summary: runner.MigrationSummary) -> list[str]:
         for repo, reason in summary.discovery.unmappable_repos.items():
             lines.append(f"repository {repo} not migrated: {reason}")
     lines.extend(summary.notes)
-    if summary.stopped:
+    if summary.tripped is not None:
+        lines.append(
+            f"stopped: {summary.tripped.message()}; the files not copied are left pending — "
+            "fix that, then run the same command again"
+        )
+    elif summary.stopped:
         lines.append(f"stopped: {summary.stopped} — run the same command again to resume")
+    lines.extend(_retry_hints(summary))
     return lines
 
 
+def _retry_hints(summary: runner.MigrationSummary) -> list[str]:
+    """How to retry what failed, whenever something did."""
+    hints = []
+    if summary.counts is not None:
+        failed = summary.counts[ItemState.FAILED].items + summary.counts[ItemState.CONFLICT].items
+        if failed:
+            hints.append(
+                f"{failed} files failed or conflict (see the report): "
+                "`transfer migrate --retry-failed` tries them again"
+            )
+    if summary.side_failures:
+        hints.append(
+            f"{summary.side_failures} repositories, users, groups, permission targets, tokens "
+            "or property sets failed (see the report): `transfer migrate` tries them again"
+        )
+    return hints
+
+
 def _exit_code(summary: runner.MigrationSummary) -> int:
+    if summary.tripped is not None:
+        return EXIT_SERVICE
     if summary.stopped:
         return EXIT_STOPPED
-    return EXIT_FAILURES if summary.unfinished else EXIT_OK
+    return EXIT_FAILURES if summary.unfinished or summary.side_failures else EXIT_OK
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -368,9 +401,9 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    result = await runner.verify(settings)
+    result = await runner.verify(settings, repair=args.repair)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "reopened": result.reopened}, indent=2))
     else:
         print(
             f"same: {result.same}  only in source: {result.only_in_source}  "
@@ -378,6 +411,8 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
             f"errors: {result.errors}"
         )
         print(f"details: {result.csv_path}")
+        if args.repair:
+            print(f"re-opened {result.reopened} files: `transfer migrate` copies them again")
     return EXIT_OK if result.clean else EXIT_FAILURES
 
 

@@ -184,6 +184,9 @@ class TargetSettings:
     ``conflict`` says what to do when the target holds a different file at the same path.
     ``suppress_pom_consistency_checks`` is set on the Maven repositories the migration creates:
     Artifactory then keeps a POM whose coordinates do not match its path (sbt plugins) as it was.
+    ``probe_created_repositories = false`` skips asking the target what a path holds in the
+    repositories this migration created (one request less per file), at the price of
+    overwriting a file someone else put there between their creation and the copy.
     """
 
     type: Literal["artifactory", "webdav"] = "artifactory"
@@ -198,6 +201,7 @@ class TargetSettings:
     min_checksum_deploy_size: int = field(default=10 * KiB, metadata=_meta("size"))
     conflict: Literal["report", "skip", "overwrite", "fail"] = "report"
     suppress_pom_consistency_checks: bool = True
+    probe_created_repositories: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
@@ -245,6 +249,7 @@ class TransferSettings:
     max_attempts: int = 6
     backoff_base: float = field(default=0.5, metadata=_meta("duration"))
     backoff_max: float = field(default=30.0, metadata=_meta("duration"))
+    breaker_threshold: int = 10
     bandwidth_limit: int | None = field(default=None, metadata=_meta("rate"))
     max_transfer: int | None = field(default=None, metadata=_meta("size"))
     max_duration: float | None = field(default=None, metadata=_meta("duration"))
@@ -266,6 +271,7 @@ class TransferSettings:
         _at_least("backoff_base", self.backoff_base, 0)
         if self.backoff_max < self.backoff_base:
             _fail("backoff_max", f"must be at least backoff_base ({self.backoff_base:g})")
+        _at_least("breaker_threshold", self.breaker_threshold, 0)
         _positive_or_none("bandwidth_limit", self.bandwidth_limit)
         _positive_or_none("max_transfer", self.max_transfer)
         _positive_or_none("max_duration", self.max_duration)

@@ -101,7 +101,8 @@ async def test_fault_mix_completes_and_verifies(tmp_path: Path) -> None:
 async def test_failures_are_reported_with_reason(tmp_path: Path) -> None:
     async with Sandbox("tiny", faults="bintray.download:503=1.0") as sandbox:
         create_target_repos(sandbox)
-        settings = settings_for(sandbox, tmp_path, max_attempts=2)
+        # every download fails: without the circuit breaker, each file is a failure
+        settings = settings_for(sandbox, tmp_path, max_attempts=2, breaker_threshold=0)
         summary = await run_migration(settings)
         assert summary.counts is not None
         assert summary.counts[ItemState.FAILED].items > 0

@@ -23,6 +23,8 @@ from transfer.models import Checksums, ItemState, Rejection, SourceFile, is_lega
 
 __all__ = [
     "META_CONFIG_FINGERPRINT",
+    "META_LAST_VERIFY",
+    "META_TARGET_IDENTITY",
     "CheckpointStore",
     "Counts",
     "CurrentState",
@@ -41,6 +43,10 @@ __all__ = [
 
 META_CONFIG_FINGERPRINT = "config_fingerprint"
 """Meta key under which the runner keeps the fingerprint of the configuration a run started with."""
+META_TARGET_IDENTITY = "target_identity"
+"""Meta key: the target's identity (URL, service id, repository creation times) as JSON."""
+META_LAST_VERIFY = "last_verify"
+"""Meta key: when the last ``transfer verify`` ran and what it found, as JSON."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ import anyio
 
 from transfer.checkpoint.base import CheckpointStore
 from transfer.errors import NotFoundError, PermissionDenied, RateLimited, TransferError
+from transfer.http.breaker import CircuitBreaker
 from transfer.migrate.properties import (
     MAX_PROPERTY_VALUE_LENGTH,
     Properties,
@@ -346,6 +347,7 @@ async def apply_properties(
     everything: bool = False,
     concurrency: int = 8,
     bus: EventBus | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> PropertiesResult:
     """Set the stored properties on done files that did not get them with their deploy.
 
@@ -353,6 +355,8 @@ async def apply_properties(
     carried their properties); with it, every done file but checksum files (not stored). A
     file is patched once per distinct property set (a side record remembers a digest of what
     was set), so a re-run sends nothing.
+    Failures that are about the target rather than one file go to ``breaker``; once it trips,
+    the phase stops sending (what is left is done by the next run).
     """
     result = PropertiesResult()
     if not target.capabilities.properties:
@@ -373,6 +377,8 @@ async def apply_properties(
             try:
                 await target.set_properties(repo, path, properties)
             except TransferError as error:
+                if breaker is not None and breaker.failure("target", error):
+                    return
                 result.failed[key] = str(error)
                 await store.record_side(
                     APPLIED_PROPERTIES_KIND, key, "failed", {"error": str(error)}
@@ -382,6 +388,8 @@ async def apply_properties(
                 APPLIED_PROPERTIES_KIND, key, "set", {"digest": digest, "keys": len(properties)}
             )
             result.applied += 1
+            if breaker is not None:
+                breaker.success()
         finally:
             slots.release()
 
@@ -390,6 +398,8 @@ async def apply_properties(
             spec = item.spec
             if not spec.properties or not (everything or item.how == "already_present"):
                 continue
+            if breaker is not None and breaker.tripped is not None:
+                break
             if item.how == "checksum_file":
                 continue  # not a file in the target: Artifactory serves it from its artifact
             await slots.acquire()

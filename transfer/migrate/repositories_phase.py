@@ -113,6 +113,15 @@ async def created_repositories(store: CheckpointStore) -> set[str]:
     }
 
 
+async def used_repositories(store: CheckpointStore) -> set[str]:
+    """Target keys of the repositories the migration copies into (created or adopted)."""
+    return {
+        record.key
+        async for record in store.iter_side(REPOSITORY_KIND)
+        if record.state in ("created", "kept")
+    }
+
+
 async def blocked_repositories(store: CheckpointStore) -> dict[str, str]:
     """Target keys files must not be copied into (taken by an incompatible repository, or
     clashing with another Bintray repository), with the reason, as last recorded."""

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import anyio
 
-from transfer.errors import TransferError
+from transfer.errors import AuthError, TransferError, UnreachableError, UnusableService
 from transfer.pipeline.planner import checksum_file_of, map_repo_key
 from transfer.sources.base import Source
 from transfer.targets.base import TargetFile
@@ -62,6 +62,8 @@ class AuditResult:
     errors: int = 0
     csv_path: Path | None = None
     error_details: list[str] = field(default_factory=list)
+    reopened: int = 0
+    """Items ``verify --repair`` sent back to pending."""
 
     @property
     def clean(self) -> bool:
@@ -146,6 +148,8 @@ async def audit(
         for key in sorted(keys):
             try:
                 listed = await target.list_files(key)
+            except (AuthError, UnreachableError, UnusableService):
+                raise  # about the service, not this repository: the audit cannot go on
             except TransferError as error:
                 result.errors += 1
                 result.error_details.append(f"cannot list target repository {key}: {error}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, cast
@@ -21,6 +22,7 @@ import anyio
 
 from transfer.checkpoint.base import Outcome, WorkItem
 from transfer.errors import ChecksumMismatch, IntegrityError, TransferError
+from transfer.http.breaker import CircuitBreaker
 from transfer.http.error_mapping import is_throttle
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy, Sleep
@@ -85,8 +87,32 @@ class CopyOptions:
     checksum_files: bool = False
 
 
+@dataclass(slots=True)
+class _Try:
+    """One try at an item: the error the source raised in it, if any (anything else that
+    fails the try was the target's)."""
+
+    source_error: TransferError | None = None
+
+    def blame(self, error: TransferError) -> tuple[str, TransferError]:
+        """The service that failed this try, and its error."""
+        if self.source_error is not None:
+            return "source", self.source_error
+        return "target", error
+
+
+class ServiceDown(Exception):
+    """The circuit breaker has tripped: the item goes back to ``pending``. Never retried."""
+
+    retryable = False
+
+
 class CopyWorker:
-    """Copies claimed items; one instance is shared by every worker task of a process."""
+    """Copies claimed items; one instance is shared by every worker task of a process.
+
+    Every failed try is reported to the ``breaker`` with the service that failed it (source or
+    target); once it has tripped, items in hand go back to ``pending`` instead of ``failed``.
+    """
 
     def __init__(
         self,
@@ -98,6 +124,7 @@ class CopyWorker:
         bandwidth: BandwidthLimiter,
         observer: CopyObserver,
         must_probe: Callable[[str], bool],
+        breaker: CircuitBreaker | None = None,
         dedup: ContentRegistry | None = None,
         rng: random.Random | None = None,
         sleep: Sleep = anyio.sleep,
@@ -110,6 +137,7 @@ class CopyWorker:
         self._bandwidth = bandwidth
         self._observer = observer
         self._must_probe = must_probe
+        self._breaker = breaker or CircuitBreaker(0)
         self._dedup = dedup or ContentRegistry()
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -125,13 +153,20 @@ class CopyWorker:
         """Copy one item, retrying what is worth retrying; returns the outcome to record."""
         started = self._clock()
         attempts = 0
+        failed = ("target", TransferError())
 
         async def once(attempt: int) -> Outcome:
-            nonlocal attempts
+            nonlocal attempts, failed
+            if self._breaker.tripped is not None:
+                raise ServiceDown  # a service is down: leave the item for a later run
             attempts = attempt
+            tried = _Try()
             try:
-                return await self._attempt(item)
+                return await self._attempt(item, tried)
             except TransferError as error:
+                failed = tried.blame(error)
+                if self._breaker.failure(*failed):
+                    raise ServiceDown from error
                 if is_throttle(error):
                     self._limiter.on_throttle()
                     self._observer.throttled(self._limiter.limit)
@@ -144,7 +179,13 @@ class CopyWorker:
                 sleep=self._sleep,
                 rng=self._rng,
             )
+        except ServiceDown as down:
+            cause = down.__cause__
+            return Outcome(
+                ItemState.PENDING, add_attempts=attempts, error=str(cause) if cause else None
+            )
         except TransferError as error:
+            self._breaker.gave_up(*failed, item.id)
             return Outcome(
                 ItemState.FAILED,
                 add_attempts=attempts,
@@ -153,6 +194,8 @@ class CopyWorker:
                 duration=self._clock() - started,
             )
         self._limiter.on_success()
+        if outcome.state is ItemState.DONE:
+            self._breaker.success()
         return Outcome(
             outcome.state,
             add_attempts=attempts,
@@ -175,7 +218,7 @@ class CopyWorker:
             return TargetFacts(exists=False)
         return TargetFacts(exists=True, size=found.size, checksums=found.checksums)
 
-    async def _attempt(self, item: WorkItem) -> Outcome:
+    async def _attempt(self, item: WorkItem, tried: _Try) -> Outcome:
         spec = item.spec
         described = checksum_file_of(spec.target_path) if self._options.checksum_files else None
         if described is not None:
@@ -208,7 +251,7 @@ class CopyWorker:
             if linked is not None:
                 return linked
         if not digest or spec.size == 0:
-            return await self._stream(item, declared)
+            return await self._stream(item, declared, tried)
         waiting_for = self._dedup.lead(digest)
         if waiting_for is not None:
             # Another worker is streaming identical bytes: wait, then link them.
@@ -217,10 +260,10 @@ class CopyWorker:
                 linked = await self._checksum_deploy(item, declared, how="dedup")
                 if linked is not None:
                     return linked
-            return await self._stream(item, declared)
+            return await self._stream(item, declared, tried)
         stored = False
         try:
-            outcome = await self._stream(item, declared)
+            outcome = await self._stream(item, declared, tried)
             stored = outcome.state is ItemState.DONE
             return outcome
         finally:
@@ -260,13 +303,21 @@ class CopyWorker:
         self._dedup.mark_in_target(spec.sha256 or spec.sha1)
         return Outcome(ItemState.DONE, how=how, target=found.checksums, bytes_transferred=0)
 
-    async def _stream(self, item: WorkItem, declared: Checksums) -> Outcome:
+    async def _stream(self, item: WorkItem, declared: Checksums, tried: _Try) -> Outcome:
         spec = item.spec
         hasher = MultiHasher(self._options.algorithms)
-        async with self._limiter.slot(), self._source.open_download(spec.source) as download:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(self._limiter.slot())
+            try:
+                download = await stack.enter_async_context(self._source.open_download(spec.source))
+            except TransferError as error:
+                tried.source_error = error
+                raise
             chunks = self._counted(
                 hashing(
-                    self._bandwidth.throttle(download.chunks(self._options.chunk_size)),
+                    self._bandwidth.throttle(
+                        _blamed(download.chunks(self._options.chunk_size), tried)
+                    ),
                     hasher,
                     offload_threshold=self._options.hash_offload_threshold,
                 )
@@ -304,3 +355,13 @@ class CopyWorker:
         async for chunk in chunks:
             self._observer.bytes_moved(memoryview(chunk).nbytes)
             yield cast(bytes, chunk)  # bytes-like: aiohttp and hashlib take any buffer
+
+
+async def _blamed(chunks: AsyncIterable[bytes], tried: _Try) -> AsyncIterator[bytes]:
+    """``chunks``, noting in ``tried`` an error the source raised while they were read."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except TransferError as error:
+        tried.source_error = error
+        raise

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from transfer.checkpoint.base import (
+    META_LAST_VERIFY,
+    CheckpointStore,
     Counts,
     WorkerInfo,
 )
@@ -14,6 +18,7 @@ from transfer.errors import ConfigError
 from transfer.migrate.metadata import BOOKKEEPING_KINDS
 from transfer.models import ItemState
 from transfer.pipeline.audit import AuditResult, audit
+from transfer.pipeline.target_truth import reopen_from_audit
 from transfer.reporting.report import ReportPaths, write_report
 from transfer.runner.wiring import (
     open_source,
@@ -89,15 +94,23 @@ async def status(settings: Settings) -> RunStatus:
         )
 
 
-async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditResult:
-    """Audit the target against a fresh source listing; details go to ``verify.csv``."""
+async def verify(
+    settings: Settings, *, out_dir: Path | None = None, repair: bool = False
+) -> AuditResult:
+    """Audit the target against a fresh source listing; details go to ``verify.csv``.
+
+    When the run's store exists, the result and its time are recorded there (the report says
+    "verified" only for what an audit confirmed); with ``repair``, the items found missing or
+    different in the target go back to ``pending`` (``reopened``) for the next ``migrate``.
+    """
     target_dir = out_dir or settings.report.output_dir
     async with open_source(settings) as source, open_target(settings) as target:
         if not hasattr(target, "list_files"):
             raise ConfigError(
                 f"`transfer verify` needs an Artifactory target, not {settings.target.type}"
             )
-        return await audit(
+        await target.check_access()  # refused credentials: exit 3, not a per-repository error
+        result = await audit(
             source,
             target,  # type: ignore[arg-type]
             subject=settings.source.subject,
@@ -105,6 +118,21 @@ async def verify(settings: Settings, *, out_dir: Path | None = None) -> AuditRes
             work_dir=target_dir,
             checksum_files=target.capabilities.checksum_files,
         )
+    if repair or _store_exists(settings):
+        async with open_store(settings) as store:
+            await _record_verify(store, result)
+            if repair and result.csv_path is not None:
+                result.reopened = await reopen_from_audit(store, result.csv_path)
+    return result
+
+
+def _store_exists(settings: Settings) -> bool:
+    return settings.store.backend == "postgres" or settings.store.path.exists()
+
+
+async def _record_verify(store: CheckpointStore, result: AuditResult) -> None:
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    await store.set_meta(META_LAST_VERIFY, json.dumps({"at": when, **result.as_dict()}))
 
 
 async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPaths:

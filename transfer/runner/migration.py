@@ -15,6 +15,7 @@ from transfer.checkpoint.base import (
     Outcome,
     WorkItem,
 )
+from transfer.http.breaker import CircuitBreaker, Trip
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.migrate.metadata import MetadataMapper, apply_properties
 from transfer.migrate.repositories_phase import (
@@ -47,6 +48,7 @@ from transfer.reporting.events import (
     ThrottleChanged,
     Totals,
 )
+from transfer.runner.target_check import recheck_if_target_changed, record_target_identity
 from transfer.runner.wiring import (
     _opened,
     _retry_policy,
@@ -69,6 +71,10 @@ class MigrationSummary:
     stopped: str = ""
     phases: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tripped: Trip | None = None
+    """Set when a service failed every call and the run stopped for it (exit code 3)."""
+    side_failures: int = 0
+    """Repositories, users, groups, permission targets, tokens or property sets that failed."""
 
     @property
     def unfinished(self) -> int:
@@ -90,6 +96,8 @@ class MigrationSummary:
         return {
             "phases": self.phases,
             "stopped": self.stopped,
+            "service_failed": self.tripped.message() if self.tripped else "",
+            "side_failures": self.side_failures,
             "items": by_state,
             "notes": self.notes,
         }
@@ -152,6 +160,11 @@ async def migrate(
     """Run the migration phases in order; resumes whatever the store says is unfinished."""
     summary = MigrationSummary()
     owner = worker_id()
+    breaker = CircuitBreaker(
+        settings.transfer.breaker_threshold,
+        urls={"source": settings.source.download_url, "target": settings.target.url},
+        on_trip=lambda trip: stop.request(trip.message()),
+    )
     async with _opened(settings) as (source, target, store):
         info = await target.check_access()
         summary.notes.append(f"target: {info.product} {info.version}")
@@ -160,6 +173,10 @@ async def migrate(
         if previous and previous != fingerprint:
             summary.notes.append("the configuration changed since this run started")
         await store.set_meta(META_CONFIG_FINGERPRINT, fingerprint)
+        # the target's truth wins over the store's memory: a changed target is re-checked
+        changed = await recheck_if_target_changed(settings, target, store)
+        if changed:
+            summary.notes.append(changed)
         if retry_failed:
             reopened = await store.reset([ItemState.FAILED, ItemState.CONFLICT])
             summary.notes.append(f"re-opened {reopened} failed or conflicting items")
@@ -177,6 +194,7 @@ async def migrate(
                         suppress_pom_checks=settings.target.suppress_pom_consistency_checks,
                     )
                     summary.notes.append(repositories.note())
+                    summary.side_failures += len(repositories.failed)
                 else:
                     summary.notes.append("repositories: skipped (the target has no repositories)")
         if "security" in phases and not stop.requested():
@@ -187,6 +205,7 @@ async def migrate(
                         source, target.admin, store, settings=settings, bus=bus
                     )
                     summary.notes.append(security.note())
+                    summary.side_failures += len(security.failed)
                 else:
                     summary.notes.append("security: skipped (the source or target has no users)")
         reaped = await reap_dead_workers(store)
@@ -194,14 +213,17 @@ async def migrate(
             summary.notes.append(f"resumed {reaped} files a stopped run had in flight")
         if "artifacts" in phases and not stop.requested():
             summary.phases.append("artifacts")
-            summary.discovery = await _artifacts(settings, source, target, store, bus, stop, owner)
+            summary.discovery = await _artifacts(
+                settings, source, target, store, bus, stop, owner, breaker
+            )
         if "properties" in phases and not stop.requested():
             summary.phases.append("properties")
             async with phase_lock(store, "properties"):  # one worker at a time
                 applied = await apply_properties(
-                    store, target, everything="artifacts" not in phases, bus=bus
+                    store, target, everything="artifacts" not in phases, bus=bus, breaker=breaker
                 )
                 summary.notes.append(applied.note())
+                summary.side_failures += len(applied.failed)
         if "artifacts" in phases:
             url_map = await write_url_map(
                 store,
@@ -213,6 +235,14 @@ async def migrate(
             summary.notes.append(
                 f"URL map: {url_map.files} migrated files ({url_map.rows} URLs) in {url_map.path}"
             )
+        summary.tripped = breaker.tripped
+        if summary.tripped is None:
+            await record_target_identity(settings, target, store)
+        else:
+            # the files that failed in the streak failed for the service, not for themselves
+            for item_id in summary.tripped.items:
+                await store.record(item_id, Outcome(ItemState.PENDING))
+            await store.flush()
         summary.counts = await store.counts()
     summary.stopped = stop.reason
     return summary
@@ -226,6 +256,7 @@ async def _artifacts(
     bus: EventBus,
     stop: StopControl,
     owner: str,
+    breaker: CircuitBreaker,
 ) -> DiscoveryResult:
     t = settings.transfer
     bus.emit(PhaseStarted(name="artifacts"))
@@ -279,6 +310,7 @@ async def _artifacts(
 
     # repositories this migration created (recorded by the repositories phase)
     created_repos = await created_repositories(store)
+    probe_all = settings.target.probe_created_repositories
     worker = CopyWorker(
         source,
         target,
@@ -297,7 +329,9 @@ async def _artifacts(
         limiter=AdaptiveLimiter(t.workers),
         bandwidth=BandwidthLimiter(t.bandwidth_limit),
         observer=observer,
-        must_probe=lambda repo: repo not in created_repos,
+        # a repository this migration created may still hold a file someone else put there
+        must_probe=lambda repo: probe_all or repo not in created_repos,
+        breaker=breaker,
         rng=random.Random(),
     )
     await run_artifacts(

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
 from typing import Any
 
+from transfer.errors import ConfigError, NotFoundError
 from transfer.http import (
     Auth,
     BasicAuth,
@@ -185,8 +186,16 @@ class BintraySource(BintrayOrganizationReads):
         return self._api.warnings
 
     async def list_repositories(self) -> list[SourceRepository]:
-        """``GET /repos/:subject`` then ``GET /repos/:subject/:repo`` for each kept name."""
-        listing = await self._api.get_json("repos", self.subject)
+        """``GET /repos/:subject`` then ``GET /repos/:subject/:repo`` for each kept name.
+
+        A subject Bintray does not know is a configuration error (exit 2), not a failure."""
+        try:
+            listing = await self._api.get_json("repos", self.subject)
+        except NotFoundError as error:
+            raise ConfigError(
+                f"source.subject {self.subject!r} was not found at {error.url}: "
+                "check the organisation (or user) name"
+            ) from None
         names: list[str] = []
         for item in listing if isinstance(listing, list) else []:
             name = item.get("name") if isinstance(item, dict) else item

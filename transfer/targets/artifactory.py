@@ -11,7 +11,7 @@ exclude patterns, a folder in the way) stays a :class:`~transfer.errors.Conflict
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Collection, Mapping
 from typing import Any
 
 from transfer.errors import (
@@ -19,6 +19,7 @@ from transfer.errors import (
     ChecksumMismatch,
     ConflictError,
     NotFoundError,
+    PermissionDenied,
     PomRejected,
     RemoteError,
     UnusableService,
@@ -169,8 +170,17 @@ class ArtifactoryTarget(HttpClientOwner):
         )
 
     async def ping(self) -> None:
-        """``GET /api/system/ping`` must answer ``OK`` (plain text)."""
-        response = await self._client.request("GET", "api/system/ping")
+        """``GET /api/system/ping`` must answer ``OK`` (plain text); a 404 there means the URL
+        is not Artifactory's base URL (exit 3 with that advice, not a per-file failure)."""
+        try:
+            response = await self._client.request("GET", "api/system/ping")
+        except NotFoundError as error:
+            raise UnusableService(
+                f"the ping at {error.url} answered 404 Not Found: check that the target URL "
+                "is the Artifactory base URL (it usually ends in /artifactory)",
+                status=404,
+                url=error.url,
+            ) from None
         if response.text().strip() != "OK":
             raise self._not_artifactory("the ping", response)
 
@@ -209,6 +219,25 @@ class ArtifactoryTarget(HttpClientOwner):
             )
         self.version = version
         return TargetInfo("artifactory", version, _CAPABILITIES)
+
+    async def identity(self, repo_keys: Collection[str]) -> dict[str, str]:
+        """What tells this instance and its repositories from a re-created one: the base URL,
+        the service id (``GET /api/system/service_id``, admin only: empty when refused) and,
+        per repository, when its root folder was created (empty when it does not exist)."""
+        found = {"url": self.url, "service_id": ""}
+        try:
+            response = await self._client.request("GET", "api/system/service_id")
+            found["service_id"] = response.text().strip()
+        except (PermissionDenied, NotFoundError):
+            pass
+        for key in sorted(repo_keys):
+            try:
+                info = await self._client.request_json("GET", f"api/storage/{encode_name(key)}")
+            except NotFoundError:
+                info = {}
+            created = info.get("created", "") if isinstance(info, dict) else ""
+            found[f"repo:{key}"] = str(created or "")
+        return found
 
     async def probe(self, repo_key: str, path: str) -> TargetFile | None:
         """``HEAD`` the file: size and ``X-Checksum-*``; ``None`` when absent.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -46,6 +47,8 @@ class State:
     tokens: TokenStore
     signer: UrlSigner
     faults: FaultInjector | None
+    # a new one per instance, as a re-installed Artifactory gets (``jfrt@<id>`` since 5.5.2)
+    service_id: str = field(default_factory=lambda: f"jfrt@{uuid.uuid4().hex[:26]}")
 
 
 STATE = web.AppKey("artifactory_state", State)

@@ -1,11 +1,11 @@
-"""System endpoints (§9): ping, version, multipart-upload config."""
+"""System endpoints (§9): ping, version, service id, multipart-upload config."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from .common import json_response
-from .state import state_of
+from .state import require_admin, state_of
 
 __all__ = ["revision", "routes"]
 
@@ -50,6 +50,13 @@ async def version(request: web.Request) -> web.Response:
     )
 
 
+async def service_id(request: web.Request) -> web.Response:
+    """GET /api/system/service_id: 200 text/plain ``jfrt@<id>``, unique to the instance
+    (admin only, as documented)."""
+    require_admin(request)
+    return web.Response(text=state_of(request).service_id, content_type="text/plain")
+
+
 async def uploads_config(request: web.Request) -> web.Response:
     """GET /api/v1/uploads/config: multipart upload is not supported by the emulator."""
     return json_response({"supported": False})
@@ -61,5 +68,6 @@ def routes(prefix: str) -> list[web.RouteDef]:
         web.get(f"{prefix}/api/system/ping", ping),
         web.get("/access/api/v1/system/ping", ping),
         web.get(f"{prefix}/api/system/version", version),
+        web.get(f"{prefix}/api/system/service_id", service_id),
         web.get(f"{prefix}/api/v1/uploads/config", uploads_config),
     ]

@@ -1,0 +1,139 @@
+"""The target's truth over the store's memory (issue 17 §1-2): a target re-created, moved to
+another URL or with a repository re-created is re-checked before its ``done`` items are trusted;
+``verify --repair`` re-opens what an audit found missing; the report says "verified" only for
+what ``verify`` confirmed; a file someone else put into a repository the migration created is
+never overwritten silently."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+from harness import run_migration, settings_for
+
+from transfer.models import ItemState
+from transfer.runner import report, verify
+from transfer.sandbox.serve import Sandbox
+from transfer.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+ALL = ("repositories", "artifacts")
+
+
+def _pointed_at(settings: Settings, target: Sandbox) -> Settings:
+    """``settings`` with the target replaced by ``target``'s Artifactory (same credentials)."""
+    return replace(settings, target=replace(settings.target, url=target.endpoints.artifactory_url))
+
+
+def _missing(source: Sandbox, target: Sandbox) -> list[str]:
+    return [
+        f"{f.repo}/{f.path}"
+        for f in source.org.iter_files()
+        if target.artifactory.item(f.repo, f.path) is None
+    ]
+
+
+async def _admin(sandbox: Sandbox) -> aiohttp.ClientSession:
+    e = sandbox.endpoints
+    token = base64.b64encode(f"{e.artifactory_user}:{e.artifactory_password}".encode())
+    return aiohttp.ClientSession(headers={"Authorization": f"Basic {token.decode()}"})
+
+
+async def test_a_recreated_target_on_the_same_url_is_rechecked(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as source:
+        async with Sandbox("tiny") as first:
+            port = int(first.endpoints.artifactory_url.split(":")[-1].split("/")[0])
+            settings = _pointed_at(settings_for(source, tmp_path), first)
+            summary = await run_migration(settings, phases=ALL)
+            assert summary.counts is not None
+            assert summary.counts[ItemState.DONE].items > 0
+            assert not _missing(source, first)
+        # the instance is re-installed, empty, at the same URL
+        async with Sandbox("tiny", ports=(0, 0, port)) as second:
+            assert second.endpoints.artifactory_url == settings.target.url
+            again = await run_migration(settings, phases=ALL)
+            assert any("service id changed" in note for note in again.notes), again.notes
+            assert not _missing(source, second)
+            assert again.counts is not None
+            assert again.counts[ItemState.DONE].items == summary.counts[ItemState.DONE].items
+
+
+async def test_a_target_at_another_url_is_rechecked(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as source, Sandbox("tiny") as other:
+        settings = settings_for(source, tmp_path)
+        await run_migration(settings, phases=ALL)
+        moved = _pointed_at(settings, other)
+        summary = await run_migration(moved, phases=ALL)
+        assert any("target URL changed" in note for note in summary.notes), summary.notes
+        assert not _missing(source, other)
+
+
+async def test_a_recreated_repository_is_rechecked_alone(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        await run_migration(settings, phases=ALL)
+        config = sandbox.artifactory.repositories()["releases"]
+        async with await _admin(sandbox) as http:
+            url = f"{sandbox.endpoints.artifactory_url}/api/repositories/releases"
+            async with http.delete(url) as response:
+                assert response.status == 200
+            async with http.put(url, json=config) as response:
+                assert response.status == 200
+        before = len(sandbox.artifactory.request_log)
+        summary = await run_migration(settings, phases=ALL)
+        assert any("re-created since: releases" in note for note in summary.notes)
+        assert not _missing(sandbox, sandbox)
+        puts = {
+            r.path.split("/")[2]
+            for r in list(sandbox.artifactory.request_log)[before:]
+            if r.method == "PUT" and r.status == 201 and "/api/" not in r.path
+        }
+        assert puts == {"releases"}  # only the re-created repository was copied again
+
+
+async def test_verify_repair_reopens_what_is_missing_and_the_report_says_what_was_verified(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        await run_migration(settings, phases=ALL)
+        text = (await report(settings)).markdown.read_text()
+        assert "recorded done by the migration" in text
+        assert "Not verified" in text
+        lost = [f for f in sandbox.org.iter_files() if f.repo == "releases"][:3]
+        async with await _admin(sandbox) as http:
+            for f in lost:
+                url = f"{sandbox.endpoints.artifactory_url}/{f.repo}/{f.path}".replace(" ", "%20")
+                async with http.delete(url) as response:
+                    assert response.status == 204
+        audit = await verify(settings, repair=True)
+        assert (audit.only_in_source, audit.reopened) == (3, 3)
+        text = (await report(settings)).markdown.read_text()
+        assert "Verified by `transfer verify` at" in text
+        assert "3 missing" in text
+        summary = await run_migration(settings, phases=ALL)
+        assert summary.counts is not None
+        assert summary.counts[ItemState.PENDING].items == 0
+        assert not _missing(sandbox, sandbox)
+        assert (await verify(settings)).clean
+
+
+async def test_a_file_put_into_a_created_repository_is_never_overwritten(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        await run_migration(settings, phases=("repositories",))
+        theirs = next(f for f in sandbox.org.iter_files() if f.repo == "releases" and f.size)
+        async with await _admin(sandbox) as http:
+            url = f"{sandbox.endpoints.artifactory_url}/{theirs.repo}/{theirs.path}"
+            async with http.put(url.replace(" ", "%20"), data=b"someone else's") as response:
+                assert response.status == 201
+        summary = await run_migration(settings, phases=("artifacts",))
+        assert summary.counts is not None
+        assert summary.counts[ItemState.CONFLICT].items == 1
+        stored = sandbox.artifactory.item(theirs.repo, theirs.path)
+        assert stored is not None
+        assert stored.size == len(b"someone else's")

@@ -1,0 +1,156 @@
+"""A per-service circuit breaker: when every call to one service fails the same way, the run
+stops instead of failing every file.
+
+A refused connection, a DNS failure, refused credentials (401), a denied permission (403), a
+missing repository (404 from the target) or a server error that outlasts the retries says
+nothing about the file being copied and everything about the service. After ``threshold`` such
+failures in a row from one service (no success in between), the breaker *trips*: the caller stops
+the run with exit code 3 and leaves the items pending, and :meth:`Trip.message` says which service
+failed how and what to check. Failures that are about one file (a checksum mismatch, a 404 for
+one download, a path conflict) neither count nor reset the streak.
+
+Pure bookkeeping, no I/O: callers report each failed try (the retry path's hook) and each
+success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from transfer.errors import (
+    AuthError,
+    NotFoundError,
+    PermissionDenied,
+    RateLimited,
+    RemoteError,
+    TransientError,
+    UnreachableError,
+    UnusableService,
+)
+
+__all__ = ["DEFAULT_THRESHOLD", "CircuitBreaker", "Trip", "systemic_cause"]
+
+DEFAULT_THRESHOLD = 10
+"""Systemic failures in a row from one service that stop the run."""
+
+_ADVICE = {
+    "unreachable": "check that it is running, and the URL, DNS, firewall and proxy",
+    "credentials": "check the credentials configured for it",
+    "permission": "check that the configured user may read (source) or deploy (target)",
+    "missing": "check that the repositories exist and that the URL is the right service",
+    "unusable": "check that the URL points at the right service",
+    "server": "it answers with server errors: check its health and try again later",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Why a failure is systemic: a short description and the kind of advice it gets."""
+
+    text: str
+    kind: str
+
+
+def systemic_cause(error: BaseException, service: str) -> Cause | None:
+    """Why ``error`` (raised by a call to ``service``) is about the service rather than one
+    file, or ``None`` when it may be about the file alone."""
+    if isinstance(error, RateLimited) or not isinstance(error, RemoteError):
+        return None  # a 429 is the service asking for patience, handled by pacing
+    if isinstance(error, UnreachableError):
+        return Cause("cannot be reached (connection refused, DNS or TLS)", "unreachable")
+    if isinstance(error, AuthError):
+        return Cause("refused the credentials (HTTP 401)", "credentials")
+    if isinstance(error, PermissionDenied):
+        return Cause("denied access (HTTP 403)", "permission")
+    if isinstance(error, UnusableService):
+        return Cause("does not answer as the expected service", "unusable")
+    if isinstance(error, NotFoundError) and service == "target":
+        return Cause("answered 404 Not Found (a missing repository?)", "missing")
+    if isinstance(error, TransientError):
+        if error.status >= 500:
+            return Cause(f"keeps answering HTTP {error.status}", "server")
+        if error.status == 0:
+            return Cause("keeps dropping or timing out connections", "unreachable")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """The breaker tripped: ``service`` (its ``url``) failed ``count`` times in a row."""
+
+    service: str
+    url: str
+    cause: Cause
+    count: int
+    last_error: str
+    items: tuple[int, ...] = ()
+    """Items recorded failed in the streak before it tripped: the caller re-opens them."""
+
+    def message(self) -> str:
+        """One line: which service, what went wrong, what to check."""
+        where = f" ({self.url})" if self.url else ""
+        return (
+            f"the {self.service}{where} {self.cause.text} {self.count} times in a row — "
+            f"{_ADVICE[self.cause.kind]}; last error: {self.last_error}"
+        )
+
+
+@dataclass(slots=True)
+class _Streak:
+    count: int = 0
+    items: list[int] = field(default_factory=list)
+
+
+class CircuitBreaker:
+    """Counts systemic failures in a row per service; trips once at ``threshold``.
+
+    ``urls`` names each service's base URL for the message; ``on_trip`` is called once, when it
+    trips (the runner asks the run to stop there). A ``threshold`` of 0 never trips.
+    """
+
+    def __init__(
+        self,
+        threshold: int = DEFAULT_THRESHOLD,
+        *,
+        urls: Mapping[str, str] | None = None,
+        on_trip: Callable[[Trip], None] | None = None,
+    ) -> None:
+        self._threshold = threshold
+        self._urls = dict(urls or {})
+        self._on_trip = on_trip
+        self._streaks: dict[str, _Streak] = {}
+        self.tripped: Trip | None = None
+
+    def failure(self, service: str, error: BaseException) -> bool:
+        """Count a failed try of a call to ``service``; True when the breaker is (now) tripped."""
+        if self.tripped is not None:
+            return True
+        cause = systemic_cause(error, service)
+        if cause is None or self._threshold <= 0:
+            return False
+        streak = self._streaks.setdefault(service, _Streak())
+        streak.count += 1
+        if streak.count < self._threshold:
+            return False
+        self.tripped = Trip(
+            service,
+            self._urls.get(service, ""),
+            cause,
+            streak.count,
+            str(error),
+            tuple(streak.items),
+        )
+        if self._on_trip is not None:
+            self._on_trip(self.tripped)
+        return True
+
+    def gave_up(self, service: str, error: BaseException, item: int) -> None:
+        """``item`` is recorded failed for ``error`` from ``service``: should the streak it
+        belongs to trip the breaker, :attr:`Trip.items` names it to be re-opened."""
+        if self.tripped is None and systemic_cause(error, service) is not None:
+            self._streaks.setdefault(service, _Streak()).items.append(item)
+
+    def success(self) -> None:
+        """A call went through: every streak starts again."""
+        self._streaks.clear()
