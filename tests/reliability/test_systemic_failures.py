@@ -5,9 +5,11 @@ line with exit code 2 or 3, and a summary with failures says how to retry them."
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import anyio
 import pytest
 from reliability_kit import migrate_once, run_cli, sandbox_settings, store_rows, write_cli_config
@@ -121,3 +123,25 @@ async def test_verify_with_refused_credentials_exits_3(tmp_path: Path) -> None:
         env = {**env, "TRANSFER_ARTIFACTORY_PASSWORD": "not-the-password"}
         result = await run_cli("verify", "-c", str(config), env=env)
         result.assert_clean_error(3, "401")
+
+
+async def test_a_security_phase_that_cannot_create_anything_exits_1(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        config, env = write_cli_config(sandbox, tmp_path, extra=_FAST)
+        e = sandbox.endpoints
+        login = base64.b64encode(f"{e.artifactory_user}:{e.artifactory_password}".encode())
+        headers = {"Authorization": f"Basic {login.decode()}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            body = {"email": "reader@example.com", "password": "Reader-pass-1", "admin": False}
+            url = f"{e.artifactory_url}/api/security/users/reader"
+            async with http.put(url, json=body) as response:
+                assert response.status == 201
+        text = config.read_text().replace(f'user = "{e.artifactory_user}"', 'user = "reader"')
+        config.write_text(text)
+        env = {**env, "TRANSFER_ARTIFACTORY_PASSWORD": "Reader-pass-1"}
+        result = await run_cli(
+            "migrate", "-c", str(config), "--no-progress", "--only", "security", env=env
+        )
+        assert result.code == 1, result.out + result.err
+        assert "permission targets" in result.out
+        assert "`transfer migrate` tries them again" in result.out
