@@ -31,12 +31,15 @@ async def recheck_if_target_changed(
     current = await _identity(settings, target, store)
     previous = parse_identity(await store.get_meta(META_TARGET_IDENTITY))
     change = identity_changes(previous, current)
+    reopened = 0
+    if change is not None:
+        reopened = await reopen_changed(
+            store, target, repos=change.repos, reason=f"re-checked because {change.reason}"
+        )
+    # recorded only once re-checked: a run killed in between re-checks again
     await store.set_meta(META_TARGET_IDENTITY, json.dumps(current, sort_keys=True))
     if change is None:
         return ""
-    reopened = await reopen_changed(
-        store, target, repos=change.repos, reason=f"re-checked because {change.reason}"
-    )
     return (
         f"{change.reason}: re-checked the files recorded done; {reopened} missing or "
         "different there are copied again"
