@@ -44,6 +44,7 @@ from transfer.pipeline.planner import (
     checksum_file_of,
     checksums_agree,
     decide,
+    unsafe_path_reason,
 )
 from transfer.sources.base import Source
 from transfer.targets.base import Target
@@ -213,6 +214,8 @@ class CopyWorker:
             return None
         if not (item.recheck or self._must_probe(spec.target_repo)):
             return None
+        if unsafe_path_reason(spec.target_path) is not None:
+            return None  # never sent anywhere, not even asked about: the planner refuses it
         found = await self._target.probe(spec.target_repo, spec.target_path)
         if found is None:
             return TargetFacts(exists=False)
