@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from transfer.checkpoint.postgres import PostgresStore
+from transfer.checkpoint.postgres import PostgresBackend, PostgresStore
 from transfer.config_load import settings_from_mapping
 from transfer.errors import EXIT_SERVICE, StoreError, StoreUnreachable
 from transfer.redaction import Secret, redact_dsn
@@ -121,6 +121,43 @@ async def test_lock_is_freed_when_its_holder_session_dies(dsn: str, schema: str)
         assert killed == 1
         async with other.exclusive("discovery", wait=False) as freed:
             assert freed
+
+
+@pytest.mark.parametrize(("failures", "tries"), [(2, 3), (99, 5)])
+async def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(
+    dsn: str, schema: str, failures: int, tries: int
+) -> None:
+    backend = PostgresBackend(
+        dsn,
+        password=None,
+        readonly=False,
+        schema=schema,
+        pool_size=2,
+        connect_timeout=10,
+        lock_poll=0.25,
+    )
+    await backend.open("default", 0.0)
+    try:
+        admin = await asyncpg.connect(dsn)
+        try:
+            # the server's own deadlock error (SQLSTATE 40P01) for the first `failures` calls
+            await admin.execute(
+                f'CREATE SEQUENCE "{schema}".tries; '
+                f'CREATE FUNCTION "{schema}".flaky() RETURNS int LANGUAGE plpgsql AS $$ BEGIN '
+                f"IF nextval('\"{schema}\".tries') <= {failures} THEN "
+                "RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; "
+                "RETURN 7; END $$"
+            )
+            if failures < tries:
+                assert await backend.fetch("SELECT flaky()") == [(7,)]
+            else:
+                with pytest.raises(StoreError, match="deadlock detected"):
+                    await backend.fetch("SELECT flaky()")
+            assert await admin.fetchval(f'SELECT last_value FROM "{schema}".tries') == tries
+        finally:
+            await admin.close()
+    finally:
+        await backend.close()
 
 
 async def test_readonly_store_needs_an_existing_run(dsn: str, schema: str) -> None:

@@ -2,7 +2,8 @@
 
 :class:`CheckpointStore` is the contract; :class:`SqliteStore` the implementation for one machine;
 ``transfer.checkpoint.postgres.PostgresStore`` shares a run between machines (import it from there:
-its driver, asyncpg, is an optional dependency).
+its driver, asyncpg, is an optional dependency). Both are one store class
+(:class:`~transfer.checkpoint.store.SqlStore`) over a backend that differs only where its SQL does.
 """
 
 from transfer.checkpoint.base import (

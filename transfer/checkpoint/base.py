@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, Rejection, SourceFile, is_legal_transition
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "WorkerInfo",
     "content_changed",
     "decide_record",
+    "decide_reset",
 ]
 
 META_CONFIG_FINGERPRINT = "config_fingerprint"
@@ -85,15 +87,9 @@ class ItemSpec:
         phase: int = 0,
     ) -> ItemSpec:
         """The spec for ``source`` going to ``target_repo``/``target_path``."""
+        facts = {name: getattr(source, name) for name in _SOURCE_FACTS}
         return cls(
-            repo=source.repo,
-            package=source.package,
-            version=source.version,
-            path=source.path,
-            size=source.size,
-            sha1=source.sha1,
-            sha256=source.sha256,
-            published=source.published,
+            **facts,
             target_repo=target_repo,
             target_path=target_path,
             properties=dict(properties or {}),
@@ -104,17 +100,12 @@ class ItemSpec:
     @property
     def source(self) -> SourceFile:
         """The source half of this spec."""
-        return SourceFile(
-            repo=self.repo,
-            package=self.package,
-            version=self.version,
-            path=self.path,
-            size=self.size,
-            sha1=self.sha1,
-            sha256=self.sha256,
-            published=self.published,
-            extra=dict(self.extra),
-        )
+        facts = {name: getattr(self, name) for name in _SOURCE_FACTS}
+        return SourceFile(**facts, extra=dict(self.extra))
+
+
+_SOURCE_FACTS = ("repo", "package", "version", "path", "size", "sha1", "sha256", "published")
+"""The fields an :class:`ItemSpec` shares with the :class:`SourceFile` it was made from."""
 
 
 def content_changed(old: ItemSpec, new: ItemSpec) -> bool:
@@ -325,6 +316,20 @@ def decide_record(
         lease_owner, lease_expires = None, None
         finished_at = now if outcome.state.is_final else None
     return RecordUpdate(outcome.state, attempts, lease_owner, lease_expires, finished_at, outcome)
+
+
+def decide_reset(states: Iterable[ItemState]) -> list[ItemState]:
+    """The distinct ``states`` a reset moves back to ``pending``, in order; raises
+    :class:`IllegalTransition` if any of them may not go there."""
+    wanted = sorted(set(states))
+    refused = [
+        Rejection(None, state, ItemState.PENDING, "not a legal transition")
+        for state in wanted
+        if not is_legal_transition(state, ItemState.PENDING)
+    ]
+    if refused:
+        raise IllegalTransition(refused)
+    return wanted
 
 
 @runtime_checkable

@@ -5,9 +5,11 @@ The DDL is written once with a few type placeholders (``{id}``, ``{int}``, ``{fl
 :func:`encode_json` so that equal values give equal text (comparisons on re-discovery stay cheap).
 Times are seconds since the epoch, from the store's injected clock.
 
-Bump :data:`SCHEMA_VERSION` with every change to the tables. No store migrates between
-versions: a store written with another version (older or newer) is refused with a one-line
-error naming both, never guessed at; a run finishes on the version that started it.
+Bump :data:`SCHEMA_VERSION` with every change to the tables, and add the statements taking the
+previous version to it to :data:`MIGRATIONS`. :func:`schema_statements` decides, for both
+backends, what opening a store does: create the tables, migrate an older store (only when opened
+for writing: a read-only open says to run ``transfer migrate`` once), or refuse a newer store or
+one too old to migrate, with a one-line error naming both versions.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, Literal
 
 import orjson
 
-from transfer.checkpoint.base import Item, ItemSpec
+from transfer.checkpoint.base import Item, ItemSpec, WorkItem
+from transfer.errors import StoreError
 from transfer.models import Checksums, ItemState
 
 __all__ = [
@@ -31,8 +34,10 @@ __all__ = [
     "encode_json",
     "item_from_row",
     "migration",
+    "schema_statements",
     "spec_from_row",
     "spec_to_row",
+    "work_from_row",
 ]
 
 SCHEMA_VERSION = 2
@@ -168,6 +173,51 @@ def ddl(dialect: Dialect) -> list[str]:
     return [statement.format(**types) for statement in _DDL]
 
 
+def schema_statements(
+    dialect: Dialect,
+    where: str,
+    version: int | None,
+    *,
+    other_tables: bool,
+    writable: bool,
+    newer: str,
+    older: str,
+) -> list[str]:
+    """The statements bringing the store at ``where`` to :data:`SCHEMA_VERSION`, in order.
+
+    ``version`` is the store's (``None``: no ``schema_version`` table); ``other_tables`` says
+    whether the database holds our tables without one. Every table for an empty database that
+    may be written, the migrations for an older store, nothing for a current one. Refuses
+    someone else's database, a newer store, one too old to migrate, and an older store that
+    cannot be written (a read-only open). ``newer``/``older`` say what the user can do about a
+    store written by a newer transfer or by one too old to migrate from.
+    """
+    if version is None:
+        if other_tables or not writable:
+            raise StoreError(f"not a transfer checkpoint store: {where}")
+        return [*ddl(dialect), f"INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION})"]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {where} has schema version {version}, newer than this transfer "
+            f"understands ({SCHEMA_VERSION}); {newer}"
+        )
+    if version == SCHEMA_VERSION:
+        return []
+    try:
+        statements = migration(dialect, version)
+    except KeyError:
+        raise StoreError(
+            f"store {where} has schema version {version}, which this transfer cannot "
+            f"migrate to {SCHEMA_VERSION}; {older}"
+        ) from None
+    if not writable:
+        raise StoreError(
+            f"store {where} has schema version {version}: run transfer migrate once "
+            f"to bring it to {SCHEMA_VERSION}"
+        )
+    return [*statements, f"UPDATE schema_version SET version = {SCHEMA_VERSION}"]
+
+
 SPEC_COLUMNS = (
     "repo",
     "package",
@@ -285,4 +335,15 @@ def item_from_row(row: Sequence[Any]) -> Item:
         lease_owner=lease_owner,
         lease_expires=lease_expires,
         updated_at=float(updated_at),
+    )
+
+
+def work_from_row(row: Sequence[Any], lease_expires: float) -> WorkItem:
+    """The claimed item in ``row``: id, recheck flag, attempts, then the :data:`SPEC_COLUMNS`."""
+    return WorkItem(
+        id=int(row[0]),
+        spec=spec_from_row(row[3:]),
+        attempts=int(row[2]),
+        recheck=bool(row[1]),
+        lease_expires=lease_expires,
     )
