@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from transfer.checkpoint import ItemSpec
 from transfer.checkpoint.postgres import PostgresBackend, PostgresStore
 from transfer.config_load import settings_from_mapping
 from transfer.errors import EXIT_SERVICE, StoreError, StoreUnreachable
@@ -48,17 +49,50 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_newer_schema_is_refused(dsn: str, schema: str) -> None:
+@pytest.mark.parametrize(
+    ("version", "refusal"),
+    [(99, "schema version 99, newer than this transfer"), (0, "0, which this transfer cannot")],
+)
+async def test_newer_schema_or_one_too_old_to_migrate_is_refused(
+    dsn: str, schema: str, version: int, refusal: str
+) -> None:
     async with PostgresStore(dsn, schema=schema):
         pass
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f'UPDATE "{schema}".schema_version SET version = 99')
+        await conn.execute(f'UPDATE "{schema}".schema_version SET version = {version}')
     finally:
         await conn.close()
-    with pytest.raises(StoreError, match="schema version 99, newer than this transfer"):
+    with pytest.raises(StoreError, match=refusal):
         async with PostgresStore(dsn, schema=schema):
             pass
+
+
+async def test_store_of_schema_version_1_is_migrated_when_opened_for_writing(
+    dsn: str, schema: str
+) -> None:
+    async with PostgresStore(dsn, schema=schema) as store:
+        await store.upsert_items([ItemSpec("r", "p", "1", f"f{n}.bin", 10) for n in (1, 2)])
+    conn = await asyncpg.connect(dsn)
+    try:  # back to the version 1 tables
+        await conn.execute(
+            f'DROP INDEX "{schema}".items_claim_phase; '
+            f'ALTER TABLE "{schema}".items DROP COLUMN phase; '
+            f'CREATE INDEX items_claim ON "{schema}".items (run_id, state, id); '
+            f'UPDATE "{schema}".schema_version SET version = 1'
+        )
+        with pytest.raises(StoreError, match="schema version 1: run transfer migrate once"):
+            async with PostgresStore(dsn, schema=schema, readonly=True):
+                pass
+        async with PostgresStore(dsn, schema=schema) as store:
+            claimed = await store.claim_batch("w", 10, 60)
+            assert [(w.spec.path, w.spec.phase) for w in claimed] == [("f1.bin", 0), ("f2.bin", 0)]
+        assert await conn.fetchval(f'SELECT version FROM "{schema}".schema_version') == 2
+        indexes = await conn.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = $1", schema)
+        assert {"items_claim_phase"} <= {r[0] for r in indexes}
+        assert "items_claim" not in {r[0] for r in indexes}
+    finally:
+        await conn.close()
 
 
 async def test_foreign_tables_are_not_taken_for_a_store(dsn: str, schema: str) -> None:
