@@ -210,3 +210,48 @@ def test_rate_limit_headers_absent_or_garbled() -> None:
     partial = RateLimitInfo.from_headers({"X-RateLimit-Remaining": " 12 "})
     assert partial == RateLimitInfo(limit=None, remaining=12)
     assert partial.fraction_left is None
+
+
+def test_growth_stops_while_round_trips_show_the_server_queueing() -> None:
+    limiter = AdaptiveLimiter(64, initial=4, increase_after=1, latency_tolerance=2.0)
+    for _ in range(10):  # long round trips, but steady: more in flight is worth it
+        limiter.on_success(0.150)
+    assert limiter.limit == 14
+    for _ in range(200):  # the same requests now take four times as long: queueing
+        limiter.on_success(0.600)
+    grown = limiter.limit
+    assert limiter.round_trip is not None
+    assert limiter.round_trip > 2 * 0.150
+    for _ in range(20):
+        limiter.on_success(0.600)
+    assert limiter.limit == grown  # held, not grown
+    for _ in range(200):  # the queue drained
+        limiter.on_success(0.150)
+    assert limiter.limit > grown
+
+
+def test_a_quota_being_spent_below_the_low_mark_is_a_throttle() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(32, clock=clock, quota_low=0.1)
+    limiter.on_quota(RateLimitInfo(limit=1000, remaining=500))
+    limiter.on_quota(RateLimitInfo(limit=1000, remaining=400))
+    assert limiter.limit == 32  # plenty left
+    limiter.on_quota(RateLimitInfo(limit=1000, remaining=100))
+    assert limiter.limit == 16
+    clock.now += 2.0
+    limiter.on_quota(RateLimitInfo(limit=1000, remaining=90))
+    assert limiter.limit == 8
+    assert limiter.throttles == 2
+
+
+def test_a_quota_that_stays_put_is_not_a_throttle() -> None:
+    # Bintray reports Remaining 0 yet serves an org's own resources: calls are not counted.
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(32, clock=clock)
+    for _ in range(5):
+        limiter.on_quota(RateLimitInfo(limit=1440, remaining=0))
+        clock.now += 2.0
+    limiter.on_quota(None)
+    limiter.on_quota(RateLimitInfo(limit=None, remaining=None))
+    assert limiter.limit == 32
+    assert limiter.throttles == 0

@@ -13,6 +13,7 @@ import base64
 import math
 import random
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from transfer.http.error_mapping import (
     is_throttle,
     map_exception,
 )
-from transfer.http.pacing import AdaptiveLimiter
+from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
 from transfer.http.retry import NO_RETRY, RetryHook, RetryPolicy, Sleep
 from transfer.redaction import Secret, credential_values, redact_url, scrub_values
 
@@ -339,10 +340,17 @@ class HttpClient:
     def _slot(self) -> AbstractAsyncContextManager[None]:
         return self.limiter.slot() if self.limiter is not None else nullcontext()
 
-    def _record(self, error: TransferError | None) -> None:
+    def _record(
+        self,
+        error: TransferError | None,
+        seconds: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if self.limiter is not None and headers is not None:
+            self.limiter.on_quota(RateLimitInfo.from_headers(headers))
         if error is None:
             if self.limiter is not None:
-                self.limiter.on_success()
+                self.limiter.on_success(seconds)
         elif is_throttle(error):
             self.stats.throttled += 1
             if self.limiter is not None:
@@ -431,6 +439,7 @@ class HttpClient:
         session = self._get_session()
         async with self._slot():
             self.stats.requests += 1
+            started = time.monotonic()
             try:
                 async with session.request(
                     method,
@@ -442,20 +451,27 @@ class HttpClient:
                     max_redirects=self._max_redirects,
                     timeout=timeouts.client_timeout(streaming=False),
                 ) as raw:
-                    return await self._buffered(method, url, raw, expected)
+                    return await self._buffered(method, url, raw, expected, started)
             except _NETWORK_ERRORS as exc:
                 raise self._fail(map_exception(exc, url)) from None
 
     async def _buffered(
-        self, method: str, url: str, raw: aiohttp.ClientResponse, expected: Sequence[int]
+        self,
+        method: str,
+        url: str,
+        raw: aiohttp.ClientResponse,
+        expected: Sequence[int],
+        started: float | None = None,
     ) -> Response:
-        """The whole answer read into a :class:`Response`, or the mapped error."""
+        """The whole answer read into a :class:`Response`, or the mapped error; the limiter
+        hears the outcome, the round trip (from ``started``) and the rate-limit headers."""
         if raw.status not in expected:
             error = await self._status_error(method, url, raw)
-            self._record(error)
+            self._record(error, headers=raw.headers)
             raise self._fail(error)
         payload = await raw.read()
-        self._record(None)
+        elapsed = None if started is None else time.monotonic() - started
+        self._record(None, elapsed, raw.headers)
         return Response(
             status=raw.status, headers=raw.headers, body=payload, url=str(raw.url), method=method
         )

@@ -6,6 +6,12 @@ successes adds one back, up to the configured maximum.  Throttle signals that ar
 (every in-flight request of a burst gets its own 429) count once per cool-down period.  The
 waiting is :class:`anyio.CapacityLimiter`'s (first come, first served, cancellation-safe): the
 AIMD rule only moves its ``total_tokens``.
+
+Two optional signals make it fit a remote API whose round trips are long (Bintray: 100-300 ms):
+with ``latency_tolerance`` the limit grows only while round trips stay within that factor of the
+shortest seen (longer ones mean the server queues our requests, so more in flight would only
+wait there), and :meth:`AdaptiveLimiter.on_quota` treats a rate-limit quota running low as a
+throttle signal before the server has to refuse anything.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class AdaptiveLimiter:
         increase_after: int = 10,
         cooldown: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        latency_tolerance: float | None = None,
+        quota_low: float = 0.1,
     ) -> None:
         if max_limit < 1:
             raise ValueError("max_limit must be at least 1")
@@ -45,6 +53,8 @@ class AdaptiveLimiter:
             raise ValueError("decrease_factor must be between 0 and 1")
         if increase_after < 1:
             raise ValueError("increase_after must be at least 1")
+        if latency_tolerance is not None and latency_tolerance < 1.0:
+            raise ValueError("latency_tolerance must be at least 1")
         self._max = max_limit
         start = max(1, min(max_limit, initial if initial is not None else max_limit))
         self._tokens = anyio.CapacityLimiter(start)
@@ -54,6 +64,11 @@ class AdaptiveLimiter:
         self._clock = clock
         self._successes = 0
         self._last_decrease: float | None = None
+        self._tolerance = latency_tolerance
+        self._quota_low = quota_low
+        self._fastest: float | None = None
+        self._smoothed: float | None = None
+        self._quota_left: int | None = None
         self.throttles = 0
         """How many throttle signals lowered the limit (for progress and reports)."""
 
@@ -88,13 +103,46 @@ class AdaptiveLimiter:
         finally:
             self._tokens.release_on_behalf_of(borrower)
 
-    def on_success(self) -> None:
-        """Record a request the server accepted; every ``increase_after`` in a row add a slot."""
+    @property
+    def round_trip(self) -> float | None:
+        """The smoothed round trip of the accepted requests, in seconds (when told)."""
+        return self._smoothed
+
+    def on_success(self, seconds: float | None = None) -> None:
+        """Record a request the server accepted (in ``seconds``, when known); every
+        ``increase_after`` in a row add a slot, unless round trips show the server queueing."""
+        if seconds is not None:
+            self._observe(seconds)
         self._successes += 1
         if self._successes >= self._increase_after:
             self._successes = 0
-            if self.limit < self._max:
+            if self.limit < self._max and not self._queueing():
                 self._tokens.total_tokens = self.limit + 1  # wakes the first waiter
+
+    def _observe(self, seconds: float) -> None:
+        seconds = max(seconds, 1e-4)
+        self._fastest = seconds if self._fastest is None else min(self._fastest, seconds)
+        # an exponential average over about the last 20 requests
+        self._smoothed = (
+            seconds if self._smoothed is None else self._smoothed + (seconds - self._smoothed) / 20
+        )
+
+    def _queueing(self) -> bool:
+        if self._tolerance is None or self._fastest is None or self._smoothed is None:
+            return False
+        return self._smoothed > self._tolerance * self._fastest
+
+    def on_quota(self, info: RateLimitInfo | None) -> None:
+        """Record the quota a response reported; a quota being spent and below ``quota_low``
+        of its limit is a throttle signal.  A quota that stays put (Bintray does not count calls
+        on the caller's own organisation, yet may report 0 left) is not."""
+        if info is None or info.remaining is None:
+            return
+        previous, self._quota_left = self._quota_left, info.remaining
+        fraction = info.fraction_left
+        spending = previous is not None and info.remaining < previous
+        if spending and fraction is not None and fraction <= self._quota_low:
+            self.on_throttle()
 
     def on_throttle(self) -> None:
         """Record that the server asked us to slow down: multiply the limit by the factor."""

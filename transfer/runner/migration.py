@@ -287,7 +287,7 @@ async def _artifacts(
     # repository key the repositories phase found taken by an incompatible repository
     mapper = (
         MetadataMapper(
-            source, store, file_attributes=settings.source.file_attributes, concurrency=8
+            source, store, file_attributes=settings.source.file_attributes, concurrency=32
         )
         if target.capabilities.properties
         else None

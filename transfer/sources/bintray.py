@@ -6,6 +6,14 @@ download host.  Names are percent-encoded segment by segment (Conan's ``name:use
 ``+``, unicode).  The walk follows the reference's crawl plan (§12): packages page by page,
 versions from each package's ``versions`` array, files per version with
 ``include_unpublished=1``.
+
+Every API call of the source passes one :class:`~transfer.http.AdaptiveLimiter` (the
+:attr:`BintraySource.api_limiter`): callers may ask for as much as they like at once, and the
+number of calls in flight follows what the service shows — it grows while round trips stay
+short of queueing, halves on 429 (or a spent rate limit) and when the quota runs low.
+Package and version attributes ride on the package and version objects
+(``attribute_values=1``), one call instead of two; when the answer does not carry them as a
+list, the dedicated attributes endpoint is asked as before.
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
 from typing import Any
 
+import anyio
+
 from transfer.errors import ConfigError, NotFoundError
 from transfer.http import (
+    AdaptiveLimiter,
     Auth,
     BasicAuth,
     HttpClient,
@@ -48,6 +59,11 @@ HttpFactory = Callable[[str, Auth | None], HttpClient]
 """Builds the (unopened) client for one host from its base URL and credentials."""
 
 _USER_AGENT = "transfer/0.1 (bintray-source)"
+API_CONCURRENCY = 256
+"""The default ceiling of Bintray API calls in flight; the limiter finds the working level."""
+_API_START = 16  # calls in flight before the service has said anything
+_API_GROW_AFTER = 4  # successes in a row per extra call in flight
+_API_LATENCY_TOLERANCE = 2.0  # round trips this much above the fastest: the service queues
 
 
 def parse_attributes(raw: Any) -> list[SourceAttribute]:
@@ -110,7 +126,8 @@ class BintraySource(BintrayOrganizationReads):
     login, as Bintray clients do); without ``api_key`` the source is anonymous.  ``repos``,
     ``exclude_repos``, ``packages`` and ``versions`` are case-sensitive fnmatch globs.
     ``page_size`` is the server's page size: a full page without paging headers is noted in
-    :attr:`warnings`.  Use as ``async with BintraySource(...) as source:``.
+    :attr:`warnings`.  ``api_concurrency`` caps the API calls in flight (the adaptive limit
+    moves below it).  Use as ``async with BintraySource(...) as source:``.
     """
 
     def __init__(
@@ -131,6 +148,7 @@ class BintraySource(BintrayOrganizationReads):
         verify_tls: bool = True,
         retry_policy: RetryPolicy | None = None,
         http_factory: HttpFactory | None = None,
+        api_concurrency: int = API_CONCURRENCY,
     ) -> None:
         self.subject = subject
         self.include_unpublished = include_unpublished
@@ -140,6 +158,14 @@ class BintraySource(BintrayOrganizationReads):
         self._versions = tuple(versions)
         auth = BasicAuth(user or subject, api_key) if api_key is not None else None
 
+        self.api_limiter = AdaptiveLimiter(
+            max(1, api_concurrency),
+            initial=min(_API_START, max(1, api_concurrency)),
+            increase_after=_API_GROW_AFTER,
+            latency_tolerance=_API_LATENCY_TOLERANCE,
+        )
+        """Paces every API call (not downloads): calls in flight, adapted to the service."""
+
         def default_factory(base_url: str, auth: Auth | None) -> HttpClient:
             return HttpClient(
                 base_url,
@@ -148,10 +174,16 @@ class BintraySource(BintrayOrganizationReads):
                 timeouts=timeouts,
                 verify_tls=verify_tls,
                 retry_policy=retry_policy,
+                # the API host sees as many connections as calls may be in flight
+                max_connections=max(16, api_concurrency) if base_url == api_url else 16,
             )
 
         factory = http_factory or default_factory
         self._api_client = factory(api_url, auth)
+        if self._api_client.limiter is None:
+            self._api_client.limiter = self.api_limiter
+        else:
+            self.api_limiter = self._api_client.limiter
         self._dl_client = factory(download_url, auth)
         self._api = BintrayApi(self._api_client, page_size=page_size)
         self._stack: AsyncExitStack | None = None
@@ -205,22 +237,26 @@ class BintraySource(BintrayOrganizationReads):
                 and matches_globs(name, self._repos, self._exclude_repos)
             ):
                 names.append(name)
-        repositories = []
-        for name in names:
+        found: dict[str, SourceRepository] = {}
+
+        async def one(name: str) -> None:
             raw = await self._api.get_json("repos", self.subject, name)
             raw = raw if isinstance(raw, dict) else {"name": name}
             labels = raw.get("labels")
-            repositories.append(
-                SourceRepository(
-                    name=name,
-                    type=normalize_repo_type(raw.get("type")),
-                    private=parse_bool(raw.get("private")),
-                    desc=str(raw.get("desc") or ""),
-                    labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
-                    raw=raw,
-                )
+            found[name] = SourceRepository(
+                name=name,
+                type=normalize_repo_type(raw.get("type")),
+                private=parse_bool(raw.get("private")),
+                desc=str(raw.get("desc") or ""),
+                labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
+                raw=raw,
             )
-        return repositories
+
+        # all at once: the API limiter decides how many are in flight
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(one, name)
+        return [found[name] for name in names]
 
     async def iter_packages(self, repo: str) -> AsyncIterator[str]:
         """Package names of ``repo`` kept by the filters, page by page, each name once.
@@ -253,14 +289,16 @@ class BintraySource(BintrayOrganizationReads):
         It is ``linked`` (owned by another repository, its files live there) when ``repo``'s
         package list said so, or when the package object names another owning ``repo``.
         """
-        raw = await self._api.get_json("packages", self.subject, repo, name)
+        raw = await self._api.get_json(
+            "packages", self.subject, repo, name, params={"attribute_values": 1}
+        )
         raw = raw if isinstance(raw, dict) else {"name": name}
         owner = raw.get("repo")
         elsewhere = isinstance(owner, str) and owner not in ("", repo)
         linked = (repo, name) in self._linked or elsewhere
         versions = raw.get("versions")
         names = [str(v) for v in versions] if isinstance(versions, list) else []
-        attributes = await self.get_attributes("package", repo, name)
+        attributes = await self._inline_attributes(raw, "package", repo, name)
         return SourcePackage(
             repo=repo,
             name=name,
@@ -272,9 +310,17 @@ class BintraySource(BintrayOrganizationReads):
 
     async def get_version(self, repo: str, package: str, version: str) -> SourceVersion:
         """The version (``published`` as a bool, from ``true`` or ``"true"``) and its attributes."""
-        raw = await self._api.get_json("packages", self.subject, repo, package, "versions", version)
+        raw = await self._api.get_json(
+            "packages",
+            self.subject,
+            repo,
+            package,
+            "versions",
+            version,
+            params={"attribute_values": 1},
+        )
         raw = raw if isinstance(raw, dict) else {"name": version}
-        attributes = await self.get_attributes("version", repo, package, version)
+        attributes = await self._inline_attributes(raw, "version", repo, package, version)
         return SourceVersion(
             repo=repo,
             package=package,
@@ -283,6 +329,17 @@ class BintraySource(BintrayOrganizationReads):
             attributes=tuple(attributes),
             raw=raw,
         )
+
+    async def _inline_attributes(
+        self, raw: dict[str, Any], kind: AttributeKind, *names: str
+    ) -> list[SourceAttribute]:
+        """The attributes an ``attribute_values=1`` answer carried as a ``[{name, type,
+        values}]`` list; otherwise (no such key, or the typeless object form the doc also
+        shows) read from the attributes endpoint, which always names the types."""
+        inline = raw.get("attributes")
+        if isinstance(inline, list):
+            return parse_attributes(inline)
+        return await self.get_attributes(kind, *names)
 
     async def list_version_files(self, repo: str, package: str, version: str) -> list[SourceFile]:
         """Files of one version.
@@ -295,8 +352,16 @@ class BintraySource(BintrayOrganizationReads):
         if not self.include_unpublished:
             published_only = await self._api.get_json(*segments)
             return self._files(published_only, repo, package, version, None)
-        everything = await self._api.get_json(*segments, params={"include_unpublished": 1})
-        published = await self._api.get_json(*segments)
+        lists: dict[bool, Any] = {}
+
+        async def read(unpublished: bool) -> None:
+            params = {"include_unpublished": 1} if unpublished else None
+            lists[unpublished] = await self._api.get_json(*segments, params=params)
+
+        async with anyio.create_task_group() as group:  # both lists at once
+            group.start_soon(read, True)
+            group.start_soon(read, False)
+        everything, published = lists[True], lists[False]
         published_paths = (
             {str(item.get("path")) for item in published if isinstance(item, dict)}
             if isinstance(published, list)
