@@ -12,6 +12,7 @@ half nearly free (the adaptive probing stays on, as the hit rate is ~50 %).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from benchmarks.client import (
     warm_digests,
 )
 from benchmarks.engine import parse_summary
-from benchmarks.peers import figures, store_durations
+from benchmarks.peers import discovery_timeline, figures, store_durations
 from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
 
 __all__ = ["run_emulated"]
@@ -35,7 +36,7 @@ _MB = 1e6
 _SETUP_TIMEOUT = 300.0
 
 
-def _config(source: SandboxProcess, target: SandboxProcess) -> str:
+def _config(source: SandboxProcess, target: SandboxProcess, extra: str = "") -> str:
     s, t = source.endpoints, target.endpoints
     return f"""[source]
 api_url = "{s["bintray_api"]}"
@@ -43,6 +44,7 @@ download_url = "{s["bintray_download"]}"
 subject = "{s["subject"]}"
 user = "{s["bintray_user"]}"
 api_key = "${{BENCH_BINTRAY_KEY}}"
+{extra}
 
 [target]
 url = "{t["artifactory"]}"
@@ -89,24 +91,40 @@ def run_emulated(
     profile: str,
     file_count: int | None = None,
     file_size: int | None = None,
-    workers: int = 16,
+    workers: int | None = 16,
     preload_half: bool = False,
     timeout: float = 1800.0,
+    faults: tuple[str, str] = ("", ""),
+    engine_path: str | None = None,
+    extra_config: str = "",
 ) -> dict[str, Any]:
-    """One measured emulator → emulator migration; the raw figures."""
+    """One measured emulator → emulator migration; the raw figures.
+
+    ``workers=None`` keeps the engine's default; ``faults`` are the (Bintray, Artifactory)
+    emulators' fault specs; ``engine_path`` puts another checkout's ``transfer`` package first
+    on the measured process's import path (a before/after comparison in one run);
+    ``extra_config`` is appended to the ``[source]`` table.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     with (
         SandboxProcess(
-            workdir / "bintray", profile, sink=True, file_count=file_count, file_size=file_size
+            workdir / "bintray",
+            profile,
+            sink=True,
+            file_count=file_count,
+            file_size=file_size,
+            faults=faults[0],
         ) as source,
-        SandboxProcess(workdir / "artifactory", "tiny", sink=True) as target,
+        SandboxProcess(workdir / "artifactory", "tiny", sink=True, faults=faults[1]) as target,
     ):
         config = workdir / "transfer.toml"
-        config.write_text(_config(source, target), encoding="utf-8")
+        config.write_text(_config(source, target, extra_config), encoding="utf-8")
         env = {
             "BENCH_BINTRAY_KEY": source.endpoints["bintray_key"],
             "BENCH_ARTIFACTORY_PASSWORD": target.endpoints["artifactory_password"],
         }
+        if engine_path is not None:
+            env["PYTHONPATH"] = engine_path
         ep = {**source.endpoints, **{k: v for k, v in target.endpoints.items() if "artif" in k}}
         expected = asyncio.run(_warm(ep))
         repos = run_measured(
@@ -123,7 +141,9 @@ def run_emulated(
         args = transfer_args(
             "migrate", "-c", str(config), "--only", "artifacts", "--no-progress", "--json"
         )
-        args += ["--workers", str(workers)]
+        if workers is not None:
+            args += ["--workers", str(workers)]
+        began = time.time()
         stats = run_measured(args, cwd=workdir, env=env, timeout=timeout)
         emulator_cpu = (
             cpu_seconds(source.pid) - cpu_before[0],
@@ -131,6 +151,7 @@ def run_emulated(
         )
     done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
     times, hows = store_durations(workdir / "state.db")
+    timeline = discovery_timeline(workdir / "state.db", began)
     return {
         "name": name,
         "peer": "transfer (emulators)",
@@ -143,6 +164,7 @@ def run_emulated(
         "how": hows,
         "ok": stats.returncode == 0 and done["items"] == expected and repos.returncode == 0,
         **figures(stats, done["bytes"], done["items"], times),
+        **timeline,
         "emulator_cpu_seconds": {"bintray": emulator_cpu[0], "artifactory": emulator_cpu[1]},
         "command": " ".join(args[2:]),
         "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",

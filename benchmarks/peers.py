@@ -28,7 +28,15 @@ from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
 from benchmarks.procs import REPO_ROOT, ProcessStats, run_measured, transfer_args
 
-__all__ = ["PEERS", "figures", "profile_transfer", "rclone_args", "run_peer", "store_durations"]
+__all__ = [
+    "PEERS",
+    "discovery_timeline",
+    "figures",
+    "profile_transfer",
+    "rclone_args",
+    "run_peer",
+    "store_durations",
+]
 
 PEERS = ("curl", "rclone", "naive", "transfer")
 _MB = 1e6
@@ -141,6 +149,25 @@ def store_durations(db: Path) -> tuple[list[float], dict[str, int]]:
     for _, how in rows:
         hows[how or ""] = hows.get(how or "", 0) + 1
     return [float(d) for d, _ in rows if d is not None], hows
+
+
+def discovery_timeline(db: Path, began: float) -> dict[str, float | None]:
+    """Seconds after ``began`` (epoch) when discovery marked its last version and when the first
+    copy started and finished, from a SQLite store (``None`` where nothing was recorded)."""
+    with sqlite3.connect(db) as conn:
+        (last_discovered,) = conn.execute("SELECT MAX(discovered_at) FROM discovered").fetchone()
+        first_start, first_done = conn.execute(
+            "SELECT MIN(started_at), MIN(finished_at) FROM items WHERE state = 'done'"
+        ).fetchone()
+
+    def since(stamp: float | None) -> float | None:
+        return None if stamp is None else round(float(stamp) - began, 3)
+
+    return {
+        "discovery_seconds": since(last_discovered),
+        "first_copy_started": since(first_start),
+        "first_copy_done": since(first_done),
+    }
 
 
 def _transfer(

@@ -77,7 +77,8 @@ class SandboxProcess:
     """``transfer sandbox serve`` in a child process for the duration of a ``with`` block.
 
     ``config`` is the transfer configuration it writes (store and report land next to it);
-    ``env`` holds its secrets; ``endpoints`` the parsed URLs and logins.
+    ``env`` holds its secrets; ``endpoints`` the parsed URLs and logins; ``faults`` is a fault
+    spec (:mod:`transfer.sandbox.faultspec`), e.g. per route family latency.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class SandboxProcess:
         file_count: int | None = None,
         file_size: int | None = None,
         seed: int = 1,
+        faults: str = "",
     ) -> None:
         self.workdir = workdir
         self.config = workdir / "transfer.toml"
@@ -102,6 +104,8 @@ class SandboxProcess:
             args += ["--file-count", str(file_count)]
         if file_size is not None:
             args += ["--file-size", str(file_size)]
+        if faults:
+            args += ["--faults", faults]
         self.command = _transfer_command(*args)
         self.env: dict[str, str] = {}
         self.endpoints: dict[str, Any] = {}

@@ -15,8 +15,11 @@ emulators (each in its own process, Artifactory in sink mode):
 that adds that round-trip time to every connection of every peer alike (scenario ``small@20ms``
 and so on); the relay's own CPU is reported apart from the peer's.
 
-Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp) and ``many``
-(``bench-small`` with 100,000 files: files/s and peak RSS).
+Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp), ``many``
+(``bench-small`` with 100,000 files: files/s and peak RSS) and ``wan`` (``bench-small`` between
+the emulators with 100 ms on every Bintray API call and 30 ms on every other request, default
+settings: files/s and discovery time; ``--wan-before DIR`` measures the ``transfer`` package of
+another checkout too, back to back, for a before/after pair on the same load).
 
 nginx and rclone are installed with apt-get when missing (as root), or skipped with the reason
 printed. ``--quick`` shrinks everything (1,000 small files, 300 mixed, 64 MiB large files,
@@ -48,10 +51,11 @@ from benchmarks.procs import REPO_ROOT
 from benchmarks.report import chart, peer_table, ratio_table, ratios
 from benchmarks.results import machine_info, render_table, rows_for, write_json
 from benchmarks.scenarios import PEER_SCENARIOS, PeerSizes, available_peers, run_scenario
+from benchmarks.wan import WAN_API_MS, WAN_OTHER_MS, run_wan, wan_table
 
 __all__ = ["SCENARIOS", "Sizes", "main"]
 
-SCENARIOS = (*PEER_SCENARIOS, "ceiling", "many")
+SCENARIOS = (*PEER_SCENARIOS, "ceiling", "many", "wan")
 GiB, MiB = 1 << 30, 1 << 20
 
 
@@ -110,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workdir", type=Path, help="keep logs and stores here (default: temp)")
     parser.add_argument(
         "--data-dir", type=Path, help="materialise files here (default: /dev/shm if roomy)"
+    )
+    parser.add_argument(
+        "--wan-before",
+        type=Path,
+        metavar="DIR",
+        help="wan: also measure the transfer package of this checkout (before/after)",
+    )
+    parser.add_argument(
+        "--wan-latency",
+        default=f"{WAN_API_MS:g},{WAN_OTHER_MS:g}",
+        metavar="API_MS,OTHER_MS",
+        help="wan: latency of Bintray API calls and of every other request",
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per measured run, s")
     return parser
@@ -171,6 +187,21 @@ def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argpa
                 file_count=sizes.many_count,
                 timeout=args.timeout,
             )
+        )
+    if "wan" in chosen:
+        api_ms, other_ms = (float(ms) for ms in args.wan_latency.split(","))
+        engines: dict[str, str | None] = {}
+        if args.wan_before is not None:
+            engines["before"] = str(args.wan_before.resolve())
+        engines["after" if engines else "this"] = None
+        _say(f"wan: bench-small, {sizes.small_count:,} files, {api_ms:g} ms API latency ...")
+        runs += run_wan(
+            workdir,
+            file_count=sizes.small_count,
+            engines=engines,
+            api_ms=api_ms,
+            other_ms=other_ms,
+            timeout=args.timeout,
         )
     return ceiling, runs
 
@@ -243,9 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(peer_table(runs))
         print()
         print(ratio_table(ratio_rows, runs))
-    if ceiling or engine_runs:
+    wan_runs = [r for r in engine_runs if r["name"].startswith("wan")]
+    engine_runs_table = [r for r in engine_runs if not r["name"].startswith("wan")]
+    if ceiling or engine_runs_table:
         print()
-        print(render_table(rows_for(ceiling, engine_runs)))
+        print(render_table(rows_for(ceiling, engine_runs_table)))
+    if wan_runs:
+        print()
+        print(wan_table(wan_runs))
     print(f"\nraw results: {path}" + (f"\nchart: {png}" if png else ""))
     failed = [r for r in runs + engine_runs if not r["ok"]]
     for run in failed:
