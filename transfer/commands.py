@@ -243,6 +243,13 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
             repo_total = sum(per[s].items for s in ItemState)
             failed = per[ItemState.FAILED].items
             print(f"  {repo:30} {per[ItemState.DONE].items}/{repo_total}, {failed}")
+    found = state.discovery()
+    if found["complete"] is not None:
+        where = "complete" if found["complete"] else "running"
+        print(
+            f"discovery {where}: {found['discovered']} files discovered, "
+            f"{found['copied']} copied; bottleneck: {found['bottleneck']}"
+        )
     rows = state.worker_rows(now)
     if rows:
         working = sum(1 for row in rows if row["alive"])

@@ -116,6 +116,9 @@ class SourceSettings:
     ``type = "http"`` reads plain files from ``download_url`` (benchmarks); ``repos``,
     ``packages`` and ``versions`` are include globs, ``exclude_repos`` exclude globs.
     Without ``user``, Bintray clients authenticate as the subject itself.
+    ``api_concurrency`` is the ceiling of Bintray API calls in flight; below it the number
+    adapts by itself (more while round trips are long and steady, fewer when the service
+    answers 429 or the rate-limit quota runs low), so it needs no tuning.
     """
 
     type: Literal["bintray", "http"] = "bintray"
@@ -131,6 +134,7 @@ class SourceSettings:
     include_unpublished: bool = True
     file_attributes: bool = True
     page_size: int = 50
+    api_concurrency: int = 256
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
@@ -141,6 +145,7 @@ class SourceSettings:
         for name in ("repos", "exclude_repos", "packages", "versions"):
             _globs(name, getattr(self, name))
         _at_least("page_size", self.page_size, 1)
+        _at_least("api_concurrency", self.api_concurrency, 1)
 
     @property
     def login(self) -> str:

@@ -103,6 +103,8 @@ async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> N
         code, out, _ = await transfer("status", "-c", str(config), env=env)
         assert code == 0
         assert f"{total}/{total} files done" in out
+        assert f"discovery complete: {total} files discovered, {total} copied" in out
+        assert "bottleneck: none" in out
         code, out, _ = await transfer("verify", "-c", str(config), env=env)
         assert code == 0, out
         assert f"same: {total}" in out

@@ -9,12 +9,20 @@ import random
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from aiohttp.test_utils import TestServer
+from harness import (
+    assert_target_matches_source,
+    create_target_repos,
+    done_count,
+    run_migration,
+    settings_for,
+)
 
 from transfer.checkpoint import SqliteStore
 from transfer.http import RetryPolicy
@@ -26,6 +34,7 @@ from transfer.sandbox.faults import FaultInjector
 from transfer.sandbox.generator import build_organization, credentials
 from transfer.sandbox.layouts import Forge
 from transfer.sandbox.orgdata import Organization
+from transfer.sandbox.serve import Sandbox
 from transfer.sources.bintray import BintraySource
 
 pytestmark = pytest.mark.anyio
@@ -217,3 +226,18 @@ async def test_many_calls_in_flight_when_round_trips_are_long(tmp_path: Path) ->
             group.cancel_scope.cancel()
     # a sequential walk never has more than two calls in flight
     assert peak > 8
+
+
+async def test_copying_starts_before_discovery_ends(tmp_path: Path) -> None:
+    # Slow API calls, one at a time: discovery takes a while, and copy workers must not wait
+    # for its end (the store shows a copy started before the last version was discovered).
+    async with Sandbox("tiny", faults="bintray.api:latency=0.03") as sandbox:
+        create_target_repos(sandbox)
+        settings = settings_for(sandbox, tmp_path)
+        settings = replace(settings, source=replace(settings.source, api_concurrency=1))
+        summary = await run_migration(settings)
+        assert done_count(summary) == assert_target_matches_source(sandbox)
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        (last_discovered,) = conn.execute("SELECT MAX(discovered_at) FROM discovered").fetchone()
+        (first_copy,) = conn.execute("SELECT MIN(started_at) FROM items").fetchone()
+    assert first_copy < last_discovered

@@ -37,7 +37,13 @@ from transfer.models import SourceFile
 from transfer.pipeline.planner import claim_phase, map_repo_key
 from transfer.sources.base import Source, SourcePackage, SourceRepository, SourceVersion
 
-__all__ = ["DiscoveryResult", "PropertyMapper", "discover", "discovery_complete"]
+__all__ = [
+    "DiscoveryResult",
+    "PropertyMapper",
+    "discover",
+    "discovery_complete",
+    "discovery_state",
+]
 
 _PASS_KEY = "discovery_pass"
 _PASS_DONE_KEY = "discovery_pass_complete"
@@ -91,8 +97,15 @@ async def _current_pass(store: CheckpointStore) -> int:
 
 async def discovery_complete(store: CheckpointStore) -> bool:
     """Whether the run's latest discovery pass ran to its end (a new one has not started)."""
+    return bool(await discovery_state(store))
+
+
+async def discovery_state(store: CheckpointStore) -> bool | None:
+    """Whether the run's latest discovery pass is complete; ``None`` before the first began."""
     raw = await store.get_meta(_PASS_KEY)
-    return bool(raw) and await store.get_meta(_PASS_DONE_KEY) == raw
+    if not raw:
+        return None
+    return await store.get_meta(_PASS_DONE_KEY) == raw
 
 
 class _Writer:

@@ -18,6 +18,7 @@ from transfer.errors import ConfigError, StoreError
 from transfer.migrate.metadata import BOOKKEEPING_KINDS
 from transfer.models import ItemState
 from transfer.pipeline.audit import AuditResult, audit
+from transfer.pipeline.discover import discovery_state
 from transfer.pipeline.target_truth import reopen_from_audit
 from transfer.reporting.report import ReportPaths, write_report
 from transfer.runner.wiring import (
@@ -40,6 +41,31 @@ class RunStatus:
     counts: Counts
     workers: list[WorkerInfo]
     live_within: float = 300.0  # a worker heard from this recently is alive
+    discovery_complete: bool | None = None  # None: discovery never started
+    starved_below: int = 64  # fewer pending files than this: copy workers wait for discovery
+
+    def bottleneck(self) -> str | None:
+        """What sets the pace now: ``"discovery"`` while it runs and the copy workers have
+        (almost) nothing left to claim, ``"copy"`` while files wait to be copied, ``"none"``
+        when everything discovered is finished; ``None`` before discovery started."""
+        if self.discovery_complete is None:
+            return None
+        waiting = self.counts[ItemState.PENDING].items
+        if self.discovery_complete:
+            busy = waiting + self.counts[ItemState.IN_FLIGHT].items
+            return "copy" if busy else "none"
+        return "discovery" if waiting < self.starved_below else "copy"
+
+    def discovery(self) -> dict[str, Any]:
+        """Discovered against copied, and the bottleneck (see :meth:`bottleneck`)."""
+        c = self.counts
+        return {
+            "complete": self.discovery_complete,
+            "discovered": c.total.items,
+            "copied": c[ItemState.DONE].items,
+            "pending": c[ItemState.PENDING].items,
+            "bottleneck": self.bottleneck(),
+        }
 
     def worker_rows(self, now: float) -> list[dict[str, Any]]:
         """Per worker: its statistics, whether it is alive (heard from lately and not
@@ -81,6 +107,7 @@ class RunStatus:
             },
             "workers": self.worker_rows(now),
             "bytes_per_second": self.rate(now),
+            "discovery": self.discovery(),
         }
 
 
@@ -91,6 +118,8 @@ async def status(settings: Settings) -> RunStatus:
             await store.counts(),
             await store.list_workers(),
             live_within=settings.transfer.lease_seconds,
+            discovery_complete=await discovery_state(store),
+            starved_below=settings.transfer.claim_batch,
         )
 
 

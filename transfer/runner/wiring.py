@@ -54,6 +54,7 @@ def open_source(settings: Settings) -> Source:
         versions=s.versions,
         timeouts=_http_timeouts(s.timeouts),
         retry_policy=_retry_policy(settings),
+        api_concurrency=s.api_concurrency,
     )
 
 
