@@ -19,7 +19,9 @@ Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp
 (``bench-small`` with 100,000 files: files/s and peak RSS) and ``wan`` (``bench-small`` between
 the emulators with 100 ms on every Bintray API call and 30 ms on every other request, default
 settings: files/s and discovery time; ``--wan-before DIR`` measures the ``transfer`` package of
-another checkout too, back to back, for a before/after pair on the same load).
+another checkout too, back to back, for a before/after pair on the same load) and ``discovery``
+(discovery alone at 150 ms per Bintray API call over ``--discovery-count`` files, 100 per
+package: files/s with and without file attributes).
 
 nginx and rclone are installed with apt-get when missing (as root), or skipped with the reason
 printed. ``--quick`` shrinks everything (1,000 small files, 300 mixed, 64 MiB large files,
@@ -43,6 +45,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ceiling import measure_ceiling
+from benchmarks.discovery import discovery_table, run_discovery_rate
 from benchmarks.engine import run_engine
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
@@ -55,7 +58,7 @@ from benchmarks.wan import WAN_API_MS, WAN_OTHER_MS, run_wan, wan_table
 
 __all__ = ["SCENARIOS", "Sizes", "main"]
 
-SCENARIOS = (*PEER_SCENARIOS, "ceiling", "many", "wan")
+SCENARIOS = (*PEER_SCENARIOS, "ceiling", "many", "wan", "discovery")
 GiB, MiB = 1 << 30, 1 << 20
 
 
@@ -127,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="API_MS,OTHER_MS",
         help="wan: latency of Bintray API calls and of every other request",
     )
+    parser.add_argument(
+        "--wan-workers",
+        type=int,
+        metavar="N",
+        help="wan: also run this checkout with N copy workers (where the copy's ceiling is)",
+    )
+    parser.add_argument(
+        "--discovery-count", type=int, default=100_000, metavar="N", help="discovery: files"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per measured run, s")
     return parser
 
@@ -194,15 +206,23 @@ def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argpa
         if args.wan_before is not None:
             engines["before"] = str(args.wan_before.resolve())
         engines["after" if engines else "this"] = None
+        workers: dict[str, int] = {}
+        if args.wan_workers:
+            label = f"workers={args.wan_workers}"
+            engines[label], workers[label] = None, args.wan_workers
         _say(f"wan: bench-small, {sizes.small_count:,} files, {api_ms:g} ms API latency ...")
         runs += run_wan(
             workdir,
             file_count=sizes.small_count,
             engines=engines,
+            workers=workers,
             api_ms=api_ms,
             other_ms=other_ms,
             timeout=args.timeout,
         )
+    if "discovery" in chosen:
+        _say(f"discovery: bench-small, {args.discovery_count:,} files, 150 ms per API call ...")
+        runs += run_discovery_rate(workdir / "discovery", file_count=args.discovery_count)
     return ceiling, runs
 
 
@@ -275,13 +295,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(ratio_table(ratio_rows, runs))
     wan_runs = [r for r in engine_runs if r["name"].startswith("wan")]
-    engine_runs_table = [r for r in engine_runs if not r["name"].startswith("wan")]
+    discovery_runs = [r for r in engine_runs if r["name"].startswith("discovery")]
+    engine_runs_table = [r for r in engine_runs if r not in wan_runs + discovery_runs]
     if ceiling or engine_runs_table:
         print()
         print(render_table(rows_for(ceiling, engine_runs_table)))
     if wan_runs:
         print()
         print(wan_table(wan_runs))
+    if discovery_runs:
+        print()
+        print(discovery_table(discovery_runs))
     print(f"\nraw results: {path}" + (f"\nchart: {png}" if png else ""))
     failed = [r for r in runs + engine_runs if not r["ok"]]
     for run in failed:
