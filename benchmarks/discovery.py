@@ -5,8 +5,8 @@ takes ``api_ms`` (150 ms by default, as Bintray's API answered), default setting
 100,000 files are 1,000 packages. Discovery runs in this process as ``transfer migrate`` runs it
 (the metadata mapper included), once with file attributes (one more call per file) and once
 without; each run reports files/s, the API calls made, the limit the adaptive limiter reached,
-its throttles, and the machine's load. A first, "cold" pass also makes the emulator hash every
-file (its digests are computed on first listing), so the next two compare like with like.
+its throttles, and the machine's load. The first run also pays for the emulator hashing every
+file once (its digests are computed on first listing); the second finds them computed.
 """
 
 from __future__ import annotations
