@@ -360,6 +360,9 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
             f"  {data['linked_packages']} linked packages: copied once, into their owning "
             "repository (the report lists each link and what to do)"
         )
+    for skipped in data["skipped_in_source"]:
+        where = "/".join(part for part in (skipped["repo"], skipped["path"]) if part)
+        print(f"  left out: {where} — {skipped['reason']}")
     repo_plan = data.get("repository_plan") or {}
     if repo_plan:
         print("repositories (Artifactory local):")

@@ -13,6 +13,7 @@ exception.  Every subclass of :class:`TransferError` lives here::
     │   └── StoreUnreachable           exit 3: the store's server is down or refused us
     ├── StopRequested                  exit 4: a limit or a signal; resumable
     ├── UnsafePathError                a source path cannot be written safely
+    ├── SourceChanged                  a local file changed between listing and reading
     ├── RemoteError                    a service answered with an error (or not at all)
     │   ├── TransientError             retried; exit 3 when it ends a run
     │   │   ├── RateLimited            retried after slowing down
@@ -56,6 +57,7 @@ __all__ = [
     "RateLimited",
     "RemoteError",
     "SizeMismatch",
+    "SourceChanged",
     "StopRequested",
     "StoreError",
     "StoreUnreachable",
@@ -143,6 +145,14 @@ class StopRequested(TransferError):
 
 class UnsafePathError(TransferError):
     """A source path cannot be written safely to the target (``..``, absolute, control chars)."""
+
+
+class SourceChanged(TransferError):
+    """A local source file is no longer what the listing saw (size or modification time).
+
+    Not retried: the item's facts are stale, so the same run cannot copy it; the next run's
+    discovery lists the file anew and re-opens the item.
+    """
 
 
 class RemoteError(TransferError):

@@ -119,14 +119,23 @@ class SourceSettings:
     ``api_concurrency`` is the ceiling of Bintray API calls in flight; below it the number
     adapts by itself (more while round trips are long and steady, fewer when the service
     answers 429 or the rate-limit quota runs low), so it needs no tuning.
+
+    ``type = "directory"`` reads a local tree ``root/<repository>/<path>``; ``manifest``
+    (``path size checksum`` lines) declares checksums and ``repo_settings`` (TOML) the package
+    type and description of each repository; both default to a file of that role in ``root``
+    when it exists (:mod:`transfer.sources.directory`).  ``subject`` then only names the
+    ``{subject}`` placeholder (default ``directory``).
     """
 
-    type: Literal["bintray", "http"] = "bintray"
+    type: Literal["bintray", "http", "directory"] = "bintray"
     api_url: str = field(default="https://api.bintray.com", metadata=_meta("url"))
     download_url: str = field(default="https://dl.bintray.com", metadata=_meta("url"))
-    subject: str
+    subject: str = ""
     user: str | None = None
     api_key: Secret | None = None
+    root: Path | None = None
+    manifest: Path | None = None
+    repo_settings: Path | None = None
     repos: tuple[str, ...] = ("*",)
     exclude_repos: tuple[str, ...] = ()
     packages: tuple[str, ...] = ("*",)
@@ -138,7 +147,9 @@ class SourceSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
-        if not self.subject.strip():
+        if self.type == "directory":
+            self._check_directory()
+        elif not self.subject.strip():
             _fail("subject", "must name the Bintray organisation (or user)")
         _set(self, "api_url", _http_url("api_url", self.api_url))
         _set(self, "download_url", _http_url("download_url", self.download_url))
@@ -146,6 +157,13 @@ class SourceSettings:
             _globs(name, getattr(self, name))
         _at_least("page_size", self.page_size, 1)
         _at_least("api_concurrency", self.api_concurrency, 1)
+
+    def _check_directory(self) -> None:
+        if self.root is None:
+            _fail("root", 'is required with type = "directory" (the folder holding one folder '
+                  "per repository)")  # fmt: skip
+        if not self.subject.strip():
+            _set(self, "subject", "directory")
 
     @property
     def login(self) -> str:
@@ -412,7 +430,7 @@ SECTIONS: Final[dict[str, type]] = {
 
 
 _FINGERPRINT_KEYS: Final = {
-    "source": ("type", "api_url", "download_url", "subject", "repos", "exclude_repos",
+    "source": ("type", "api_url", "download_url", "subject", "root", "repos", "exclude_repos",
                "packages", "versions", "include_unpublished"),
     "target": ("type", "url", "repo_key_template", "conflict"),
 }  # fmt: skip

@@ -23,7 +23,9 @@ from nginx_site import reachable_folder, require_nginx, write_tree
 
 from transfer.models import SourceFile
 from transfer.sandbox.generator import credentials
+from transfer.sandbox.tree import write_sample_tree
 from transfer.sources.base import Source
+from transfer.sources.directory import DirectorySource
 from transfer.sources.http_index import HttpIndexSource
 
 
@@ -125,13 +127,31 @@ def http_manifest_case(workdir: Path) -> AbstractAsyncContextManager[SourceCase]
     return _nginx_source(workdir, manifest=True)
 
 
+# --------------------------------------------------------------------------- local directory
+
+
+@asynccontextmanager
+async def directory_case(workdir: Path) -> AsyncIterator[SourceCase]:
+    """A local tree (the sandbox's sample: a manifest declaring the Maven repository's sha256s,
+    links, a FIFO and a non-UTF-8 name that must not be listed)."""
+    tree = write_sample_tree(workdir / "tree", seed=5)
+    async with DirectorySource(tree.root) as source:
+        yield SourceCase(
+            source,
+            {key: len(body) for key, body in tree.files.items()},
+            missing=SourceFile("tools", "cli", "", "cli/9.9/absent.bin", 1),
+        )
+
+
 SOURCE_FACTORIES: dict[str, CaseFactory] = {
     "bintray": bintray_case,
     "http-autoindex": http_autoindex_case,
     "http-manifest": http_manifest_case,
+    "directory": directory_case,
 }
 SOURCE_CASES: list[Any] = [
     "bintray",
     pytest.param("http-autoindex", marks=pytest.mark.nginx),
     pytest.param("http-manifest", marks=pytest.mark.nginx),
+    "directory",
 ]

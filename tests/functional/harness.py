@@ -4,8 +4,9 @@ and a comparison of target against source."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import anyio
 from checksum_files import checksum_file_problem, is_checksum_file
 from sandbox_settings import sandbox_settings
 
@@ -74,3 +75,21 @@ def write_cli_config(sandbox: Sandbox, workdir: Path) -> tuple[Path, dict[str, s
     config = workdir / "transfer.toml"
     write_config(sandbox.endpoints, config, store_path=str(workdir / "state.db"))
     return config, config_environment(config)
+
+
+async def supervise(
+    command: list[str], env: dict[str, str], kill_after: float | None, output: BinaryIO
+) -> int | None:
+    """Run ``command`` from the repository root; SIGKILL it after ``kill_after`` seconds
+    (``None``: let it finish).  Returns its exit code, or ``None`` when it was killed."""
+    async with await anyio.open_process(
+        command, env=env, cwd=REPO_ROOT, stdout=output, stderr=output
+    ) as process:
+        if kill_after is None:
+            return await process.wait()
+        with anyio.move_on_after(kill_after):
+            await process.wait()
+            return process.returncode
+        process.kill()
+        await process.wait()
+        return None

@@ -8,11 +8,16 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import BinaryIO
 
 import anyio
 import pytest
-from harness import REPO_ROOT, assert_target_matches_source, create_target_repos, write_cli_config
+from harness import (
+    REPO_ROOT,
+    assert_target_matches_source,
+    create_target_repos,
+    supervise,
+    write_cli_config,
+)
 
 from transfer.sandbox.serve import Sandbox
 
@@ -27,23 +32,7 @@ async def _run(
         "--only", "artifacts", "--no-progress", "--bandwidth", "2MiB/s",
     ]  # fmt: skip
     with log.open("ab") as output:
-        return await _supervise(command, env, kill_after, output)
-
-
-async def _supervise(
-    command: list[str], env: dict[str, str], kill_after: float | None, output: BinaryIO
-) -> int | None:
-    async with await anyio.open_process(
-        command, env=env, cwd=REPO_ROOT, stdout=output, stderr=output
-    ) as process:
-        if kill_after is None:
-            return await process.wait()
-        with anyio.move_on_after(kill_after):
-            await process.wait()
-            return process.returncode
-        process.kill()
-        await process.wait()
-        return None
+        return await supervise(command, env, kill_after, output)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Final, Protocol, Self, runtime_checkable
 
 from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, Rejection, SourceFile, is_legal_transition
@@ -26,6 +26,7 @@ __all__ = [
     "META_CONFIG_FINGERPRINT",
     "META_LAST_VERIFY",
     "META_TARGET_IDENTITY",
+    "REVISION",
     "CheckpointStore",
     "Counts",
     "CurrentState",
@@ -43,6 +44,8 @@ __all__ = [
     "decide_reset",
 ]
 
+REVISION: Final = "revision"
+"""Key of :attr:`ItemSpec.extra` whose change re-opens an item (see :func:`content_changed`)."""
 META_CONFIG_FINGERPRINT = "config_fingerprint"
 """Meta key under which the runner keeps the fingerprint of the configuration a run started with."""
 META_TARGET_IDENTITY = "target_identity"
@@ -112,7 +115,9 @@ def content_changed(old: ItemSpec, new: ItemSpec) -> bool:
     """Whether a re-discovered file needs copying again: its bytes or its destination differ.
 
     Package, version, published flag, properties and extra are updated in place without re-opening
-    the item: they describe the file, they do not change what has to be copied where.
+    the item: they describe the file, they do not change what has to be copied where.  The one
+    exception is ``extra["revision"]``, a token a source without checksums (a local directory:
+    its modification time) sets so that a file rewritten at the same size is still seen.
     """
     return (old.size, old.sha1, old.sha256, old.target_repo, old.target_path) != (
         new.size,
@@ -120,7 +125,7 @@ def content_changed(old: ItemSpec, new: ItemSpec) -> bool:
         new.sha256,
         new.target_repo,
         new.target_path,
-    )
+    ) or old.extra.get(REVISION) != new.extra.get(REVISION)
 
 
 @dataclass(frozen=True, slots=True)

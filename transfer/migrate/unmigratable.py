@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from transfer.checkpoint.base import CheckpointStore
-from transfer.sources.base import Readable, Restricted, SourceRepository
+from transfer.sources.base import Readable, Restricted, SkippedFile, SourceRepository
 
 __all__ = [
     "UNMIGRATABLE",
@@ -28,6 +28,7 @@ __all__ = [
     "product_entries",
     "record_unmigratable",
     "restricted_entry",
+    "skipped_entry",
 ]
 
 UNMIGRATABLE = "unmigratable"
@@ -71,6 +72,19 @@ async def record_unmigratable(store: CheckpointStore, entries: Iterable[Unmigrat
     """Write each entry as a side record (replacing an earlier one with the same key)."""
     for entry in entries:
         await store.record_side(UNMIGRATABLE, entry.key, "reported", entry.as_detail())
+
+
+def skipped_entry(skipped: SkippedFile) -> Unmigratable:
+    """The entry for something the source left out of its listing (a link, a FIFO...)."""
+    where = "/".join(part for part in (skipped.repo, skipped.path) if part)
+    return Unmigratable(
+        key=f"skipped-in-source/{where}",
+        category="skipped_in_source",
+        what=f"{where}: {skipped.reason}; not copied",
+        instead="copy the file it stands for into the tree (or the repository) by hand, "
+        "if it should move",
+        detail={"repo": skipped.repo, "path": skipped.path, "reason": skipped.reason},
+    )
 
 
 def restricted_entry(marker: Restricted, instead: str) -> Unmigratable:

@@ -27,6 +27,7 @@ from transfer.migrate.security import (
     OrganisationSource,
 )
 from transfer.migrate.security_phase import run_security_phase
+from transfer.migrate.unmigratable import record_unmigratable, skipped_entry
 from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map
 from transfer.models import ItemState
 from transfer.pipeline.bandwidth import BandwidthLimiter
@@ -56,7 +57,7 @@ from transfer.runner.wiring import (
     worker_id,
 )
 from transfer.settings import Settings
-from transfer.sources.base import Source
+from transfer.sources.base import ListsSkipped, Source
 from transfer.targets.base import Target
 
 PHASES = ("repositories", "security", "artifacts", "properties")
@@ -307,6 +308,8 @@ async def _artifacts(
         )
         if mapper is not None:
             await mapper.flush()
+        if isinstance(source, ListsSkipped):
+            await record_unmigratable(store, map(skipped_entry, source.skipped_files()))
 
     # repositories this migration created (recorded by the repositories phase)
     created_repos = await created_repositories(store)

@@ -4,7 +4,7 @@ to the target."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import anyio
@@ -41,6 +41,7 @@ from transfer.runner.wiring import (
     open_source,
 )
 from transfer.settings import Settings
+from transfer.sources.base import ListsSkipped
 
 
 @dataclass(slots=True)
@@ -53,6 +54,8 @@ class PlanSummary:
     examples: dict[str, list[str]] = field(default_factory=dict)
     repositories: dict[str, Any] = field(default_factory=dict)
     property_rules: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """What the source left out of its listing (links, special files...), and why."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -68,6 +71,7 @@ class PlanSummary:
             "examples": self.examples,
             "repository_plan": self.repositories,
             "property_rules": self.property_rules,
+            "skipped_in_source": self.skipped,
         }
 
 
@@ -107,6 +111,8 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
             subject=settings.source.subject,
             repo_key_template=settings.target.repo_key_template,
         )
+        if isinstance(source, ListsSkipped):
+            summary.skipped = [asdict(skipped) for skipped in source.skipped_files()]
         policy = ConflictPolicy(settings.target.conflict)
         slots = anyio.Semaphore(probe_concurrency)  # also bounds the tasks alive at once
 

@@ -40,6 +40,10 @@ def open_source(settings: Settings) -> Source:
         from transfer.sources.http_index import HttpIndexSource
 
         return HttpIndexSource.from_settings(settings)
+    if s.type == "directory":
+        from transfer.sources.directory import DirectorySource
+
+        return DirectorySource.from_settings(settings)
     return BintraySource(
         s.api_url,
         s.download_url,

@@ -31,8 +31,10 @@ from transfer.models import SourceFile
 __all__ = [
     "AttributeKind",
     "Download",
+    "ListsSkipped",
     "Readable",
     "Restricted",
+    "SkippedFile",
     "Source",
     "SourceAttribute",
     "SourcePackage",
@@ -227,6 +229,26 @@ class Source(Protocol):
 
     def open_download(self, file: SourceFile) -> AbstractAsyncContextManager[Download]:
         """Open the body of ``file`` for streaming (redirects followed)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """Something a source saw but will not hand out (a symbolic link, a FIFO, an unreadable
+    file, a name that is not UTF-8), and why; ``path`` is relative to the repository (``""``:
+    the repository itself), printable even when the name on disk is not."""
+
+    repo: str
+    path: str
+    reason: str
+
+
+@runtime_checkable
+class ListsSkipped(Protocol):
+    """A source that leaves some entries out of its listing and says which (for the report)."""
+
+    def skipped_files(self) -> list[SkippedFile]:
+        """Every entry left out by the listing so far, each once."""
         ...
 
 
