@@ -25,9 +25,11 @@ pytestmark = pytest.mark.anyio
 async def _listing(source: DirectorySource) -> dict[tuple[str, str], SourceFile]:
     files: dict[tuple[str, str], SourceFile] = {}
     for repo in await source.list_repositories():
-        async for package in source.iter_packages(repo.name):
-            for file in await source.list_version_files(repo.name, package, ""):
-                files[file.repo, file.path] = file
+        async for name in source.iter_packages(repo.name):
+            package = await source.get_package(repo.name, name)
+            for version in package.versions:
+                for file in await source.list_version_files(repo.name, name, version):
+                    files[file.repo, file.path] = file
     return files
 
 

@@ -5,11 +5,15 @@ stays bounded by the chunk size, whatever the file's size); the pipeline hashes 
 they pass, so nothing is read twice.
 
 Layout.  Every folder directly under ``root`` is a repository (filtered by ``repos`` /
-``exclude_repos``); inside it, the first path segment is the package (``""`` for files lying
-directly in the repository folder) and the version is always ``""``, as for the ``http``
-source.  A file's path is what follows the repository folder, so ``root/libs/a/b.jar`` lands at
-``{target}/{repo_key}/a/b.jar``.  Files lying directly in ``root`` belong to no repository and
-are reported (the manifest and the repository settings live there).
+``exclude_repos``).  Inside it the first path segment is the package (``""`` for files lying
+directly in the repository folder) and each folder under the package that holds files is a
+version, named by its path inside the package (``root/tools/cli/1.0/x`` is package ``cli``,
+version ``1.0``; a Bintray backup keeps Bintray's ``package/version/file`` layout this way).
+A version lists only the files lying directly in its folder, so discovery holds one folder's
+listing at a time and resumes folder by folder.  A file's path is what follows the repository
+folder, so ``root/libs/a/b.jar`` lands at ``{target}/{repo_key}/a/b.jar``.  Files lying
+directly in ``root`` belong to no repository and are reported (the manifest and the repository
+settings live there).
 
 Checksums.  An optional **manifest** (``manifest``, default ``root/.transfer-manifest`` when it
 exists) declares them, one file per line, ``path size [checksum]`` with paths relative to
@@ -207,12 +211,13 @@ def _scan(folder: Path) -> _Scan:
     return found
 
 
-def _walk(top: Path, prefix: str) -> tuple[list[tuple[str, int, int]], list[tuple[str, str]]]:
-    """Every file under ``top`` as ``(prefix/relative path, size, mtime_ns)`` and every entry
-    left out as ``(prefix/relative path, reason)``, depth first (blocking)."""
-    files: list[tuple[str, int, int]] = []
+def _folders(top: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The folders under ``top`` that hold files, as paths relative to it (``""``: ``top``
+    itself), sorted, and every entry left out on the way as ``(relative path, reason)``;
+    links are never followed (blocking: run in a worker thread)."""
+    holding: list[str] = []
     skipped: list[tuple[str, str]] = []
-    pending = [(top, prefix)]
+    pending = [(top, "")]
     while pending:
         folder, inner = pending.pop()
         try:
@@ -220,11 +225,16 @@ def _walk(top: Path, prefix: str) -> tuple[list[tuple[str, int, int]], list[tupl
         except OSError as error:
             skipped.append((inner, f"folder cannot be read: {error.strerror}"))
             continue
-        files += [(f"{inner}/{name}", size, mtime) for name, size, mtime in scan.files]
-        skipped += [(f"{inner}/{_printable(name)}", why) for name, why in scan.skipped]
-        pending += [(folder / name, f"{inner}/{name}") for name in reversed(scan.folders)]
-    files.sort()
-    return files, skipped
+        if scan.files:
+            holding.append(inner)
+        skipped += [(_joined(inner, _printable(name)), why) for name, why in scan.skipped]
+        pending += [(folder / name, _joined(inner, name)) for name in reversed(scan.folders)]
+    holding.sort()
+    return holding, skipped
+
+
+def _joined(*parts: str) -> str:
+    return "/".join(part for part in parts if part)
 
 
 def _open_beneath(root: Path, parts: list[str]) -> int:
@@ -366,8 +376,8 @@ class DirectorySource:
         tree: dict[str, dict[str, dict[str, Declared]]] = {}
         for full, size, sha1, sha256 in rows:
             repo, _, inner = full.partition("/")
-            package = inner.split("/", 1)[0] if "/" in inner else ""
-            tree.setdefault(repo, {}).setdefault(package, {})[inner] = (size, sha1, sha256)
+            folder = inner.rpartition("/")[0]
+            tree.setdefault(repo, {}).setdefault(folder, {})[inner] = (size, sha1, sha256)
         return tree
 
     # -- what was left out -------------------------------------------------------------------
@@ -388,7 +398,7 @@ class DirectorySource:
             self._skip(repo, inner, f"folder cannot be read: {error.strerror}")
             return _Scan([], [], [])
         for name, why in scan.skipped:
-            self._skip(repo, f"{inner}/{_printable(name)}".strip("/"), why)
+            self._skip(repo, _joined(inner, _printable(name)), why)
         return scan
 
     async def list_repositories(self) -> list[SourceRepository]:
@@ -422,55 +432,56 @@ class DirectorySource:
     async def iter_packages(self, repo: str) -> AsyncIterator[str]:
         """The sub-folders of the repository folder, and ``""`` when it holds files itself."""
         scan = await self._scan(self.root / repo, repo, "")
-        if scan.files or self._declared.get(repo, {}).get(""):
+        declared = self._declared.get(repo, {})
+        if scan.files or "" in declared:
             yield ""
         for name in scan.folders:
             yield name
-        for package in sorted(set(self._declared.get(repo, {})) - set(scan.folders) - {""}):
+        listed = {folder.split("/", 1)[0] for folder in declared if folder}
+        for package in sorted(listed - set(scan.folders)):
             self._skip(repo, package, "listed in the manifest, but no such folder")
 
     async def get_package(self, repo: str, name: str) -> SourcePackage:
-        """A package with its single version ``""``."""
-        return SourcePackage(repo, name, versions=("",))
+        """A package whose versions are the folders under it that hold files, named by their
+        path inside the package (``""``: the package folder itself); the repository's own
+        files (package ``""``) form the single version ``""``."""
+        if not name:
+            return SourcePackage(repo, name, versions=("",))
+        try:
+            holding, left_out = await anyio.to_thread.run_sync(_folders, self.root / repo / name)
+        except OSError as error:
+            self._skip(repo, name, f"folder cannot be read: {error.strerror}")
+            holding, left_out = [], []
+        for path, why in left_out:
+            self._skip(repo, _joined(name, path), why)
+        found = {_joined(name, version) for version in holding}
+        for folder, declared in self._declared.get(repo, {}).items():
+            if (folder == name or folder.startswith(f"{name}/")) and folder not in found:
+                for path in sorted(declared):
+                    self._skip(repo, path, "listed in the manifest, but not on disk")
+        return SourcePackage(repo, name, versions=tuple(holding))
 
     async def get_version(self, repo: str, package: str, version: str) -> SourceVersion:
-        """The single, published version."""
+        """A published version (a folder has no other state)."""
         return SourceVersion(repo, package, version, published=True)
 
     async def list_version_files(self, repo: str, package: str, version: str) -> list[SourceFile]:
-        """Every file of the package: its folder walked (links never followed), with the
+        """The files lying directly in the version's folder (links never followed), with the
         manifest's checksums where it has them."""
-        if package:
-            folder = self.root / repo / package
-            try:
-                found, left_out = await anyio.to_thread.run_sync(_walk, folder, package)
-            except OSError as error:
-                self._skip(repo, package, f"folder cannot be read: {error.strerror}")
-                found, left_out = [], []
-            for path, why in left_out:
-                self._skip(repo, path, why)
-        else:
-            scan = await self._scan(self.root / repo, repo, "")
-            found = scan.files
-        declared = dict(self._declared.get(repo, {}).get(package, {}))
+        folder = _joined(package, version)
+        scan = await self._scan(self.root / repo / folder, repo, folder)
+        declared = dict(self._declared.get(repo, {}).get(folder, {}))
         files = []
-        for path, size, mtime_ns in found:
+        for name, size, mtime_ns in scan.files:
+            path = _joined(folder, name)
             expected = declared.pop(path, None)
             if expected is not None and expected[0] != size:
                 self._skip(repo, path, f"{size} bytes on disk, the manifest says {expected[0]}")
                 continue
             sha1, sha256 = (expected[1], expected[2]) if expected else ("", "")
+            revision = {REVISION: str(mtime_ns)}
             files.append(
-                SourceFile(
-                    repo,
-                    package,
-                    "",
-                    path,
-                    size,
-                    sha1=sha1,
-                    sha256=sha256,
-                    extra={REVISION: str(mtime_ns)},
-                )
+                SourceFile(repo, package, version, path, size, sha1, sha256, extra=revision)
             )
         for path in sorted(declared):
             self._skip(repo, path, "listed in the manifest, but not on disk")
