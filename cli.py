@@ -137,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a ready-to-use config here (secrets go to PATH.env, mode 0600)",
     )
 
+    tree = sandbox_commands.add_parser(
+        "tree",
+        help='write a sample local tree for source.type = "directory" (repository folders, '
+        "a manifest, repository settings, and links and odd files to leave out)",
+    )
+    tree.add_argument("root", type=Path, help="a new (or empty) folder to write it into")
+    tree.add_argument("--seed", type=int, default=1)
+    tree.add_argument("--files", type=int, default=0, help="extra 32 KiB files (repository bulk)")
+    tree.add_argument(
+        "--plain", action="store_true", help="no links, FIFO or odd names to leave out"
+    )
+
     for name, text in (
         ("plan", "discover and print what a migration would do; writes nothing to the target"),
         ("migrate", "migrate everything (resumes automatically)"),

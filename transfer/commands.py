@@ -54,6 +54,8 @@ def _unwrap(error: BaseException) -> BaseException:
 async def dispatch(args: argparse.Namespace) -> int:
     """Run the command ``args`` names; returns the exit code."""
     try:
+        if args.command == "sandbox" and args.sandbox_command == "tree":
+            return _sandbox_tree(args)
         if args.command == "sandbox":
             return await _sandbox_serve(args)
         if args.command == "demo":
@@ -264,6 +266,21 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
             f"last seen {row['seconds_since_heartbeat']:.0f}s ago"
             + ("" if row["alive"] else " (finished)" if row.get("finished") else " (gone)")
         )
+
+
+def _sandbox_tree(args: argparse.Namespace) -> int:
+    from transfer.sandbox.tree import write_sample_tree
+
+    root: Path = args.root
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ConfigError(f"{root} exists and is not an empty folder; name a new one")
+    tree = write_sample_tree(root, seed=args.seed, bulk=args.files, awkward=not args.plain)
+    print(
+        f"wrote {len(tree.files)} files in {len({repo for repo, _ in tree.files})} repository "
+        f"folders under {root}, with a manifest and repository settings"
+        + (f"; {len(tree.refused)} entries a migration must leave out" if tree.refused else "")
+    )
+    return EXIT_OK
 
 
 async def _sandbox_serve(args: argparse.Namespace) -> int:

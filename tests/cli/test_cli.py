@@ -125,3 +125,32 @@ async def test_plan_shows_pom_checks_and_linked_packages(tmp_path: Path) -> None
     assert "POM consistency checks off" in out
     assert "1 linked packages: copied once, into their owning repository" in out
     assert "2 check checksum file" in out  # core-lib's .jar.sha1 and .pom.md5: never sent
+
+
+async def test_the_directory_example_runs_as_the_readme_says(tmp_path: Path) -> None:
+    code, out, err = await transfer("sandbox", "tree", str(tmp_path / "backup"))
+    assert code == 0, err
+    assert "wrote 10 files" in out
+    code, _, err = await transfer("sandbox", "tree", str(tmp_path / "backup"))
+    assert code == 2
+    assert "not an empty folder" in err
+    assert "Traceback" not in err
+    async with Sandbox("tiny") as sandbox:
+        e = sandbox.endpoints
+        example = (REPO_ROOT / "examples" / "directory.toml").read_text()
+        assert 'url = "http://127.0.0.1:8081/artifactory"' in example
+        config = tmp_path / "examples" / "directory.toml"
+        config.parent.mkdir()
+        config.write_text(example.replace("http://127.0.0.1:8081/artifactory", e.artifactory_url))
+        env = {"TRANSFER_ARTIFACTORY_PASSWORD": e.artifactory_password, "PATH": ""}
+        code, out, err = await transfer("plan", "-c", str(config), "--no-progress", env=env)
+        assert code == 0, err
+        assert "source: 10 files" in out
+        assert "left out: tools/escape — symbolic link (never followed)" in out
+        code, out, err = await transfer("migrate", "-c", str(config), "--no-progress", env=env)
+        assert code == 0, err + out
+        assert "files: 10 done" in out
+        code, out, _ = await transfer("verify", "-c", str(config), env=env)
+        assert code == 0, out
+        assert "same: 10" in out
+        assert (tmp_path / "directory-state.db").exists()
