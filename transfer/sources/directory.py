@@ -202,7 +202,7 @@ def _scan(folder: Path) -> _Scan:
                 found.folders.append(entry.name)
             elif not stat.S_ISREG(info.st_mode):
                 found.skipped.append((entry.name, _kind_problem(info.st_mode)))
-            elif not os.access(entry.path, os.R_OK, follow_symlinks=False):
+            elif not os.access(entry.path, os.R_OK):
                 found.skipped.append((entry.name, "cannot be read: permission denied"))
             else:
                 found.files.append((entry.name, info.st_size, info.st_mtime_ns))
