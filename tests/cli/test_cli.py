@@ -130,7 +130,7 @@ async def test_plan_shows_pom_checks_and_linked_packages(tmp_path: Path) -> None
 async def test_the_directory_example_runs_as_the_readme_says(tmp_path: Path) -> None:
     code, out, err = await transfer("sandbox", "tree", str(tmp_path / "backup"))
     assert code == 0, err
-    assert "wrote 10 files" in out
+    assert "wrote 12 files" in out
     code, _, err = await transfer("sandbox", "tree", str(tmp_path / "backup"))
     assert code == 2
     assert "not an empty folder" in err
@@ -145,12 +145,12 @@ async def test_the_directory_example_runs_as_the_readme_says(tmp_path: Path) -> 
         env = {"TRANSFER_ARTIFACTORY_PASSWORD": e.artifactory_password, "PATH": ""}
         code, out, err = await transfer("plan", "-c", str(config), "--no-progress", env=env)
         assert code == 0, err
-        assert "source: 10 files" in out
+        assert "source: 12 files" in out
         assert "left out: tools/escape — symbolic link (never followed)" in out
         code, out, err = await transfer("migrate", "-c", str(config), "--no-progress", env=env)
         assert code == 0, err + out
-        assert "files: 10 done" in out
+        assert "files: 12 done" in out
         code, out, _ = await transfer("verify", "-c", str(config), env=env)
         assert code == 0, out
-        assert "same: 10" in out
+        assert "same: 12" in out
         assert (tmp_path / "directory-state.db").exists()

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from checksum_files import is_checksum_file
 from harness import supervise
 
 from transfer.config_load import load_settings
@@ -59,8 +60,15 @@ class DirectoryCase:
     def differences(self) -> list[str]:
         """Tree files missing or different in the target (target repo = folder name)."""
         problems = []
+        target = self.sandbox.artifactory
         for (repo, path), body in self.tree.files.items():
-            stored = self.sandbox.artifactory.item(repo, path)
+            if is_checksum_file(path):  # served by the target from the file it describes
+                stem, _, algorithm = path.rpartition(".")
+                described = target.item(repo, stem)
+                if described is None or getattr(described, algorithm) != body.decode():
+                    problems.append(f"{repo}/{path}: not served from {stem}")
+                continue
+            stored = target.item(repo, path)
             digests = (len(body), hashlib.sha1(body).hexdigest(), hashlib.sha256(body).hexdigest())
             if stored is None:
                 problems.append(f"{repo}/{path}: missing")

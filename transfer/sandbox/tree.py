@@ -2,8 +2,9 @@
 
 ``transfer sandbox tree DIR`` writes it, the directory-source example in the README migrates it,
 and the tests generate theirs with it.  It holds what such backups hold: a Maven repository
-with POMs (declared in a manifest with sha256s, package type in the repository settings), a
-generic repository with an empty file, a file directly in the repository folder and awkward
+with POMs and ``.sha1`` files (declared in a manifest with sha256s, package type in the
+repository settings), a generic repository with an empty file, a file directly in the
+repository folder and awkward
 names, plus what a directory source must refuse and report: a link to a file inside the tree,
 a link to a folder inside it, a link out of it, a FIFO, a name that is not UTF-8 and a stray
 file in the root.
@@ -77,6 +78,8 @@ def write_sample_tree(
         tree.write(
             "libs-release", f"{base}.pom", _POM.format(artifact=artifact, version=version).encode()
         )
+        jar = tree.files["libs-release", f"{base}.jar"]
+        tree.write("libs-release", f"{base}.jar.sha1", hashlib.sha1(jar).hexdigest().encode())
     tree.write("tools", "cli/1.0/cli-linux.tar.gz", rng.randbytes(150_000))
     tree.write("tools", "cli/1.0/cli-windows.zip", rng.randbytes(20_000))
     tree.write("tools", "notes.txt", b"release notes\n")
