@@ -4,10 +4,9 @@
 and the tests generate theirs with it.  It holds what such backups hold: a Maven repository
 with POMs and ``.sha1`` files (declared in a manifest with sha256s, package type in the
 repository settings), a generic repository with an empty file, a file directly in the
-repository folder and awkward
-names, plus what a directory source must refuse and report: a link to a file inside the tree,
-a link to a folder inside it, a link out of it, a FIFO, a name that is not UTF-8 and a stray
-file in the root.
+repository folder and awkward names, plus what a directory source must refuse and report: a
+link to a file inside the tree, a link to a folder inside it, a link out of it, a FIFO, a name
+that is not UTF-8 and a stray file in the root.
 """
 
 from __future__ import annotations
