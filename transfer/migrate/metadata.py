@@ -129,7 +129,7 @@ class MetadataMapper:
             # Discovery finishes a package's versions before moving on: a few suffice.
             while len(self._packages) > _PACKAGE_CACHE_SIZE:
                 self._packages.popitem(last=False)
-            if "github_repo" not in package.raw:
+            if package.raw and "github_repo" not in package.raw:  # empty: no such metadata
                 self._note(_hidden_fields(repo.name))
         return cached
 
@@ -170,7 +170,7 @@ class MetadataMapper:
         package_attributes, package_fields = self._package_level(repo, package)
         version_attributes = self._renamed(version.attributes, scope)
         version_fields = version_properties(version)
-        if "vcs_tag" not in version.raw:
+        if version.raw and "vcs_tag" not in version.raw:
             self._note(_hidden_fields(repo.name))
         by_path = await self._read_file_attributes(repo, package, version, files)
         mapped: list[Properties] = []

@@ -142,11 +142,12 @@ async def collect_organisation_entries(
 ) -> list[Unmigratable]:
     """Products and download statistics of the organisation, and refused reads.
 
-    ``source`` is read for products only when it has them (:class:`ProductReader`).
+    Only a source with products (:class:`ProductReader`: a Bintray organisation) has either;
+    a tree of files (a directory, a web server) has neither, and nothing is reported.
     """
-    entries = [download_statistics_entry(repos)] if repos else []
     if not isinstance(source, ProductReader):
-        return entries
+        return []
+    entries = [download_statistics_entry(repos)] if repos else []
     names = await source.list_products()
     if isinstance(names, Restricted):
         instead = (
