@@ -57,10 +57,11 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiofiles
 import anyio
+from aiofiles.threadpool.binary import AsyncBufferedReader
 
 from transfer.checkpoint.base import REVISION
 from transfer.errors import (
@@ -264,7 +265,8 @@ def _os_error(error: OSError, where: str) -> Exception:
     if isinstance(error, FileNotFoundError | NotADirectoryError):
         return NotFoundError(f"{where}: no such file", status=404, url=where)
     if isinstance(error, PermissionError):
-        return PermissionDenied(f"{where}: permission denied", status=403, url=where)
+        # no HTTP status: a local file, not a service refusing the caller's rights
+        return PermissionDenied(f"{where}: permission denied", url=where)
     if error.errno == errno.ELOOP:
         return SourceChanged(f"{where}: a symbolic link is in the way (never followed)")
     return TransientError(f"{where}: {error.strerror or error}", url=where)
@@ -274,7 +276,7 @@ class FileDownload:
     """One open local file (see :class:`transfer.sources.base.Download`); its end checks the
     file still is what the listing saw."""
 
-    def __init__(self, handle: Any, file: SourceFile, where: str) -> None:
+    def __init__(self, handle: AsyncBufferedReader, file: SourceFile, where: str) -> None:
         self._handle = handle
         self._file = file
         self._where = where
@@ -310,7 +312,7 @@ class FileDownload:
         ):
             raise SourceChanged(
                 f"{self._where} changed after it was listed (size {self._file.size} → "
-                f"{info.st_size}); the next run lists it again"
+                f"{info.st_size}, or its modification time); the next run lists it again"
             )
 
 
