@@ -5,11 +5,15 @@ The behaviour every source shares is in ``tests/contract/test_source_contract.py
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import anyio
 import pytest
 
 from transfer.checkpoint.base import REVISION, ItemSpec, content_changed
@@ -150,15 +154,73 @@ async def test_a_link_put_in_place_after_listing_is_not_followed(tmp_path: Path)
     assert isinstance(caught.value, NotFoundError | SourceChanged)
 
 
+_LIST_AS_NOBODY = """
+import json, os, sys, anyio, anyio._backends._asyncio
+from pathlib import Path
+from transfer.models import SourceFile
+from transfer.sources.directory import DirectorySource
+os.setgid(65534)
+os.setuid(65534)
+
+async def main():
+    async with DirectorySource(Path(sys.argv[1])) as source:
+        for repo in await source.list_repositories():
+            async for name in source.iter_packages(repo.name):
+                for version in (await source.get_package(repo.name, name)).versions:
+                    await source.list_version_files(repo.name, name, version)
+        try:
+            async with source.open_download(SourceFile("tools", "", "", "notes.txt", 14)):
+                opened = "opened"
+        except Exception as error:
+            opened = type(error).__name__
+        skipped = {f"{s.repo}/{s.path}": s.reason for s in source.skipped_files()}
+        print(json.dumps({"skipped": skipped, "open": opened}))
+
+anyio.run(main)
+"""
+
+
+def _tree_nobody_can_reach() -> Path:
+    """The sample tree where user nobody can reach it (tmp_path is private to root), with one
+    file and one folder only root may read."""
+    top = Path(tempfile.mkdtemp(prefix="transfer-unreadable-"))
+    top.chmod(0o755)
+    write_sample_tree(top, awkward=False)
+    for path in top.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (top / "tools/notes.txt").chmod(0o600)
+    (top / "docs/guide").chmod(0o700)
+    return top
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to user nobody, which needs root")
+async def test_unreadable_files_and_folders_are_reported() -> None:
+    top = _tree_nobody_can_reach()
+    try:
+        done = await anyio.run_process([sys.executable, "-c", _LIST_AS_NOBODY, str(top)])
+    finally:
+        shutil.rmtree(top)
+    found = json.loads(done.stdout)
+    assert found["skipped"] == {
+        "tools/notes.txt": "cannot be read: permission denied",
+        "docs/guide": "folder cannot be read: Permission denied",
+    }
+    assert found["open"] == "PermissionDenied"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-async def test_an_unreadable_file_is_reported(tmp_path: Path) -> None:
-    write_sample_tree(tmp_path, awkward=False)
-    (tmp_path / "tools/notes.txt").chmod(0)
-    async with DirectorySource(tmp_path) as source:
-        files = await _listing(source)
-        skipped = {(s.repo, s.path): s.reason for s in source.skipped_files()}
+async def test_unreadable_files_are_reported_for_this_user() -> None:
+    top = _tree_nobody_can_reach()
+    try:
+        async with DirectorySource(top) as source:
+            files = await _listing(source)
+            skipped = {(s.repo, s.path): s.reason for s in source.skipped_files()}
+    finally:
+        (top / "docs/guide").chmod(0o755)
+        shutil.rmtree(top)
     assert ("tools", "notes.txt") not in files
-    assert "permission denied" in skipped["tools", "notes.txt"]
+    assert skipped["tools", "notes.txt"] == "cannot be read: permission denied"
+    assert skipped["docs", "guide"] == "folder cannot be read: Permission denied"
 
 
 def test_settings_require_a_root_and_name_the_subject(tmp_path: Path) -> None:
