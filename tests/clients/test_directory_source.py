@@ -180,16 +180,16 @@ anyio.run(main)
 """
 
 
-def _tree_nobody_can_reach() -> Path:
+def _tree_nobody_can_reach(*, owner_reads: bool = True) -> Path:
     """The sample tree where user nobody can reach it (tmp_path is private to root), with one
-    file and one folder only root may read."""
+    file and one folder only their owner may read (``owner_reads=False``: not even him)."""
     top = Path(tempfile.mkdtemp(prefix="transfer-unreadable-"))
     top.chmod(0o755)
     write_sample_tree(top, awkward=False)
     for path in top.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-    (top / "tools/notes.txt").chmod(0o600)
-    (top / "docs/guide").chmod(0o700)
+    (top / "tools/notes.txt").chmod(0o600 if owner_reads else 0)
+    (top / "docs/guide").chmod(0o700 if owner_reads else 0)
     return top
 
 
@@ -210,7 +210,7 @@ async def test_unreadable_files_and_folders_are_reported() -> None:
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 async def test_unreadable_files_are_reported_for_this_user() -> None:
-    top = _tree_nobody_can_reach()
+    top = _tree_nobody_can_reach(owner_reads=False)
     try:
         async with DirectorySource(top) as source:
             files = await _listing(source)
