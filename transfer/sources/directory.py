@@ -18,7 +18,8 @@ settings live there).
 Checksums.  An optional **manifest** (``manifest``, default ``root/.transfer-manifest`` when it
 exists) declares them, one file per line, ``path size [checksum]`` with paths relative to
 ``root`` — the format of the ``http`` source, parsed by the same function
-(:func:`transfer.sources.http_index.parse_manifest`).  A file the manifest lists is declared
+(:func:`transfer.sources.http_index.parse_manifest`; a path with spaces is percent-encoded,
+so a literal ``%`` is written ``%25``).  A file the manifest lists is declared
 with its sha256 (or sha1) and verified against it; a file whose size on disk differs from the
 manifest's, and a manifest line with no file on disk, are reported and not copied.  Without a
 manifest a file is verified end to end by its size and by the digests computed while reading,
