@@ -119,7 +119,7 @@ CONFIG_CASES = {
     ),
     "missing_required": (
         lambda c: c.replace('subject = "acme"\n', ""),
-        ("missing required key 'source.subject'",),
+        ("source.subject", "must name the Bintray organisation"),
     ),
     "url_without_scheme": (
         lambda c: c.replace('url = "http://127.0.0.1:9/artifactory"', 'url = "example.jfrog.io"'),
