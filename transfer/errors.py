@@ -14,6 +14,7 @@ exception.  Every subclass of :class:`TransferError` lives here::
     ├── StopRequested                  exit 4: a limit or a signal; resumable
     ├── UnsafePathError                a source path cannot be written safely
     ├── SourceChanged                  a local file changed between listing and reading
+    ├── UnreadableFile                 a local file cannot be opened or read
     ├── RemoteError                    a service answered with an error (or not at all)
     │   ├── TransientError             retried; exit 3 when it ends a run
     │   │   ├── RateLimited            retried after slowing down
@@ -65,6 +66,7 @@ __all__ = [
     "TransferError",
     "TransientError",
     "UnreachableError",
+    "UnreadableFile",
     "UnsafePathError",
     "UnusableService",
 ]
@@ -152,6 +154,14 @@ class SourceChanged(TransferError):
 
     Not retried: the item's facts are stale, so the same run cannot copy it; the next run's
     discovery lists the file anew and re-opens the item.
+    """
+
+
+class UnreadableFile(TransferError):
+    """A local source file cannot be opened or read (permissions, an I/O error).
+
+    Not a service failing (the circuit breaker ignores it) and not retried within the run:
+    ``--retry-failed`` tries again once the file is readable.
     """
 
 

@@ -205,7 +205,7 @@ async def test_unreadable_files_and_folders_are_reported() -> None:
         "tools/notes.txt": "cannot be read: permission denied",
         "docs/guide": "folder cannot be read: Permission denied",
     }
-    assert found["open"] == "PermissionDenied"
+    assert found["open"] == "UnreadableFile"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")

@@ -65,13 +65,7 @@ import anyio
 from aiofiles.threadpool.binary import AsyncBufferedReader
 
 from transfer.checkpoint.base import REVISION
-from transfer.errors import (
-    ConfigError,
-    NotFoundError,
-    PermissionDenied,
-    SourceChanged,
-    TransientError,
-)
+from transfer.errors import ConfigError, NotFoundError, SourceChanged, UnreadableFile
 from transfer.models import SourceFile
 from transfer.settings import Settings
 from transfer.sources.base import (
@@ -262,15 +256,13 @@ def _open_beneath(root: Path, parts: list[str]) -> int:
 
 
 def _os_error(error: OSError, where: str) -> Exception:
-    """The engine's error for a failed open or read of a local file."""
+    """The engine's error for a failed open or read of a local file (never a service error:
+    one unreadable file says nothing about the others)."""
     if isinstance(error, FileNotFoundError | NotADirectoryError):
         return NotFoundError(f"{where}: no such file", status=404, url=where)
-    if isinstance(error, PermissionError):
-        # no HTTP status: a local file, not a service refusing the caller's rights
-        return PermissionDenied(f"{where}: permission denied", url=where)
     if error.errno == errno.ELOOP:
         return SourceChanged(f"{where}: a symbolic link is in the way (never followed)")
-    return TransientError(f"{where}: {error.strerror or error}", url=where)
+    return UnreadableFile(f"{where}: {error.strerror or error}")
 
 
 class FileDownload:
