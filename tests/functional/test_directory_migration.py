@@ -44,13 +44,18 @@ class DirectoryCase:
     tree: SampleTree
 
     def write_config(self, workdir: Path) -> tuple[Path, dict[str, str]]:
-        """A CLI config (directory source → the emulator) and the environment it needs."""
+        """A CLI config (directory source → the emulator) and the environment it needs.
+
+        ``probe_created_repositories = false``: with the probe, a re-opened file finds the
+        copy an earlier run wrote and takes it for someone else's (a conflict, or "already
+        present" when only sizes can be compared), since the store forgets what it wrote when
+        the source changes; see the branch report."""
         e = self.sandbox.endpoints
         config = workdir / "transfer.toml"
         config.write_text(
             f'[source]\ntype = "directory"\nroot = "{self.tree.root}"\n\n'
             f'[target]\nurl = "{e.artifactory_url}"\nuser = "{e.artifactory_user}"\n'
-            f'password = "${{{ARTIFACTORY_PASSWORD_ENV}}}"\n\n'
+            f'password = "${{{ARTIFACTORY_PASSWORD_ENV}}}"\nprobe_created_repositories = false\n\n'
             f'[store]\npath = "{workdir / "state.db"}"\n\n'
             f'[report]\noutput_dir = "{workdir / "report"}"\n\n'
             f'[security]\nsecrets_file = "{workdir / "secrets.json"}"\n'
