@@ -230,6 +230,9 @@ def _version() -> str:
 
 
 def _run(coro_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    from transfer.runner.allocator import keep_freed_memory
+
+    keep_freed_memory()
     try:
         import uvloop
 

@@ -249,16 +249,19 @@ class TransferSettings:
     Memory budget (STYLE #4). Bytes stream from the download into the upload, so what is held
     in memory is bounded by::
 
-        in-flight bytes ≈ workers × (chunk_size × 2 + socket buffers)
+        in-flight bytes ≈ workers × (chunk_size × 2 + read-ahead + socket buffers)
                           + queue_size × item record size
 
-    aiohttp hands the download over in pieces of ``chunk_size``; each worker holds about two:
-    one being hashed and sent, one being read. Socket buffers are the kernel's receive buffer
-    of the download and send buffer of the upload, estimated at 256 KiB per worker (Linux
-    autotuning can grow them on fast, distant links). A queued work item (a file record, not
-    its bytes) is about 1 KiB. With the defaults (8 workers, 1 MiB chunks, queue of 16)::
+    Each worker holds about two pieces of at most ``chunk_size``: one being hashed and sent,
+    one the upload has not yet written out. The read-ahead is what aiohttp keeps unread before
+    it pauses the download socket: twice its ``read_bufsize`` of 1 MiB
+    (:data:`transfer.http.client.STREAM_READ_BUFFER`). Socket buffers are the kernel's receive
+    buffer of the download and send buffer of the upload, estimated at 256 KiB per worker
+    (Linux autotuning can grow them on fast, distant links). A queued work item (a file
+    record, not its bytes) is about 1 KiB. With the defaults (8 workers, 1 MiB chunks, queue
+    of 16)::
 
-        8 × (2 × 1 MiB + 256 KiB) + 16 × 1 KiB = 18,448 KiB ≈ 18 MiB
+        8 × (2 × 1 MiB + 2 MiB + 256 KiB) + 16 × 1 KiB = 34,832 KiB ≈ 34 MiB
 
     :meth:`memory_estimate` computes the same formula. ``queue_size = 0`` means twice
     ``workers``.
@@ -278,6 +281,7 @@ class TransferSettings:
     max_duration: float | None = field(default=None, metadata=_meta("duration"))
 
     BUFFERS_PER_STREAM: ClassVar[int] = 2
+    READ_AHEAD: ClassVar[int] = 2 * MiB
     SOCKET_BUFFERS: ClassVar[int] = 256 * KiB
     ITEM_RECORD_SIZE: ClassVar[int] = 1 * KiB
 
@@ -301,7 +305,9 @@ class TransferSettings:
 
     def memory_estimate(self) -> int:
         """Approximate peak in-flight bytes, by the formula in the class docstring."""
-        per_worker = self.chunk_size * self.BUFFERS_PER_STREAM + self.SOCKET_BUFFERS
+        per_worker = (
+            self.chunk_size * self.BUFFERS_PER_STREAM + self.READ_AHEAD + self.SOCKET_BUFFERS
+        )
         return self.workers * per_worker + self.queue_size * self.ITEM_RECORD_SIZE
 
 

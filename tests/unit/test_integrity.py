@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from transfer.errors import ChecksumMismatch, IntegrityError, SizeMismatch
-from transfer.integrity import Buffer, MultiHasher, Verified, hashing, verify_transfer
+from transfer.integrity import (
+    Buffer,
+    MultiHasher,
+    Verified,
+    digests_to_compute,
+    hashing,
+    verify_transfer,
+)
 from transfer.models import Checksums
 
 pytestmark = pytest.mark.anyio
@@ -67,8 +74,8 @@ async def test_hashing_passes_chunks_through_and_hashes_them(
 
 
 class ThreadSpy(MultiHasher):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, algorithms: tuple[str, ...] = ("sha1", "sha256", "md5")) -> None:
+        super().__init__(algorithms)
         self.threads: list[int] = []
 
     def update(self, chunk: Buffer) -> None:
@@ -202,3 +209,37 @@ def test_target_falls_back_to_declared_for_algorithms_not_computed() -> None:
             target=Checksums(sha1="b" * 40, sha256="c" * 64),
         )
     assert info.value.what == "target sha256"
+
+
+ART = ("sha1", "sha256", "md5")  # what Artifactory reports for a stored file
+
+
+@pytest.mark.parametrize(
+    ("declared", "reports", "computed"),
+    [
+        # declared and reported: the target hashes, the declaration is compared with it
+        (Checksums(sha1="1" * 40, sha256="2" * 64), ART, ()),
+        (Checksums(sha1="1" * 40), ART, ()),
+        # declared, nothing reported (WebDAV): one declared digest, sha256 first
+        (Checksums(sha1="1" * 40, sha256="2" * 64), (), ("sha256",)),
+        (Checksums(sha1="1" * 40), (), ("sha1",)),
+        # nothing declared: one digest the target reports
+        (Checksums(), ART, ("sha256",)),
+        (Checksums(), ("SHA1", "md5"), ("sha1",)),
+        (Checksums(md5="3" * 32), ("md5",), ()),
+        # nothing on either side: the size alone
+        (Checksums(), (), ()),
+    ],
+)
+def test_only_a_digest_something_compares_is_computed(
+    declared: Checksums, reports: tuple[str, ...], computed: tuple[str, ...]
+) -> None:
+    assert digests_to_compute(declared, reports) == computed
+
+
+async def test_counting_alone_stays_on_the_event_loop() -> None:
+    hasher = ThreadSpy(())
+    seen = [c async for c in hashing(chunked(DATA, 512 * 1024), hasher, offload_threshold=1)]
+    assert b"".join(seen) == DATA
+    assert hasher.size == len(DATA)
+    assert set(hasher.threads) == {threading.get_ident()}

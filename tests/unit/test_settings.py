@@ -131,13 +131,13 @@ def test_defaults_match_the_design() -> None:
 def test_memory_formula_in_the_docstring_is_the_computed_one() -> None:
     doc = TransferSettings.__doc__ or ""
     estimate = TransferSettings().memory_estimate()
-    assert estimate == 8 * (2 * (1 << 20) + 256 * 1024) + 16 * 1024
+    assert estimate == 8 * (2 * (1 << 20) + (2 << 20) + 256 * 1024) + 16 * 1024
     assert f"{estimate // 1024:,} KiB" in doc
-    assert "workers × (chunk_size × 2 + socket buffers)" in doc
+    assert "workers × (chunk_size × 2 + read-ahead + socket buffers)" in doc
     assert TransferSettings.BUFFERS_PER_STREAM == 2
     # The formula scales with what it names.
     bigger = TransferSettings(workers=16, chunk_size=4 << 20, queue_size=100)
-    assert bigger.memory_estimate() == 16 * (8 << 20) + 16 * 256 * 1024 + 100 * 1024
+    assert bigger.memory_estimate() == 16 * (8 << 20) + 16 * ((2 << 20) + 256 * 1024) + 100 * 1024
 
 
 @pytest.mark.parametrize(

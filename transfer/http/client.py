@@ -54,6 +54,10 @@ __all__ = [
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 _ERROR_BODY_LIMIT = 64 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+STREAM_READ_BUFFER = 1024 * 1024
+"""aiohttp's ``read_bufsize``: a response body stops being read from the socket once twice this
+much waits unread (aiohttp's 64 KiB default pauses and resumes the socket every few reads, and
+hands large bodies over in small pieces)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,24 +199,18 @@ class StreamedResponse:
         return self.raw.content_length
 
     async def iter_chunks(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        """The body in chunks of exactly ``chunk_size`` bytes (the last may be shorter)."""
-        buf = bytearray()
+        """The body in pieces of at most ``chunk_size`` bytes, each as much as has arrived.
+
+        A piece is what the read buffer holds when it is read (up to ``chunk_size``), joined
+        once by aiohttp: no reassembly into exact sizes, which would copy every byte twice
+        more.  How much can pile up is bounded by the session's ``read_bufsize``.
+        """
+        content = self.raw.content
         try:
-            while True:
-                data = await self.raw.content.read(chunk_size - len(buf))
-                if not data:
-                    break
-                if not buf and len(data) == chunk_size:
-                    yield data
-                    continue
-                buf += data
-                if len(buf) >= chunk_size:
-                    yield bytes(buf)
-                    buf.clear()
+            while data := await content.read(chunk_size):
+                yield data
         except _NETWORK_ERRORS as exc:
             raise _scrubbed(map_exception(exc, self._url), self._scrub) from None
-        if buf:
-            yield bytes(buf)
 
 
 def _scrubbed(err: TransferError, scrub: Callable[[str], str]) -> TransferError:
@@ -314,6 +312,7 @@ class HttpClient:
                 connector=connector,
                 headers={"User-Agent": self._user_agent},
                 middlewares=(self._authorize,),
+                read_bufsize=STREAM_READ_BUFFER,
             )
         return self._session
 

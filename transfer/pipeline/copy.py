@@ -28,8 +28,11 @@ from transfer.http.pacing import AdaptiveLimiter
 from transfer.http.retry import RetryPolicy, Sleep
 from transfer.integrity import (
     DEFAULT_OFFLOAD_THRESHOLD,
+    STRONG,
     Buffer,
     MultiHasher,
+    Verified,
+    digests_to_compute,
     hashing,
     verify_transfer,
 )
@@ -79,9 +82,9 @@ class CopyOptions:
     cold_min_size: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
     hash_offload_threshold: int | None = DEFAULT_OFFLOAD_THRESHOLD
-    # What to compute in flight: sha1 and sha256 are compared with what the source declares;
-    # md5 only has a counterpart when the target reports one (Artifactory does, WebDAV not).
-    algorithms: tuple[str, ...] = ("sha1", "sha256", "md5")
+    # The digests the target returns for what it stored (Artifactory: all three; WebDAV:
+    # none): each file hashes only what :func:`digests_to_compute` says is compared.
+    target_checksums: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # The target serves checksum files itself and refuses them as files (Artifactory): check
     # a source's X.sha1 / X.md5 / X.sha256 against the X in the target instead of copying it.
@@ -149,6 +152,9 @@ class CopyWorker:
         # that does not check checksums itself): the retry overwrites them, since what is
         # there is ours, not a conflicting file someone else put there.
         self._own_bad_uploads: set[tuple[str, str]] = set()
+        # Cleared for the rest of the run when the target's answer lacked the digest it was
+        # trusted to report: from then on every file is hashed here.
+        self._target_checksums = options.target_checksums
 
     async def copy(self, item: WorkItem) -> Outcome:
         """Copy one item, retrying what is worth retrying; returns the outcome to record."""
@@ -308,7 +314,7 @@ class CopyWorker:
 
     async def _stream(self, item: WorkItem, declared: Checksums, tried: _Try) -> Outcome:
         spec = item.spec
-        hasher = MultiHasher(self._options.algorithms)
+        hasher = MultiHasher(digests_to_compute(declared, self._target_checksums))
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self._limiter.slot())
             try:
@@ -338,7 +344,7 @@ class CopyWorker:
                 spec.target_repo, spec.target_path, stored.deferred_properties
             )
         try:
-            verify_transfer(
+            verified = verify_transfer(
                 spec.target_path,
                 declared_size=spec.size,
                 declared=declared,
@@ -346,12 +352,30 @@ class CopyWorker:
                 computed_size=hasher.size,
                 target=stored.checksums,
             )
+            self._check_verified(spec.target_path, declared, hasher, verified)
         except IntegrityError:
             self._own_bad_uploads.add((spec.target_repo, spec.target_path))
             raise
         self._own_bad_uploads.discard((spec.target_repo, spec.target_path))
         return Outcome(
             ItemState.DONE, how="streamed", bytes_transferred=hasher.size, target=stored.checksums
+        )
+
+    def _check_verified(
+        self, path: str, declared: Checksums, hasher: MultiHasher, verified: Verified
+    ) -> None:
+        """A file whose declared digest was left to the target must have been compared with
+        what the target reported; if the answer lacked it, hash here from now on and retry."""
+        if hasher.algorithms or not any(a in declared.known() for a in STRONG):
+            return
+        if set(verified.target) & set(STRONG):
+            return
+        self._target_checksums = ()
+        raise IntegrityError(
+            "target checksum",
+            "/".join(a for a in STRONG if a in declared.known()),
+            "none in the target's answer (hashing locally from now on)",
+            path=path,
         )
 
     async def _counted(self, chunks: AsyncIterable[Buffer]) -> AsyncIterator[bytes]:

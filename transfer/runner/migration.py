@@ -322,10 +322,8 @@ async def _artifacts(
             min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
             chunk_size=t.chunk_size,
             retry=_retry_policy(settings),
-            algorithms=(
-                ("sha1", "sha256", "md5")
-                if target.capabilities.server_checksums
-                else ("sha1", "sha256")
+            target_checksums=(
+                ("sha1", "sha256", "md5") if target.capabilities.server_checksums else ()
             ),
             checksum_files=target.capabilities.checksum_files,
         ),

@@ -6,8 +6,8 @@
 * **autoindex** (the default, ``api_url`` left unset or equal to ``download_url``): directories
   are crawled through nginx's ``autoindex on; autoindex_format json;`` answers
   (``[{"name", "type": "file"|"directory", "size"}]``); sizes come from the listing, no
-  checksums are declared, so a file is verified by its size and the checksums computed while
-  streaming.
+  checksums are declared, so a file is verified by its size, and by a digest computed while
+  streaming only when the target reports one to compare it with.
 * **manifest** (``api_url`` set to another URL that does not answer JSON): one file per line,
   ``path size [checksum]``, the checksum a 64-hex sha256 or a 40-hex sha1, ``#`` comments and
   blank lines ignored, paths relative to ``download_url`` and percent-encoded or not (a path
