@@ -67,8 +67,12 @@ def ensure_installed(packages: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _config(prefix: Path, data: Path, upload: Path, ports: tuple[int, int, int]) -> str:
+def _config(
+    prefix: Path, data: Path, upload: Path, ports: tuple[int, int, int], manifest: Path | None
+) -> str:
     json_port, html_port, upload_port = ports
+    # the manifest beside the files, never inside them (the peers copy and diff that tree)
+    manifest_at = f"        location = /.manifest {{ alias {manifest}; }}\n" if manifest else ""
     dav_ext = DAV_EXT_MODULE.exists()
     load = f"load_module {DAV_EXT_MODULE};\n" if dav_ext else ""
     ext_methods = "        dav_ext_methods PROPFIND OPTIONS;\n" if dav_ext else ""
@@ -95,7 +99,7 @@ http {{
         root {data};
         autoindex on;
         autoindex_format json;
-    }}
+{manifest_at}    }}
     server {{
         listen 127.0.0.1:{html_port};
         root {data};
@@ -117,16 +121,21 @@ http {{
 
 class NginxServer:
     """nginx serving ``data_dir`` and accepting uploads into ``upload_dir`` for a ``with``
-    block. ``upload_dir`` is (re)created empty and, when we are root, owned by www-data."""
+    block. ``upload_dir`` is (re)created empty and, when we are root, owned by www-data.
+    A ``manifest`` (``path size sha256`` lines) is served at :attr:`manifest_url`."""
 
-    def __init__(self, data_dir: Path, upload_dir: Path, prefix: Path) -> None:
+    def __init__(
+        self, data_dir: Path, upload_dir: Path, prefix: Path, manifest: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.manifest = manifest
         self.upload_dir = upload_dir
         self.prefix = prefix
         self.ports = (free_port(), free_port(), free_port())
         self.json_url = f"http://127.0.0.1:{self.ports[0]}"
         self.html_url = f"http://127.0.0.1:{self.ports[1]}"
         self.upload_url = f"http://127.0.0.1:{self.ports[2]}"
+        self.manifest_url = f"{self.json_url}/.manifest" if manifest is not None else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -158,7 +167,9 @@ class NginxServer:
                 shutil.chown(self.prefix / name, "www-data", "www-data")
         self.reset_uploads()
         conf = self.prefix / "nginx.conf"
-        conf.write_text(_config(self.prefix, self.data_dir, self.upload_dir, self.ports))
+        conf.write_text(
+            _config(self.prefix, self.data_dir, self.upload_dir, self.ports, self.manifest)
+        )
         with (self.prefix / "stderr.log").open("wb") as log:
             self._process = subprocess.Popen(
                 ["nginx", "-p", str(self.prefix), "-c", str(conf)],

@@ -5,9 +5,10 @@
 * ``rclone`` — ``rclone copy`` from the HTML listing (``:http:``) to WebDAV (``:webdav:``)
   with ``--transfers N --checkers N``; no per-file times (its log has none): reported n/a.
 * ``naive`` — :mod:`benchmarks.naive`, sequential.
-* ``transfer`` — ``transfer migrate`` through the http source (JSON autoindex) and the webdav
-  target, with its full verification and its checkpoint store; per-file times are the store's
-  own ``duration`` of each item.
+* ``transfer`` — ``transfer migrate`` through the http source and the webdav target, with its
+  full verification (the file list and each file's sha256 from the data set's manifest, which
+  nginx serves beside the files; the sha256 is computed in flight and compared) and its
+  checkpoint store; per-file times are the store's own ``duration`` of each item.
 
 Every run starts from an empty upload folder and ends with a check that every file arrived
 with the same bytes (``diff -rq`` of the two trees, and a count).
@@ -179,11 +180,15 @@ def _transfer(
     profile_to: Path | None = None,
 ) -> Any:
     config = workdir / "transfer.toml"
+    # the manifest declares each file's sha256: full verification has a digest to compare
+    # (the webdav target reports none), as a real migration has Bintray's
+    manifest = nginx.manifest_url
+    listing = f'api_url = "{manifest}"\n' if manifest else ""
     config.write_text(
         f"""[source]
 type = "http"
 download_url = "{nginx.json_url}"
-subject = "bench"
+{listing}subject = "bench"
 
 [target]
 type = "webdav"

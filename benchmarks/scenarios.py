@@ -174,7 +174,7 @@ def run_scenario(
             _say(f"{scenario}: materialising files under {root} ...")
             data = _data_for(scenario, sizes, root)
             # nginx's own temp folders too: its workers must write request bodies there
-            with NginxServer(data.root, root / "upload", root / "nginx") as nginx:
+            with NginxServer(data.root, root / "upload", root / "nginx", data.manifest) as nginx:
                 runs += _peer_runs(scenario, data, nginx, workdir, sizes, skipped, timeout)
                 if profile_hook is not None:
                     profile_hook(scenario, data, nginx, workdir)

@@ -462,7 +462,7 @@ async def test_throttles_lower_the_adaptive_limit() -> None:
     assert limiter.in_flight == 0
 
 
-async def test_stream_yields_pieces_of_at_most_the_chunk_size() -> None:
+async def test_stream_yields_exact_chunks() -> None:
     payload = bytes(range(256)) * (3 * 4096) + b"tail!"
 
     async def download(request: web.Request) -> web.Response:
@@ -476,7 +476,7 @@ async def test_stream_yields_pieces_of_at_most_the_chunk_size() -> None:
         assert response.status == 200
         assert response.content_length == len(payload)
         chunks = [c async for c in response.iter_chunks(1024 * 1024)]
-    assert all(0 < len(c) <= 1024 * 1024 for c in chunks)
+    assert [len(c) for c in chunks] == [1024 * 1024] * 3 + [5]
     assert b"".join(chunks) == payload
 
 

@@ -199,15 +199,23 @@ class StreamedResponse:
         return self.raw.content_length
 
     async def iter_chunks(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        """The body in pieces of at most ``chunk_size`` bytes, each as much as has arrived.
+        """The body in chunks of exactly ``chunk_size`` bytes (the last may be shorter).
 
-        A piece is what the read buffer holds when it is read (up to ``chunk_size``), joined
-        once by aiohttp: no reassembly into exact sizes, which would copy every byte twice
-        more.  How much can pile up is bounded by the session's ``read_bufsize``.
+        The pieces aiohttp hands over are gathered and joined once per chunk (a piece that
+        is already a whole chunk is passed on as it is): one copy of every byte at most,
+        where reassembling in a growing buffer costs two.  Whole chunks keep the upload's
+        writes few and large, which the receiving server pays for per write.  How much may
+        wait unread is bounded by the session's ``read_bufsize`` (:data:`STREAM_READ_BUFFER`).
         """
-        content = self.raw.content
+        read = self.raw.content.read
         try:
-            while data := await content.read(chunk_size):
+            while data := await read(chunk_size):
+                if len(data) < chunk_size:
+                    pieces, held = [data], len(data)
+                    while held < chunk_size and (more := await read(chunk_size - held)):
+                        pieces.append(more)
+                        held += len(more)
+                    data = b"".join(pieces)
                 yield data
         except _NETWORK_ERRORS as exc:
             raise _scrubbed(map_exception(exc, self._url), self._scrub) from None
