@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--profile", default="demo", help="sandbox profile (default: demo)")
+    demo.add_argument(
+        "--source",
+        choices=("bintray", "artifactory"),
+        default="bintray",
+        help="migrate from the Bintray emulator (default) or from a seeded Artifactory emulator",
+    )
     demo.add_argument("--seed", type=int, default=1, help="data seed (default: 1)")
     demo.add_argument(
         "--faults", default="", help="fault spec or preset for the emulators (e.g. mix)"
@@ -110,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sandbox_commands.add_parser(
         "serve", help="run the emulators until stopped; print their URLs and credentials"
     )
-    serve.add_argument("--profile", default="demo", help="tiny, demo, bench-small, bench-large")
+    serve.add_argument(
+        "--profile",
+        default="demo",
+        help="tiny, demo, bench-small, bench-large; or artifactory (a seeded source "
+        "Artifactory and an empty target)",
+    )
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument(
         "--faults", default="", help="fault spec, e.g. 'download:corrupt=0.02' or 'mix'"

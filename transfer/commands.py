@@ -310,11 +310,21 @@ async def _sandbox_serve(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from transfer.sandbox.serve import Sandbox, config_environment, write_config
+    from transfer.sandbox.serve import Sandbox, write_config
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "transfer.toml"
+    if getattr(args, "source", "bintray") == "artifactory":
+        from transfer.sandbox.artifactory_pair import ArtifactoryPair, write_pair_config
+
+        async with ArtifactoryPair(seed=args.seed) as pair:
+            write_pair_config(pair.endpoints, config, store_path="transfer-state.db")
+            print(
+                f"sandbox: source Artifactory (seed {args.seed}) at "
+                f"{pair.endpoints.source_url}, target Artifactory at {pair.endpoints.target_url}"
+            )
+            return await _demo_run(args, config, workdir)
     try:
         sandbox = Sandbox(
             args.profile,
@@ -328,23 +338,30 @@ async def _demo(args: argparse.Namespace) -> int:
     async with sandbox:
         endpoints = sandbox.endpoints
         write_config(endpoints, config, store_path="transfer-state.db")
-        environ = config_environment(config)
         print(
             f"sandbox: Bintray organisation '{endpoints.org_name}' "
             f"({args.profile}, seed {args.seed}) "
             f"at {endpoints.bintray_api_url}, Artifactory at {endpoints.artifactory_url}"
         )
-        print(f"workdir: {workdir}")
-        settings = load_settings(config, environ=environ, overrides=_overrides(args))
-        with _logging(args, settings):
-            code = await _migrate(_demo_args(args), settings)
-            audit = await runner.verify(settings)
-        print(
-            f"verify: {audit.same} files identical in source and target, "
-            f"{audit.only_in_source} missing, {audit.differs} different ({audit.csv_path})"
-        )
-        paths = await runner.report(settings)
-        print(f"report: {paths.markdown}")
+        return await _demo_run(args, config, workdir)
+
+
+async def _demo_run(args: argparse.Namespace, config: Path, workdir: Path) -> int:
+    """Migrate, verify and report with the sandbox's config (the sandbox is running)."""
+    from transfer.sandbox.serve import config_environment
+
+    print(f"workdir: {workdir}")
+    environ = config_environment(config)
+    settings = load_settings(config, environ=environ, overrides=_overrides(args))
+    with _logging(args, settings):
+        code = await _migrate(_demo_args(args), settings)
+        audit = await runner.verify(settings)
+    print(
+        f"verify: {audit.same} files identical in source and target, "
+        f"{audit.only_in_source} missing, {audit.differs} different ({audit.csv_path})"
+    )
+    paths = await runner.report(settings)
+    print(f"report: {paths.markdown}")
     if code == EXIT_OK and not audit.clean:
         code = EXIT_FAILURES
     return code

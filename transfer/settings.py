@@ -125,14 +125,23 @@ class SourceSettings:
     type and description of each repository; both default to a file of that role in ``root``
     when it exists (:mod:`transfer.sources.directory`).  ``subject`` then only names the
     ``{subject}`` placeholder (default ``directory``).
+
+    ``type = "artifactory"`` reads another Artifactory at ``url`` with ``token`` (Bearer) or
+    ``user`` + ``password``, listing each repository with AQL in pages of ``aql_page_size``;
+    ``subject`` is then only a name for the ``{subject}`` placeholder (default
+    ``artifactory``).
     """
 
-    type: Literal["bintray", "http", "directory"] = "bintray"
+    type: Literal["bintray", "http", "directory", "artifactory"] = "bintray"
     api_url: str = field(default="https://api.bintray.com", metadata=_meta("url"))
     download_url: str = field(default="https://dl.bintray.com", metadata=_meta("url"))
+    url: str = ""
     subject: str = ""
     user: str | None = None
     api_key: Secret | None = None
+    token: Secret | None = None
+    password: Secret | None = None
+    aql_page_size: int = 5000
     root: Path | None = None
     manifest: Path | None = None
     repo_settings: Path | None = None
@@ -149,6 +158,8 @@ class SourceSettings:
     def __post_init__(self) -> None:
         if self.type == "directory":
             self._check_directory()
+        elif self.type == "artifactory":
+            self._check_artifactory()
         elif not self.subject.strip():
             _fail("subject", "must name the Bintray organisation (or user)")
         _set(self, "api_url", _http_url("api_url", self.api_url))
@@ -164,6 +175,19 @@ class SourceSettings:
                   "per repository)")  # fmt: skip
         if not self.subject.strip():
             _set(self, "subject", "directory")
+
+    def _check_artifactory(self) -> None:
+        if not self.url:
+            _fail("url", 'is required with type = "artifactory" (the source\'s base URL, '
+                  'ending in /artifactory)')  # fmt: skip
+        _set(self, "url", _http_url("url", self.url))
+        if not self.subject.strip():
+            _set(self, "subject", "artifactory")
+        if (self.token is None) == (self.password is None):
+            _fail("", 'source: set one of token, password (token = "${SOURCE_TOKEN}")')
+        if self.password is not None and not self.user:
+            _fail("user", "is required with source.password")
+        _at_least("aql_page_size", self.aql_page_size, 1)
 
     @property
     def login(self) -> str:
@@ -436,7 +460,8 @@ SECTIONS: Final[dict[str, type]] = {
 
 
 _FINGERPRINT_KEYS: Final = {
-    "source": ("type", "api_url", "download_url", "subject", "root", "repos", "exclude_repos",
+    "source": ("type", "api_url", "download_url", "url", "subject", "root", "repos",
+               "exclude_repos",
                "packages", "versions", "include_unpublished"),
     "target": ("type", "url", "repo_key_template", "conflict"),
 }  # fmt: skip

@@ -222,7 +222,8 @@ class GroupPlan:
 
 @dataclass(frozen=True, slots=True)
 class PermissionTargetPlan:
-    """A v2 permission target on some repositories, granting actions to groups."""
+    """A v2 permission target on some repositories, granting actions to groups (and, when
+    copied from another Artifactory, to users, with exclude patterns)."""
 
     name: str
     repositories: tuple[str, ...]
@@ -230,16 +231,21 @@ class PermissionTargetPlan:
     groups: Mapping[str, tuple[str, ...]]
     origin: Origin
     source: str
+    users: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    exclude: tuple[str, ...] = ()
 
     def body(self) -> dict[str, Any]:
         """The v2 JSON."""
+        actions: dict[str, Any] = {"groups": {g: list(a) for g, a in sorted(self.groups.items())}}
+        if self.users:
+            actions["users"] = {u: list(a) for u, a in sorted(self.users.items())}
         return {
             "name": self.name,
             "repo": {
                 "repositories": list(self.repositories),
                 "include-patterns": list(self.include),
-                "exclude-patterns": [""],
-                "actions": {"groups": {g: list(a) for g, a in sorted(self.groups.items())}},
+                "exclude-patterns": list(self.exclude) or [""],
+                "actions": actions,
             },
         }
 

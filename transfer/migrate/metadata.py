@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
@@ -55,6 +55,8 @@ __all__ = [
     "APPLIED_PROPERTIES_KIND",
     "BOOKKEEPING_KINDS",
     "FILE_ATTRIBUTES_KIND",
+    "CarriedPropertiesMapper",
+    "FilePropertySource",
     "MetadataMapper",
     "PropertiesResult",
     "apply_properties",
@@ -266,6 +268,56 @@ class MetadataMapper:
     async def flush(self) -> int:
         """Write any problem not yet recorded; returns how many were found in all."""
         await self._write_issues()
+        return len(self.issues)
+
+
+@runtime_checkable
+class FilePropertySource(Protocol):
+    """A source whose files carry their own properties (another Artifactory)."""
+
+    def file_properties(self, file: SourceFile) -> dict[str, list[str]]:
+        """The properties ``file`` should have on the target."""
+        ...
+
+
+class CarriedPropertiesMapper:
+    """The discovery hook for a :class:`FilePropertySource`: each file's own properties,
+    as they are, minus values too long for the target (reported once per key and file)."""
+
+    def __init__(
+        self,
+        source: FilePropertySource,
+        store: CheckpointStore,
+        *,
+        max_value_length: int = MAX_PROPERTY_VALUE_LENGTH,
+    ) -> None:
+        self._source = source
+        self._store = store
+        self._limit = max_value_length
+        self.issues: list[Unmigratable] = []
+
+    async def __call__(
+        self,
+        repo: SourceRepository,
+        package: SourcePackage,
+        version: SourceVersion,
+        files: Sequence[SourceFile],
+    ) -> list[Properties]:
+        """The properties of each of ``files``, in the same order."""
+        mapped: list[Properties] = []
+        fresh: list[Unmigratable] = []
+        for file in files:
+            sendable, too_long = split_long(self._source.file_properties(file), self._limit)
+            where = f"{repo.name}/{file.path}"
+            fresh.extend(_too_long(k, where, n, self._limit) for k, n in too_long.items())
+            mapped.append(sendable)
+        if fresh:
+            await record_unmigratable(self._store, fresh)
+            self.issues.extend(fresh)
+        return mapped
+
+    async def flush(self) -> int:
+        """Problems are written as found; returns how many."""
         return len(self.issues)
 
 

@@ -25,6 +25,10 @@ import anyio
 from transfer.checkpoint.base import CheckpointStore
 from transfer.errors import RemoteError
 from transfer.http.retry import RetryPolicy, Sleep
+from transfer.migrate.copied_repositories import (
+    RepositoryConfigSource,
+    plan_copied_repositories,
+)
 from transfer.migrate.repositories import (
     ANONYMOUS_READ_KIND,
     ANONYMOUS_READ_PERMISSION,
@@ -88,6 +92,8 @@ async def preview_repositories(
     suppress_pom_checks: bool = True,
 ) -> RepositoriesPreview:
     """Read the source and the target and plan, without writing anything anywhere."""
+    if isinstance(source, RepositoryConfigSource):
+        return await _preview_copied(source, admin, subject, repo_key_template)
     repos = await source.list_repositories()
     blank = plan_repositories(repos, {}, subject=subject, repo_key_template=repo_key_template)
     existing = await read_existing(admin, [plan.key for plan in blank])
@@ -102,6 +108,25 @@ async def preview_repositories(
     conflicts = [_conflict_entry(p.key or p.source, p.reason) for p in plans if not p.usable]
     cannot_move = conflicts + await collect_organisation_entries(source, repos)
     return RepositoriesPreview(plans, permission, cannot_move)
+
+
+async def _preview_copied(
+    source: RepositoryConfigSource, admin: TargetAdmin, subject: str, repo_key_template: str
+) -> RepositoriesPreview:
+    """Another Artifactory's repositories, configurations copied (no anonymous-read target:
+    the source's own permission targets travel in the security phase)."""
+    configs = await source.list_repository_configs()
+    blank = plan_copied_repositories(
+        configs, {}, subject=subject, repo_key_template=repo_key_template
+    )
+    existing = await read_existing(admin, [plan.key for plan in blank])
+    plans = plan_copied_repositories(
+        configs, existing, subject=subject, repo_key_template=repo_key_template
+    )
+    conflicts = [_conflict_entry(p.key or p.source, p.reason) for p in plans if not p.usable]
+    return RepositoriesPreview(
+        plans, PermissionPlan(ANONYMOUS_READ_PERMISSION, "none", ()), conflicts
+    )
 
 
 async def created_repositories(store: CheckpointStore) -> set[str]:

@@ -20,8 +20,8 @@ secret their holders need and how; they never hold a secret.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import anyio
@@ -46,11 +46,13 @@ __all__ = [
     "ACCESS_KEY_KIND",
     "GROUP_KIND",
     "PERMISSION_KIND",
+    "PSEUDO_REPOSITORIES",
     "RENAMED_KIND",
     "TOKEN_KIND",
     "USER_KIND",
     "SecurityResult",
     "apply_security_plan",
+    "run_planned_security_phase",
     "run_security_phase",
 ]
 
@@ -61,6 +63,8 @@ TOKEN_KIND: Final = "token"
 ACCESS_KEY_KIND: Final = "access_key"
 RENAMED_KIND: Final = "renamed_principal"
 
+PSEUDO_REPOSITORIES: Final = frozenset({"ANY", "ANY LOCAL", "ANY REMOTE", "ANY DISTRIBUTION"})
+"""Permission-target repository names that stand for every repository of a kind."""
 _GROUP_FIELDS: Final = ("description", "autoJoin", "adminPrivileges", "realm",
                          "realmAttributes", "externalId", "watchManager", "policyManager",
                          "reportsManager")  # fmt: skip
@@ -136,15 +140,18 @@ def _merged(existing: Mapping[str, Any], plan: PermissionTargetPlan) -> dict[str
     replaces the whole target)."""
     section = dict(existing.get("repo") or {})
     actions = dict(section.get("actions") or {})
-    groups = {k: list(v) for k, v in dict(actions.get("groups") or {}).items()}
-    for group, granted in plan.groups.items():
-        groups[group] = sorted({*groups.get(group, []), *granted})
-    actions["groups"] = groups
+    for who, wanted in (("groups", plan.groups), ("users", plan.users)):
+        have = {k: list(v) for k, v in dict(actions.get(who) or {}).items()}
+        for name, granted in wanted.items():
+            have[name] = sorted({*have.get(name, []), *granted})
+        if have or who == "groups":
+            actions[who] = have
+    excluded = {*section.get("exclude-patterns", []), *plan.exclude} - {""}
     section.update(
         {
             "repositories": sorted({*section.get("repositories", []), *plan.repositories}),
             "include-patterns": sorted({*section.get("include-patterns", []), *plan.include}),
-            "exclude-patterns": section.get("exclude-patterns") or [""],
+            "exclude-patterns": sorted(excluded) or [""],
             "actions": actions,
         }
     )
@@ -257,8 +264,13 @@ class _Applier:
         detail: dict[str, Any] = plan.as_dict()
         previous = await self.store.get_side(PERMISSION_KIND, plan.name)
         groups = {g: a for g, a in plan.groups.items() if g in self.groups}
+        users = {u: a for u, a in plan.users.items() if u in self.users or u == "anonymous"}
         try:
-            absent = [k for k in plan.repositories if not await self.repository_exists(k)]
+            absent = [
+                k
+                for k in plan.repositories
+                if k not in PSEUDO_REPOSITORIES and not await self.repository_exists(k)
+            ]
             if absent:
                 error = (
                     f"repository {', '.join(absent)} is not in Artifactory: run the "
@@ -266,12 +278,10 @@ class _Applier:
                 )
                 await self.fail(PERMISSION_KIND, plan.name, error, detail)
                 return
-            if not groups:
+            if not groups and not users:
                 await self.fail(PERMISSION_KIND, plan.name, "none of its groups exist", detail)
                 return
-            plan = PermissionTargetPlan(
-                plan.name, plan.repositories, plan.include, groups, plan.origin, plan.source
-            )
+            plan = replace(plan, groups=groups, users=users)
             created, outcome = False, "kept"
             existing = await self.admin.get_permission(plan.name)
             if existing is None:
@@ -429,6 +439,27 @@ async def apply_security_plan(
     return result
 
 
+async def run_planned_security_phase(
+    read_plan: Callable[[], Awaitable[SecurityPlan]],
+    admin: TargetAdmin,
+    store: CheckpointStore,
+    *,
+    settings: Settings,
+    bus: EventBus | None = None,
+    now: Callable[[], float] = time.time,
+) -> SecurityResult:
+    """The whole security phase around ``read_plan`` (which reads the source and plans):
+    events, the secrets file, and the applier every source shares."""
+    if bus is not None:
+        bus.emit(PhaseStarted(name="security"))
+    plan = await read_plan()
+    secrets = SecretsFile(settings.security.secrets_file)
+    result = await apply_security_plan(plan, admin, store, secrets, now=now)
+    if bus is not None:
+        bus.emit(PhaseFinished(name="security", summary=result.summary()))
+    return result
+
+
 async def run_security_phase(
     source: OrganisationSource,
     admin: TargetAdmin,
@@ -439,16 +470,15 @@ async def run_security_phase(
     now: Callable[[], float] = time.time,
 ) -> SecurityResult:
     """Read the organisation, plan, and apply: the whole security phase."""
-    if bus is not None:
-        bus.emit(PhaseStarted(name="security"))
-    snapshot = await read_org_snapshot(
-        source,
-        subject=settings.source.subject,
-        repo_key_template=settings.target.repo_key_template,
+
+    async def read_plan() -> SecurityPlan:
+        snapshot = await read_org_snapshot(
+            source,
+            subject=settings.source.subject,
+            repo_key_template=settings.target.repo_key_template,
+        )
+        return plan_security(snapshot, settings.security, now=now())
+
+    return await run_planned_security_phase(
+        read_plan, admin, store, settings=settings, bus=bus, now=now
     )
-    plan = plan_security(snapshot, settings.security, now=now())
-    secrets = SecretsFile(settings.security.secrets_file)
-    result = await apply_security_plan(plan, admin, store, secrets, now=now)
-    if bus is not None:
-        bus.emit(PhaseFinished(name="security", summary=result.summary()))
-    return result

@@ -17,7 +17,16 @@ from transfer.checkpoint.base import (
 )
 from transfer.http.breaker import CircuitBreaker, Trip
 from transfer.http.pacing import AdaptiveLimiter
-from transfer.migrate.metadata import MetadataMapper, apply_properties
+from transfer.migrate.copied_security import (
+    SecurityDirectorySource,
+    run_copied_security_phase,
+)
+from transfer.migrate.metadata import (
+    CarriedPropertiesMapper,
+    FilePropertySource,
+    MetadataMapper,
+    apply_properties,
+)
 from transfer.migrate.repositories_phase import (
     blocked_repositories,
     created_repositories,
@@ -35,6 +44,7 @@ from transfer.pipeline.coordination import discover_shared, phase_lock
 from transfer.pipeline.copy import CopyOptions, CopyWorker
 from transfer.pipeline.discover import DiscoveryResult, discover
 from transfer.pipeline.engine import EngineOptions, StopControl, run_artifacts
+from transfer.pipeline.incremental import IncrementalListing, begin_listing, end_listing
 from transfer.pipeline.planner import (
     ConflictPolicy,
 )
@@ -207,6 +217,12 @@ async def migrate(
                     )
                     summary.notes.append(security.note())
                     summary.side_failures += len(security.failed)
+                elif target.admin is not None and isinstance(source, SecurityDirectorySource):
+                    security = await run_copied_security_phase(
+                        source, target.admin, store, settings=settings, bus=bus
+                    )
+                    summary.notes.append(security.note())
+                    summary.side_failures += len(security.failed)
                 else:
                     summary.notes.append("security: skipped (the source or target has no users)")
         reaped = await reap_dead_workers(store)
@@ -225,7 +241,7 @@ async def migrate(
                 )
                 summary.notes.append(applied.note())
                 summary.side_failures += len(applied.failed)
-        if "artifacts" in phases:
+        if "artifacts" in phases and settings.source.type != "artifactory":
             url_map = await write_url_map(
                 store,
                 settings.report.output_dir / URL_MAP_NAME,
@@ -286,17 +302,21 @@ async def _artifacts(
 
     # properties computed at discovery ride on the deploy; nothing is copied into a
     # repository key the repositories phase found taken by an incompatible repository
-    mapper = (
-        MetadataMapper(
-            source, store, file_attributes=settings.source.file_attributes, concurrency=32
+    mapper: MetadataMapper | CarriedPropertiesMapper | None = None
+    if target.capabilities.properties:
+        mapper = (
+            CarriedPropertiesMapper(source, store)
+            if isinstance(source, FilePropertySource)
+            else MetadataMapper(
+                source, store, file_attributes=settings.source.file_attributes, concurrency=32
+            )
         )
-        if target.capabilities.properties
-        else None
-    )
     blocked = await blocked_repositories(store)
 
     async def run_discovery() -> None:
         nonlocal result
+        if isinstance(source, IncrementalListing):
+            await begin_listing(source, store)
         result = await discover(
             source,
             store,
@@ -310,6 +330,8 @@ async def _artifacts(
             await mapper.flush()
         if isinstance(source, ListsSkipped):
             await record_unmigratable(store, map(skipped_entry, source.skipped_files()))
+        if isinstance(source, IncrementalListing):
+            await end_listing(store)
 
     # repositories this migration created (recorded by the repositories phase)
     created_repos = await created_repositories(store)

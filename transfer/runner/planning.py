@@ -12,6 +12,7 @@ import anyio
 from transfer.checkpoint.base import (
     Item,
 )
+from transfer.migrate.copied_security import SecurityDirectorySource, plan_copied_directory
 from transfer.migrate.properties import PROPERTY_RULES
 from transfer.migrate.repositories_phase import (
     preview_repositories,
@@ -162,6 +163,8 @@ async def security_plan(settings: Settings) -> SecurityPlan:
     """The users, groups, permission targets and tokens a migration would create (read from
     the source only; no secret is generated and nothing is written)."""
     async with open_source(settings) as source:
+        if isinstance(source, SecurityDirectorySource):
+            return await plan_copied_directory(source, settings)
         if not isinstance(source, OrganisationSource):
             return SecurityPlan(notes=("the source has no organisation to read users from",))
         snapshot = await read_org_snapshot(

@@ -44,6 +44,10 @@ def open_source(settings: Settings) -> Source:
         from transfer.sources.directory import DirectorySource
 
         return DirectorySource.from_settings(settings)
+    if s.type == "artifactory":
+        from transfer.sources.artifactory import ArtifactorySource
+
+        return ArtifactorySource.from_settings(settings)
     return BintraySource(
         s.api_url,
         s.download_url,

@@ -22,18 +22,19 @@ from transfer.errors import (
     PermissionDenied,
     PomRejected,
     RemoteError,
-    UnusableService,
 )
 from transfer.http import (
-    ApiKeyAuth,
-    Auth,
-    BasicAuth,
-    BearerAuth,
     HttpClient,
     HttpClientOwner,
-    Response,
     RetryPolicy,
     Timeouts,
+)
+from transfer.http.artifactory import (
+    MINIMUM_VERSION,
+    check_artifactory,
+    choose_auth,
+    parse_version,
+    ping_artifactory,
 )
 from transfer.models import Checksums
 from transfer.redaction import Secret, redact_url
@@ -51,8 +52,6 @@ from transfer.targets.base import Properties, TargetCapabilities, TargetFile, Ta
 
 __all__ = ["MINIMUM_VERSION", "ArtifactoryTarget", "choose_auth", "parse_version"]
 
-MINIMUM_VERSION = (6, 6, 0)
-"""Oldest Artifactory we talk to: permission targets v2 and ``PATCH /api/metadata`` exist."""
 _USER_AGENT = "transfer/0.1 (artifactory-target)"
 _OK = (200, 201, 202)
 _ANY_2XX = tuple(range(200, 300))
@@ -60,42 +59,6 @@ _ANY_2XX = tuple(range(200, 300))
 _CAPABILITIES = TargetCapabilities(
     checksum_deploy=True, properties=True, server_checksums=True, checksum_files=True
 )
-
-
-def choose_auth(
-    user: str | None,
-    password: Secret | None = None,
-    token: Secret | None = None,
-    api_key: Secret | None = None,
-) -> Auth:
-    """The credential form of reference §1.2: Bearer for a token, Basic for user + password
-    (or user + API key), ``X-JFrog-Art-Api`` for an API key without a user."""
-    given = [s for s in (password, token, api_key) if s is not None]
-    if len(given) != 1:
-        raise ValueError("give exactly one of password, token, api_key")
-    if token is not None:
-        return BearerAuth(token)
-    if password is not None:
-        if not user:
-            raise ValueError("a password needs a user")
-        return BasicAuth(user, password)
-    assert api_key is not None
-    return BasicAuth(user, api_key) if user else ApiKeyAuth(api_key)
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    """``"7.77.5"`` → ``(7, 77, 5)``; non-numeric tails (``-rc1``) are ignored."""
-    parts: list[int] = []
-    for piece in text.strip().split("."):
-        digits = ""
-        for ch in piece:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
 
 
 def _size(value: Any) -> int | None:
@@ -106,11 +69,6 @@ def _size(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
-
-
-def _looks_html(response: Response) -> bool:
-    content_type = response.headers.get("Content-Type", "").lower()
-    return "html" in content_type or response.body.lstrip()[:1] == b"<"
 
 
 class ArtifactoryTarget(HttpClientOwner):
@@ -158,41 +116,16 @@ class ArtifactoryTarget(HttpClientOwner):
         """Checksum deploy, properties and server checksums (administration: :attr:`admin`)."""
         return _CAPABILITIES
 
-    def _not_artifactory(self, what: str, response: Response) -> UnusableService:
-        kind = "an HTML page" if _looks_html(response) else f"{response.body[:40]!r}"
-        return UnusableService(
-            f"{what} at {redact_url(self._client.url_for('api/system/ping'))} answered "
-            f"{kind} instead of Artifactory's answer: check that the target URL is the "
-            "Artifactory base URL (it usually ends in /artifactory) and that no proxy or "
-            "login page sits in front of it",
-            status=response.status,
-            url=redact_url(response.url),
-        )
-
     async def ping(self) -> None:
-        """``GET /api/system/ping`` must answer ``OK`` (plain text); a 404 there means the URL
-        is not Artifactory's base URL (exit 3 with that advice, not a per-file failure)."""
-        try:
-            response = await self._client.request("GET", "api/system/ping")
-        except NotFoundError as error:
-            raise UnusableService(
-                f"the ping at {error.url} answered 404 Not Found: check that the target URL "
-                "is the Artifactory base URL (it usually ends in /artifactory)",
-                status=404,
-                url=error.url,
-            ) from None
-        if response.text().strip() != "OK":
-            raise self._not_artifactory("the ping", response)
+        """``GET /api/system/ping`` must answer ``OK`` (plain text)."""
+        await ping_artifactory(self._client, role="target")
 
     async def check_access(self) -> TargetInfo:
         """Ping, then ``GET /api/system/version`` (authenticated): a clear error for a wrong
         URL, refused credentials (:class:`~transfer.errors.AuthError`) or a version older
         than :data:`MINIMUM_VERSION`."""
         try:
-            await self.ping()
-            response = await self._client.request(
-                "GET", "api/system/version", headers={"Accept": "application/json"}
-            )
+            version = await check_artifactory(self._client, role="target")
         except AuthError as error:
             if not self._api_key:
                 raise
@@ -202,21 +135,6 @@ class ArtifactoryTarget(HttpClientOwner):
                 status=error.status,
                 url=error.url,
             ) from error
-        if _looks_html(response):
-            raise self._not_artifactory("the version call", response)
-        body = response.json()
-        version = str(body.get("version", "")) if isinstance(body, dict) else ""
-        numbers = parse_version(version)
-        if not numbers:
-            raise self._not_artifactory("the version call", response)
-        if numbers < MINIMUM_VERSION:
-            oldest = ".".join(map(str, MINIMUM_VERSION))
-            raise UnusableService(
-                f"Artifactory {version} is too old: this tool needs {oldest} or newer "
-                "(permission targets v2, PATCH /api/metadata)",
-                status=response.status,
-                url=redact_url(response.url),
-            )
         self.version = version
         return TargetInfo("artifactory", version, _CAPABILITIES)
 

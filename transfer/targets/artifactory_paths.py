@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
+from transfer.http.artifactory import encode_item_path, encode_name
 from transfer.models import Checksums
 
 __all__ = [
@@ -38,17 +38,6 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]+")
 # No space (trimmed by some parsers), no '+' (form-decoded to a space by some), no '%'
 # (double decoding), no '/' (encoded slashes are refused by servlet containers).
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._:@~-]*")
-
-
-def encode_name(name: str) -> str:
-    """One path segment percent-encoded: ``;`` → ``%3B`` (else a matrix parameter), ``+`` →
-    ``%2B``, space → ``%20``, ``/`` → ``%2F``, non-ASCII as UTF-8."""
-    return quote(name, safe="")
-
-
-def encode_item_path(repo_key: str, path: str) -> str:
-    """``repo/path`` with every segment encoded and the slashes kept."""
-    return "/".join(encode_name(part) for part in [repo_key, *path.split("/")])
 
 
 def matrix_safe(properties: Mapping[str, Sequence[str]]) -> bool:

@@ -15,6 +15,7 @@ from aiohttp import web
 from ..faults import FaultInjector
 from ..requestlog import RequestLog
 from . import (
+    aql,
     copymove,
     deploy,
     permissions_api,
@@ -204,6 +205,7 @@ class ArtifactoryEmulator:
                 *repositories.routes(PREFIX),
                 *storage_api.routes(PREFIX),
                 *copymove.routes(PREFIX),
+                *aql.routes(PREFIX),
                 *security_api.routes(PREFIX),
                 *permissions_api.routes(PREFIX),
                 *tokens.routes(PREFIX),
