@@ -22,8 +22,11 @@ from bintray_kit import MANY, NO_RETRY, model_files, serving, source_for, tiny_w
 from nginx_site import reachable_folder, require_nginx, write_tree
 
 from transfer.models import SourceFile
+from transfer.redaction import Secret
+from transfer.sandbox.artifactory_pair import ArtifactoryPair
 from transfer.sandbox.generator import credentials
 from transfer.sandbox.tree import write_sample_tree
+from transfer.sources.artifactory import ArtifactorySource
 from transfer.sources.base import Source
 from transfer.sources.directory import DirectorySource
 from transfer.sources.http_index import HttpIndexSource
@@ -143,15 +146,44 @@ async def directory_case(workdir: Path) -> AsyncIterator[SourceCase]:
         )
 
 
+# --------------------------------------------------------------------------- another Artifactory
+
+
+@asynccontextmanager
+async def artifactory_case(workdir: Path) -> AsyncIterator[SourceCase]:
+    """The Artifactory source on the seeded source emulator of an Artifactory pair, with
+    AQL pages of 3 files so the Maven repository (12 files) takes four pages."""
+    async with ArtifactoryPair(seed=5) as pair:
+        e = pair.endpoints
+        source = ArtifactorySource(
+            e.source_url,
+            user=e.source_user,
+            password=Secret(e.source_password),
+            page_size=3,
+            retry_policy=NO_RETRY,
+        )
+        async with source:
+            yield SourceCase(
+                source,
+                {(f.repo, f.path): len(f.body) for f in pair.content.files},
+                missing=SourceFile("generic-local", "", "", "absent/nothing.bin", 1),
+                paged_repo="libs-release-local",
+                paged_packages=4,
+                secrets=(e.source_password,),
+            )
+
+
 SOURCE_FACTORIES: dict[str, CaseFactory] = {
     "bintray": bintray_case,
     "http-autoindex": http_autoindex_case,
     "http-manifest": http_manifest_case,
     "directory": directory_case,
+    "artifactory": artifactory_case,
 }
 SOURCE_CASES: list[Any] = [
     "bintray",
     pytest.param("http-autoindex", marks=pytest.mark.nginx),
     pytest.param("http-manifest", marks=pytest.mark.nginx),
     "directory",
+    "artifactory",
 ]

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from checksum_files import checksum_file_problem, is_checksum_file
+from checksum_files import checksum_file_problem
+from migration_cases import differences, finish_cli_config, properties_on, uploads_to
 from sandbox_settings import sandbox_settings as sandbox_settings  # re-exported for the tests
 
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import PHASES, MigrationSummary, migrate
-from transfer.sandbox.serve import Sandbox, config_environment, write_config
+from transfer.sandbox.serve import Sandbox, write_config
 from transfer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +54,7 @@ def write_cli_config(
     into the ``[security]`` table, ``extra`` (more tables) at the end."""
     config = workdir / "transfer.toml"
     write_config(sandbox.endpoints, config, store_path=str(workdir / "state.db"))
-    text = config.read_text()
-    text += f'\n[report]\noutput_dir = "{workdir / "report"}"\n'
-    text += f'\n[security]\nsecrets_file = "{workdir / "secrets.json"}"\n{security}\n'
-    config.write_text(text + extra)
-    return config, config_environment(config)
+    return finish_cli_config(config, workdir, extra=extra, security=security)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,35 +190,18 @@ def done_items_are_verified(sandbox: Sandbox, db: Path) -> list[str]:
 
 def target_differences(sandbox: Sandbox) -> list[str]:
     """Source files missing or different in the target (target repo = source repo)."""
-    problems = []
-    for (repo, path), digests in source_digests(sandbox).items():
-        if is_checksum_file(path):
-            problem = checksum_file_problem(sandbox, repo, path)
-            problems += [problem] if problem else []
-            continue
-        stored = sandbox.artifactory.item(repo, path)
-        if stored is None:
-            problems.append(f"{repo}/{path}: missing")
-        elif (stored.size, stored.sha1, stored.sha256) != digests:
-            problems.append(f"{repo}/{path}: differs")
-    return problems
+    return differences(
+        sandbox.artifactory,
+        source_digests(sandbox),
+        checksum_problem=lambda repo, path: checksum_file_problem(sandbox, repo, path),
+    )
 
 
 def target_properties(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, list[str]]]:
     """Properties the target stores on each source file."""
-    return {
-        (f.repo, f.path): sandbox.artifactory.properties(f.repo, f.path)
-        for f in sandbox.org.iter_files()
-        if not is_checksum_file(f.path)
-    }
+    return properties_on(sandbox.artifactory, ((f.repo, f.path) for f in sandbox.org.iter_files()))
 
 
 def uploads(sandbox: Sandbox) -> list[Any]:
     """Artifact PUTs that carried bytes (not API calls, not checksum deploys)."""
-    return [
-        r
-        for r in sandbox.artifactory.request_log
-        if r.method == "PUT"
-        and r.bytes_in > 0
-        and not r.path.startswith(("/artifactory/api/", "/access/"))
-    ]
+    return uploads_to(sandbox.artifactory)

@@ -1,5 +1,6 @@
-"""Kill/resume torture: the demo organisation migrated by ``transfer migrate`` subprocesses that
-are SIGKILLed at seeded random moments (every phase can be hit), resumed each time.
+"""Kill/resume torture, for every source (the Bintray demo organisation, a seeded source
+Artifactory): ``transfer migrate`` subprocesses SIGKILLed at seeded random moments (every phase
+can be hit), resumed each time.
 
 At the end the target equals the source (paths, sizes, sha1, sha256) and carries the same
 properties as a clean run of the same seed into a second sandbox; no file recorded ``done`` was
@@ -17,23 +18,14 @@ import random
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import anyio
 import pytest
-from reliability_kit import (
-    REPO_ROOT,
-    count_states,
-    impossible_states,
-    migrate_once,
-    sandbox_settings,
-    store_rows,
-    target_differences,
-    target_properties,
-    uploads,
-    write_cli_config,
-)
+from migration_cases import MIGRATION_CASES, differences, properties_on, uploads_to
+from reliability_kit import REPO_ROOT, count_states, impossible_states, migrate_once, store_rows
 
-from transfer.sandbox.serve import Sandbox
+from transfer.config_load import load_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -54,10 +46,10 @@ def _done(db: Path) -> dict[str, float]:
 
 
 async def _run(
-    config: Path, env: dict[str, str], kill_after: float | None, log: Path
+    config: Path, env: dict[str, str], kill_after: float | None, log: Path, rate_kib: int
 ) -> int | None:
     # Paced so that the artifacts phase outlasts the kills: with more kills, slower.
-    rate = 1024 if KILLS <= 10 else 768
+    rate = rate_kib if KILLS <= 10 else rate_kib * 3 // 4
     command = [
         sys.executable, "-m", "transfer", "migrate", "-c", str(config),
         "--no-progress", "--bandwidth", f"{rate}KiB/s",
@@ -76,19 +68,20 @@ async def _run(
             return None
 
 
-async def test_sigkill_torture(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", sorted(MIGRATION_CASES))
+async def test_sigkill_torture(tmp_path: Path, source: str) -> None:
     rng = random.Random(SEED)
     started = time.monotonic()
-    async with Sandbox("demo", seed=DATA_SEED) as sandbox:
-        config, env = write_cli_config(sandbox, tmp_path)
+    async with MIGRATION_CASES[source](DATA_SEED) as case:
+        config, env = case.write_config(tmp_path)
         db = tmp_path / "state.db"
         output = tmp_path / "runs.log"
-        log = sandbox.artifactory.request_log
+        log = case.target.request_log
         kills, finished_early = 0, False
         snapshots: list[tuple[int, dict[str, float]]] = []
         progress: list[int] = []
         for _ in range(KILLS):
-            code = await _run(config, env, rng.uniform(0.5, 2.0), output)
+            code = await _run(config, env, rng.uniform(0.5, 2.0), output, case.rate_kib)
             if code is not None:
                 assert code == 0, output.read_text()[-3000:]
                 finished_early = True
@@ -99,15 +92,15 @@ async def test_sigkill_torture(tmp_path: Path) -> None:
             done = _done(db)
             snapshots.append((len(log), done))
             progress.append(len(done))
-        code = await _run(config, env, None, output)
+        code = await _run(config, env, None, output, case.rate_kib)
         text = output.read_text()
         assert code == 0, text[-3000:]
         assert "Traceback" not in text
 
-        total = sum(1 for _ in sandbox.org.iter_files())
+        total = len(case.files)
         assert count_states(db) == {"done": total}
         assert impossible_states(db) == []
-        assert target_differences(sandbox) == []
+        assert differences(case.target, case.files) == []
 
         # Nothing recorded done is uploaded again: not after a kill saw it done, and not after
         # the moment the store says it was finished.
@@ -115,32 +108,33 @@ async def test_sigkill_torture(tmp_path: Path) -> None:
         for position, done in snapshots:
             for record in records[position:]:
                 if record.method == "PUT" and record.bytes_in > 0:
-                    path = record.path.removeprefix("/artifactory/")
+                    path = unquote(record.path.removeprefix("/artifactory/"))
                     assert path not in done, f"{path} uploaded again after a kill saw it done"
         finished = _done(db)
-        sent = uploads(sandbox)
+        sent = uploads_to(case.target)
         for record in sent:
-            path = record.path.removeprefix("/artifactory/")
+            path = unquote(record.path.removeprefix("/artifactory/"))
             assert record.at <= finished[path] + 0.001, f"{path} uploaded after it was done"
         complete = [r.path for r in sent if r.status in (200, 201)]
         assert len(complete) == len(set(complete)), "a file was uploaded completely twice"
-        torture_props = target_properties(sandbox)
+        torture_props = properties_on(case.target, case.files)
         torture_bytes = sum(r.bytes_in for r in sent)
 
-    # The same organisation migrated cleanly: same properties, and the bytes a clean run sends.
-    async with Sandbox("demo", seed=DATA_SEED) as clean:
-        settings = sandbox_settings(clean, tmp_path / "clean", workers=8)
-        await migrate_once(settings)
-        assert target_differences(clean) == []
-        clean_props = target_properties(clean)
-        clean_bytes = sum(r.bytes_in for r in uploads(clean))
+    # The same source migrated cleanly: same properties, and the bytes a clean run sends.
+    async with MIGRATION_CASES[source](DATA_SEED) as clean:
+        (tmp_path / "clean").mkdir()
+        clean_config, clean_env = clean.write_config(tmp_path / "clean")
+        await migrate_once(load_settings(clean_config, environ=clean_env))
+        assert differences(clean.target, clean.files) == []
+        clean_props = properties_on(clean.target, clean.files)
+        clean_bytes = sum(r.bytes_in for r in uploads_to(clean.target))
     differing = [key for key in clean_props if clean_props[key] != torture_props.get(key)]
     assert differing == [], f"{len(differing)} files differ in properties, e.g. {differing[:3]}"
     assert any(clean_props.values())  # the comparison compared something
 
     resent = torture_bytes - clean_bytes
     print(
-        f"\ntorture: {kills} kills survived (seed {SEED}"
+        f"\ntorture ({source}): {kills} kills survived (seed {SEED}"
         f"{', finished before the last kill' if finished_early else ''}), "
         f"done after each kill {progress}, {len(sent)} uploads ({len(sent) - len(complete)} "
         f"cut by a kill) for {total} files, "

@@ -181,6 +181,15 @@ def _target(
         if r in keys or r in PSEUDO_REPOSITORIES
     )
     if not repositories:
+        entries.append(
+            Unmigratable(
+                key=f"permission-target/{name}",
+                category="permission",
+                what=f"permission target {name} covers only repositories this migration "
+                f"leaves out ({', '.join(listed) or 'none'})",
+                instead="migrate those repositories too, or re-create the target by hand",
+            )
+        )
         return None, entries
     raw_actions = section.get("actions")
     actions: Mapping[str, Any] = raw_actions if isinstance(raw_actions, Mapping) else {}

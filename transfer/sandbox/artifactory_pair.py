@@ -220,8 +220,8 @@ def _matrix(properties: dict[str, list[str]]) -> str:
 async def seed_source(url: str, user: str, password: str, content: SourceContent) -> None:
     """Write ``content`` into the Artifactory at ``url`` (its ``/artifactory`` base) as an admin:
     repositories, users, groups, permission targets, then every file with its properties."""
-    auth = aiohttp.BasicAuth(user, password)
-    async with aiohttp.ClientSession(auth=auth, raise_for_status=True) as http:
+    basic = {"Authorization": aiohttp.encode_basic_auth(user, password)}
+    async with aiohttp.ClientSession(headers=basic, raise_for_status=True) as http:
         for config in content.repositories:
             await http.put(f"{url}/api/repositories/{config['key']}", json=config)
         for raw in content.users:
