@@ -9,16 +9,19 @@ import stat
 from pathlib import Path
 
 import aiohttp
+import anyio
 import pytest
 from aiohttp import web
 from migration_cases import finish_cli_config
 
 from transfer.config_load import load_settings
 from transfer.errors import UnusableService
+from transfer.migrate.unmigratable import UNMIGRATABLE
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import PHASES, MigrationSummary, migrate
+from transfer.runner.wiring import open_store
 from transfer.sandbox.artifactory_pair import ArtifactoryPair, write_pair_config
 from transfer.settings import Settings
 from transfer.sources.artifactory import PROVENANCE_PROPERTIES
@@ -89,6 +92,9 @@ async def test_a_rerun_lists_only_what_changed_since_the_last_pass(tmp_path: Pat
         for config in pair.content.repositories:
             if config["rclass"] == "local":
                 pair.target.create_repository(config["key"], config["packageType"])
+        # The pass begins at the source's Date header (whole seconds, rounded down): files
+        # updated in that same second are listed again next time (safe, never missed).
+        await anyio.sleep(1.1)
         first = await _migrate(settings, phases)
         assert first.discovery is not None
         assert first.discovery.files == len(pair.content.files)
@@ -97,15 +103,18 @@ async def test_a_rerun_lists_only_what_changed_since_the_last_pass(tmp_path: Pat
         assert second.discovery.files == 0
         e = pair.endpoints
         auth = {"Authorization": aiohttp.encode_basic_auth(e.source_user, e.source_password)}
-        async with (
-            aiohttp.ClientSession(headers=auth, raise_for_status=True) as http,
-            http.put(f"{e.source_url}/generic-local/new/file.txt", data=b"new"),
-        ):
-            pass
+        async with aiohttp.ClientSession(headers=auth, raise_for_status=True) as http:
+            await http.put(f"{e.source_url}/generic-local/new/file.txt", data=b"new")
+            await http.delete(f"{e.source_url}/generic-local/readme.txt")
         third = await _migrate(settings, phases)
         assert third.discovery is not None
         assert third.discovery.files == 1
         assert pair.target.item("generic-local", "new/file.txt") is not None
+        # the deletion is reported, never applied
+        assert pair.target.item("generic-local", "readme.txt") is not None
+        async with open_store(settings, readonly=True) as store:
+            reported = [r.key async for r in store.iter_side(UNMIGRATABLE)]
+        assert "deleted-in-source/generic-local/readme.txt" in reported
 
 
 async def test_a_target_repository_of_another_type_is_a_conflict(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "ProductReader",
     "Unmigratable",
     "collect_organisation_entries",
+    "deleted_in_source",
     "download_statistics_entry",
     "product_entries",
     "record_unmigratable",
@@ -134,6 +135,18 @@ def download_statistics_entry(repos: Sequence[SourceRepository]) -> Unmigratable
         "with Bintray's stats API (POST /packages/:subject/:repo/:package/stats/"
         "total_downloads) before Bintray is gone",
         detail={"repositories": [r.name for r in repos]},
+    )
+
+
+def deleted_in_source(repo: str, path: str) -> Unmigratable:
+    """A file the store holds (migrated, or due) that the source no longer has."""
+    return Unmigratable(
+        key=f"deleted-in-source/{repo}/{path}",
+        category="deleted_in_source",
+        what=f"{repo}/{path} was deleted on the source after an earlier pass listed it; the "
+        "target keeps its copy (a migration never deletes)",
+        instead="delete it on the target by hand if it should go too",
+        detail={"repo": repo, "path": path},
     )
 
 

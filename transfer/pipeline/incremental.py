@@ -4,11 +4,14 @@ pass after the first lists the files modified since the previous *complete* pass
 The instant comes from the source's own clock (:meth:`IncrementalListing.server_time`), read
 when a pass begins and stored; it becomes the next pass's lower bound only once the pass has
 run to its end, so a pass killed half way resumes with the same bound it started with (and
-its pages keep their names).  The first pass lists everything.
+its pages keep their names).  The first pass lists everything.  Deletions are invisible to a
+"modified since" listing, so after an incremental pass the paths alone are listed and compared
+with the store (:func:`end_listing`); the caller reports them and never deletes anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from typing import Final, Protocol, runtime_checkable
 
 from transfer.checkpoint.base import CheckpointStore
@@ -34,6 +37,10 @@ class IncrementalListing(Protocol):
         """Now, by the source's clock."""
         ...
 
+    def iter_paths(self, repo: str) -> AsyncIterator[str]:
+        """Every file path of ``repo`` now (deletions are found against it)."""
+        ...
+
 
 async def begin_listing(source: IncrementalListing, store: CheckpointStore) -> str | None:
     """Before discovery: note when a new pass begins and set the source's lower bound;
@@ -45,9 +52,27 @@ async def begin_listing(source: IncrementalListing, store: CheckpointStore) -> s
     return since
 
 
-async def end_listing(store: CheckpointStore) -> None:
-    """After discovery: a complete pass moves the bound to when it began."""
-    if await discovery_complete(store):
-        started = await store.get_meta(PASS_STARTED)
-        if started:
-            await store.set_meta(LISTED_SINCE, started)
+async def end_listing(
+    source: IncrementalListing, store: CheckpointStore, repos: Iterable[str]
+) -> list[tuple[str, str]]:
+    """After discovery: a complete pass moves the bound to when it began.  An incremental
+    pass cannot see deletions in what it listed, so the paths of ``repos`` are listed (keys
+    only) and compared with the store; returns (repo, path) of each file the store has and
+    the source no longer does — to report, never to delete."""
+    if not await discovery_complete(store):
+        return []
+    since = await store.get_meta(LISTED_SINCE)
+    started = await store.get_meta(PASS_STARTED)
+    if started:
+        await store.set_meta(LISTED_SINCE, started)
+    if not since:
+        return []  # a full listing: nothing known before it
+    gone: list[tuple[str, str]] = []
+    for repo in repos:
+        present = {path async for path in source.iter_paths(repo)}
+        gone += [
+            (repo, item.spec.path)
+            async for item in store.iter_items(repo=repo)
+            if item.spec.path not in present
+        ]
+    return gone

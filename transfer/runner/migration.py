@@ -36,7 +36,7 @@ from transfer.migrate.security import (
     OrganisationSource,
 )
 from transfer.migrate.security_phase import run_security_phase
-from transfer.migrate.unmigratable import record_unmigratable, skipped_entry
+from transfer.migrate.unmigratable import deleted_in_source, record_unmigratable, skipped_entry
 from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map
 from transfer.models import ItemState
 from transfer.pipeline.bandwidth import BandwidthLimiter
@@ -331,7 +331,9 @@ async def _artifacts(
         if isinstance(source, ListsSkipped):
             await record_unmigratable(store, map(skipped_entry, source.skipped_files()))
         if isinstance(source, IncrementalListing):
-            await end_listing(store)
+            repos = [repo.name for repo in await source.list_repositories()]
+            gone = await end_listing(source, store, repos)
+            await record_unmigratable(store, [deleted_in_source(r, p) for r, p in gone])
 
     # repositories this migration created (recorded by the repositories phase)
     created_repos = await created_repositories(store)

@@ -15,9 +15,12 @@
   killed listing resumes at the first page not written.  The page's files are cached between
   :meth:`iter_packages` and :meth:`list_version_files` (a few pages at most) and listed again
   by their key range when evicted.
-* **Incremental**: :meth:`list_modified_since` restricts the listing to files modified after
-  an instant (the runner passes when the previous complete pass began); :meth:`server_time`
-  reads the source's clock from its ``Date`` header, so clocks of the two machines never mix.
+* **Incremental**: :meth:`list_modified_since` restricts the listing to files updated after
+  an instant, the moment the previous complete pass began.  AQL ``updated`` is used, which the
+  server stamps, rather than ``modified``, which a deployer may set to any date.
+  :meth:`server_time` reads the source's clock from its ``Date`` header (whole seconds, rounded
+  down: a file updated in that second is listed again, never missed), so the clocks of the two
+  machines never mix.
 * **Properties and provenance**: every file carries its properties, and
   :meth:`file_properties` adds the source's own bookkeeping, which the target would otherwise
   replace with its own: :data:`PROVENANCE_PROPERTIES` (``artifactory.source.created``,
@@ -75,6 +78,7 @@ own created/modified/created_by when the file is deployed there)."""
 _USER_AGENT = "transfer/0.1 (artifactory-source)"
 _FIELDS: Final = ("repo", "path", "name", "type", "size", "sha256", "actual_sha1", "actual_md5",
                   "created", "created_by", "modified", "modified_by", "property")  # fmt: skip
+_KEYS: Final = ("path", "name", "type")
 _PAGE_CACHE = 16
 _PAGE_PREFIX = "page:"
 
@@ -90,9 +94,10 @@ def aql_page_query(
     since: str | None = None,
     through: Key | None = None,
     inclusive: bool = False,
+    fields: Sequence[str] = _FIELDS,
 ) -> str:
     """The AQL for one page of ``repo``'s files: sorted by (path, name), after ``after``
-    (strictly, unless ``inclusive``), up to and including ``through``, modified after
+    (strictly, unless ``inclusive``), up to and including ``through``, updated after
     ``since``; at most ``limit``."""
     parts: list[dict[str, Any]] = [{"repo": repo}, {"type": "file"}]
     if after is not None:
@@ -103,10 +108,12 @@ def aql_page_query(
         path, name = through
         parts.append({"$or": [{"path": {"$lt": path}}, {"path": path, "name": {"$lte": name}}]})
     if since is not None:
-        parts.append({"modified": {"$gt": since}})
-    fields = ",".join(json.dumps(f) for f in _FIELDS)
+        # ``updated`` is the server's own clock; ``modified`` may come from the deployer
+        # (Last-Modified on deploy), so a file deployed with an old date would be missed.
+        parts.append({"updated": {"$gt": since}})
+    included = ",".join(json.dumps(f) for f in fields)
     query = (
-        f"items.find({json.dumps({'$and': parts})}).include({fields})"
+        f"items.find({json.dumps({'$and': parts})}).include({included})"
         '.sort({"$asc":["path","name"]})'
     )
     return query + (f".limit({limit})" if limit is not None else "")
@@ -303,6 +310,19 @@ class ArtifactorySource(HttpClientOwner):
             if len(rows) < self._page_size:
                 return
             after = last
+
+    async def iter_paths(self, repo: str) -> AsyncIterator[str]:
+        """Every file path of ``repo`` (keys only, whatever the modified bound), page by
+        page: what deletions are found against."""
+        after: Key | None = None
+        while True:
+            query = aql_page_query(repo, after=after, limit=self._page_size, fields=_KEYS)
+            rows = await self._query(query)
+            for row in rows:
+                yield _file_path(row)
+            if len(rows) < self._page_size:
+                return
+            after = (str(rows[-1].get("path")), str(rows[-1].get("name")))
 
     async def get_package(self, repo: str, name: str) -> SourcePackage:
         """A page: one version ``""``."""
