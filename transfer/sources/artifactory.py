@@ -383,7 +383,7 @@ class ArtifactorySource(HttpClientOwner):
             raise UnusableService(
                 f"the source refused to list its {what} ({error.status}): the security phase "
                 "needs an admin token or user on the source (or leave the phase out with "
-                "--only repositories,artifacts,properties)",
+                "--only repositories --only artifacts --only properties)",
                 status=error.status,
                 url=error.url,
             ) from None
