@@ -154,3 +154,38 @@ async def test_the_directory_example_runs_as_the_readme_says(tmp_path: Path) -> 
         assert code == 0, out
         assert "same: 12" in out
         assert (tmp_path / "directory-state.db").exists()
+
+
+async def test_demo_from_an_artifactory_source_migrates_verifies_and_reports(
+    tmp_path: Path,
+) -> None:
+    code, out, err = await transfer(
+        "demo", "--source", "artifactory", "--workdir", str(tmp_path), "--no-progress"
+    )
+    assert code == 0, err[-2000:]
+    assert "source Artifactory" in out
+    assert "security: created 3 users, 2 groups, 2 permission targets" in out
+    assert ", 0 missing, 0 different" in out
+    assert (tmp_path / "transfer-report" / "report.md").exists()
+    assert "Traceback" not in err
+    # the config refers to the secrets; they live in the 0600 env file only
+    config = (tmp_path / "transfer.toml").read_text()
+    assert 'type = "artifactory"' in config
+    assert "source-Passw0rd!" not in config + out
+
+
+async def test_plan_with_an_artifactory_source_lists_the_copied_repositories(
+    tmp_path: Path,
+) -> None:
+    from transfer.sandbox.artifactory_pair import ArtifactoryPair, write_pair_config
+
+    async with ArtifactoryPair(seed=2) as pair:
+        config = tmp_path / "a2a.toml"
+        write_pair_config(pair.endpoints, config, store_path=str(tmp_path / "state.db"))
+        code, out, err = await transfer(
+            "plan", "-c", str(config), "--no-progress", env=config_environment(config)
+        )
+    assert code == 0, err[-2000:]
+    assert "libs-release-local → libs-release-local: create" in out
+    assert "user alice" in out
+    assert "permission target dev-write" in out
