@@ -18,6 +18,7 @@ from transfer.sandbox.serve import (
     Sandbox,
     SandboxEndpoints,
     ServeOptions,
+    config_environment,
     env_path,
     serve_until_stopped,
     write_config,
@@ -172,3 +173,40 @@ async def test_the_sandbox_enforces_jfrog_clouds_rules_unless_asked_not_to() -> 
     assert ServeOptions().target_profile == "cloud"
     with pytest.raises(ValueError, match="plan"):
         Sandbox("tiny", plan="free")
+
+
+async def test_the_artifactory_profile_serves_a_seeded_source_and_an_empty_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "a2a.toml"
+    stop = asyncio.Event()
+    options = ServeOptions(profile="artifactory", write_config=config, file_count=2)
+    task = asyncio.create_task(serve_until_stopped(options, stop=stop))
+    try:
+        while "target login" not in capsys.readouterr().out:
+            assert not task.done(), task
+            await asyncio.sleep(0.05)
+        written = tomllib.loads(config.read_text())
+        assert written["source"]["type"] == "artifactory"
+        assert written["source"]["password"] == "${TRANSFER_SOURCE_PASSWORD}"
+        environ = config_environment(config)
+        source, target = written["source"], written["target"]
+        query = 'items.find({"repo":"libs-release-local"})'
+        async with aiohttp.ClientSession() as session:
+            auth = aiohttp.encode_basic_auth(source["user"], environ["TRANSFER_SOURCE_PASSWORD"])
+            async with session.post(
+                f"{source['url']}/api/search/aql",
+                data=query,
+                headers={"Authorization": auth, "Content-Type": "text/plain"},
+            ) as response:
+                assert len((await response.json())["results"]) == 4  # 2 versions, 2 files each
+            auth = aiohttp.encode_basic_auth(
+                target["user"], environ["TRANSFER_ARTIFACTORY_PASSWORD"]
+            )
+            async with session.get(
+                f"{target['url']}/api/repositories", headers={"Authorization": auth}
+            ) as response:
+                assert await response.json() == []
+    finally:
+        stop.set()
+        await task
