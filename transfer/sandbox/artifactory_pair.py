@@ -264,8 +264,9 @@ class PairEndpoints:
 
 
 class ArtifactoryPair:
-    """A seeded source Artifactory and an empty target, served on loopback inside
-    ``async with``; ``ports`` are (source, target), 0 meaning any free port."""
+    """A seeded source Artifactory (self-hosted rules) and an empty target (JFrog Cloud's
+    rules unless ``target_options`` say otherwise), served on loopback inside ``async with``;
+    ``ports`` are (source, target), 0 meaning any free port."""
 
     def __init__(
         self,
@@ -281,9 +282,11 @@ class ArtifactoryPair:
         self.ports = ports
         self.content = content or source_content(seed, files=files)
         self.source = ArtifactoryEmulator(
-            ArtifactoryOptions(admin_password="source-Passw0rd!", version="7.71.11")
+            ArtifactoryOptions(
+                admin_password="source-Passw0rd!", version="7.71.11", profile="self-hosted"
+            )
         )
-        self.target = ArtifactoryEmulator(target_options or ArtifactoryOptions())
+        self.target = ArtifactoryEmulator(target_options or ArtifactoryOptions(profile="cloud"))
         self._runners: list[web.AppRunner] = []
         self._endpoints: PairEndpoints | None = None
 

@@ -323,6 +323,7 @@ async def _serve_pair(options: ServeOptions, stop: asyncio.Event) -> None:
         files=options.file_count or 6,
         host=options.host,
         ports=(0, options.port_artifactory),
+        target_options=ArtifactoryOptions(profile=options.target_profile, plan=options.plan),
     )
     with _stop_on_signals(stop):
         async with pair:
