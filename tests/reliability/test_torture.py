@@ -68,6 +68,8 @@ async def _run(
             return None
 
 
+# ~20 s alone; each of its ten `transfer` subprocesses starts slowly on a loaded machine
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("source", sorted(MIGRATION_CASES))
 async def test_sigkill_torture(tmp_path: Path, source: str) -> None:
     rng = random.Random(SEED)
