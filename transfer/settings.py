@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
-from transfer.errors import ConfigError, ConfigFieldError
+from transfer.errors import ConfigFieldError
 from transfer.redaction import REDACTED, Secret
 
 __all__ = [
@@ -160,9 +160,6 @@ class SourceSettings:
             self._check_directory()
         elif self.type == "artifactory":
             self._check_artifactory()
-        elif not self.subject:
-            # required for Bintray and http, optional for Artifactory: hence the default ""
-            raise ConfigError("missing required key 'source.subject'")
         elif not self.subject.strip():
             _fail("subject", "must name the Bintray organisation (or user)")
         _set(self, "api_url", _http_url("api_url", self.api_url))

@@ -261,7 +261,10 @@ def test_parse_size_and_duration_refuse_nonsense() -> None:
             MINIMAL.replace('subject = "acme"', 'subject = "acme"\napi_url = "api.bintray.com"'),
             "source.api_url 'api.bintray.com' has no scheme — did you mean 'https://api.bintray.com'?",
         ),
-        (MINIMAL.replace('subject = "acme"', ""), "missing required key 'source.subject'"),
+        (
+            MINIMAL.replace('subject = "acme"', ""),
+            "source.subject must name the Bintray organisation",
+        ),
         ('[source]\nsubject = "a"\n', "missing required key 'target.url'"),
         (
             MINIMAL + "[transfer]\nworkers = 2.5\n",
