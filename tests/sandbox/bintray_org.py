@@ -18,6 +18,7 @@ from aiohttp.test_utils import BaseTestServer, TestServer
 from yarl import URL
 
 from transfer.sandbox.bintray import BintrayEmulator
+from transfer.sandbox.documents import add_documents
 from transfer.sandbox.orgdata import (
     AccessKey,
     Attribute,
@@ -265,6 +266,7 @@ def build_org() -> Organization:
             versions=["1.0"],
         )
     }
+    add_documents(org, repo="releases", package="core-lib", version="1.2.0", product="widget")
     return org
 
 

@@ -18,6 +18,7 @@ import hashlib
 import random
 
 from transfer.sandbox.catalogue import populate
+from transfer.sandbox.documents import add_documents
 from transfer.sandbox.layouts import DAY_MS, KIB, Forge, iso_ms
 from transfer.sandbox.orgdata import (
     AccessKey,
@@ -100,6 +101,9 @@ def build_organization(
         _add_teams(org, demo)
         _add_access(org, demo)
         _add_products(org, demo)
+        add_documents(
+            org, repo="releases", package="core-lib", version="1.2.0", product="widget-suite"
+        )
     return org
 
 

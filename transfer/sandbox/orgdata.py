@@ -20,11 +20,15 @@ __all__ = [
     "BintrayPackage",
     "BintrayRepo",
     "BintrayVersion",
+    "DownloadLog",
     "Entitlement",
+    "Eula",
     "Member",
     "Organization",
     "Product",
+    "SignedEula",
     "Team",
+    "UsageThreshold",
     "User",
 ]
 
@@ -48,6 +52,7 @@ class User:
     email: str = ""
     registered: str = "2015-01-01T00:00:00.000Z"
     gravatar_id: str = ""
+    gpg_public_key: str = ""  # ASCII-armored; "" when the user has none
 
 
 @dataclass
@@ -111,6 +116,16 @@ class BintrayVersion:
     rating_count: int = 0
     attributes: list[Attribute] = field(default_factory=list)
     files: list[BintrayFile] = field(default_factory=list)
+    release_notes: str = ""  # markdown; "" when the version has none
+
+
+@dataclass
+class DownloadLog:
+    """One daily download log of a package: Apache-style lines, served gzipped."""
+
+    name: str
+    update: int  # epoch ms
+    lines: list[str]
 
 
 @dataclass
@@ -142,6 +157,9 @@ class BintrayPackage:
     versions: list[BintrayVersion] = field(default_factory=list)
     # downloads per version name, for the (premium) statistics endpoints
     download_counts: dict[str, int] = field(default_factory=dict)
+    readme: str = ""  # markdown; "" when the package has none
+    release_notes: str = ""
+    download_logs: list[DownloadLog] = field(default_factory=list)
 
     @property
     def latest_version(self) -> str | None:
@@ -207,6 +225,38 @@ class AccessKey:
 
 
 @dataclass
+class Eula:
+    """A product EULA; ``versions`` are the product versions it applies to."""
+
+    name: str
+    content: str
+    syntax: str = "markdown"
+    created: str = "2017-01-01T00:00:00.000Z"
+    versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SignedEula:
+    """Someone's acceptance of a EULA for one product version."""
+
+    username: str
+    eula_name: str
+    product_version_name: str
+    date_signed: str
+
+
+@dataclass
+class UsageThreshold:
+    """Enterprise usage alert limits for the organisation, a repository or a business unit."""
+
+    monthly_storage_bytes: int
+    monthly_download_bytes: int
+    daily_download_bytes: int
+    alert_to_emails: list[str] = field(default_factory=list)
+    alert_to_admins: bool = True
+
+
+@dataclass
 class Product:
     """A product: a named set of ``"<repo>/<package>"`` entries."""
 
@@ -218,6 +268,8 @@ class Product:
     vcs_url: str = ""
     packages: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
+    eulas: list[Eula] = field(default_factory=list)
+    signed_eulas: list[SignedEula] = field(default_factory=list)
 
 
 @dataclass
@@ -242,6 +294,9 @@ class Organization:
     registered: str = "2016-01-01T00:00:00.000Z"
     premium: bool = True
     url_signing_key: str = "initial-signing-key"
+    gpg_public_key: str = ""  # ASCII-armored; "" when the subject has none
+    # "organization", "repo/<name>" or "business_unit/<name>" -> limits
+    usage_thresholds: dict[str, UsageThreshold] = field(default_factory=dict)
     content: ContentSource = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

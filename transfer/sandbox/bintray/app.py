@@ -10,15 +10,18 @@ from aiohttp import web
 from transfer.sandbox.bintray import (
     downloads,
     routes_content,
+    routes_eulas,
     routes_files,
     routes_find,
     routes_keys,
     routes_manage,
+    routes_notes,
     routes_org_reads,
     routes_packages,
     routes_repos,
     routes_search,
     routes_signing,
+    routes_stream,
     routes_subjects,
 )
 from transfer.sandbox.bintray.auth import (
@@ -57,6 +60,9 @@ API_ROUTES: list[Route] = [
     *routes_signing.ROUTES,
     *routes_find.ROUTES,
     *routes_org_reads.ROUTES,
+    *routes_notes.ROUTES,
+    *routes_eulas.ROUTES,
+    *routes_stream.ROUTES,
 ]
 _EXHAUSTED = "You have exceeded your API call limit. Please try again later."
 

@@ -19,6 +19,8 @@ class BintrayOptions:
     ``entitlement_search_scope`` adds ``package`` and ``version`` to entitlement search results
     (off: the documented ``{id, repo, path, access, access_keys, tags}``, so a client must list
     entitlements per package and version to learn a scoped one's package).
+    ``stream_keepalive`` is the seconds between the event stream's empty keep-alive lines and
+    ``stream_max_connections`` how many streams a subject may hold open before 429.
     """
 
     page_size: int = 50
@@ -31,3 +33,5 @@ class BintrayOptions:
     cdn_token_ttl: float = 60.0
     anonymous_package_cap: int = 50
     entitlement_search_scope: bool = False
+    stream_keepalive: float = 30.0
+    stream_max_connections: int = 3

@@ -1,11 +1,13 @@
-"""The remaining documented reads of an organisation (reference 2.2, 11): followers, licenses
-and webhooks.
+"""The remaining documented reads of an organisation (reference 2.2, 11): followers, licenses,
+webhooks, the GPG public key and usage thresholds.
 
 The seeded model holds no followers and no webhooks, so those lists are empty, as for an
 organisation that had none; proprietary licenses are the custom licenses its packages name.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from aiohttp import web
 
@@ -78,10 +80,51 @@ async def webhooks(request: web.Request) -> web.Response:
     return json_response([])
 
 
+async def gpg_public_key(request: web.Request) -> web.Response:
+    """GET /orgs/:org/keys/gpg/public.key or /users/:user/... — public, ``application/pgp-keys``."""
+    org = state(request).org
+    if "org" in request.match_info:
+        require_org(org, request.match_info["org"])
+        key = org.gpg_public_key
+    else:
+        user = org.users.get(request.match_info["user"])
+        if user is None:
+            raise ApiError(404, f"User '{request.match_info['user']}' was not found")
+        key = user.gpg_public_key
+    if not key:
+        raise ApiError(404, "No public key was found")
+    return web.Response(text=key, content_type="application/pgp-keys")
+
+
+async def usage_threshold(request: web.Request) -> web.Response:
+    """GET /usage_threshold/{organization/:org, repo/:org/:repo, business_unit/:org/:bu}
+    (Enterprise, admin) → ``{"monthly_storage_bytes", ..., "alert_to_admins"}``."""
+    org = state(request).org
+    require_org(org, request.match_info["org"])
+    who = require_admin(request)
+    if not org.premium:
+        raise ApiError(403, "This resource is only available for enterprise subjects.")
+    scope = request.match_info["scope"]
+    if scope == "repo":
+        key = "repo/" + find_repo(org, who, org.name, request.match_info["name"]).name
+    elif scope == "business_unit":
+        key = "business_unit/" + request.match_info["name"]
+    else:
+        key = "organization"
+    threshold = org.usage_thresholds.get(key)
+    if threshold is None:
+        raise ApiError(404, "No usage threshold was found")
+    return json_response(dataclasses.asdict(threshold))
+
+
 ROUTES: list[Route] = [
     ("GET", "/users/{user}/followers", followers),
     ("GET", "/licenses/oss_licenses", oss_licenses),
     ("GET", "/orgs/{org}/licenses", org_licenses),
     ("GET", "/webhooks/{subject}", webhooks),
     ("GET", "/webhooks/{subject}/{repo}", webhooks),
+    ("GET", "/orgs/{org}/keys/gpg/public.key", gpg_public_key),
+    ("GET", "/users/{user}/keys/gpg/public.key", gpg_public_key),
+    ("GET", "/usage_threshold/{scope:organization}/{org}", usage_threshold),
+    ("GET", "/usage_threshold/{scope:repo|business_unit}/{org}/{name}", usage_threshold),
 ]

@@ -35,7 +35,14 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.orgdata import Attribute, BintrayPackage, BintrayRepo, BintrayVersion
 
-__all__ = ["ROUTES", "PackageContext", "package_body", "package_context", "version_body"]
+__all__ = [
+    "ROUTES",
+    "PackageContext",
+    "package_body",
+    "package_context",
+    "premium_publisher_context",
+    "version_body",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +156,21 @@ async def remove_attributes(request: web.Request) -> web.Response:
     return success()
 
 
-async def total_downloads(request: web.Request) -> web.Response:
-    """POST .../stats/total_downloads → ``{"from","to","records":[{"version","count"}]}``."""
+def premium_publisher_context(request: web.Request) -> PackageContext:
+    """A package for its publishers' Premium reads (statistics, download logs): 401 for
+    anonymous callers, 403 for a non-premium repository or a caller without publish rights."""
     require_user(request)
     ctx = package_context(request)
     if not ctx.repo.premium:
         raise ApiError(403, "This resource is only available for premium packages.")
     if not ctx.publisher:
         raise ApiError(403, "forbidden")
+    return ctx
+
+
+async def total_downloads(request: web.Request) -> web.Response:
+    """POST .../stats/total_downloads → ``{"from","to","records":[{"version","count"}]}``."""
+    ctx = premium_publisher_context(request)
     body = await read_json(request)
     window: dict[str, Any] = body if isinstance(body, dict) else {}
     names = [v.name for v in ctx.package.versions]

@@ -48,6 +48,7 @@ class EmulatorState:
     # signs the short-lived CDN tokens; never leaves the emulator
     cdn_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     api_calls: int = 0
+    open_streams: int = 0  # connections to /stream/:subject being served
     files: FileIndex = field(default_factory=FileIndex)
 
 
