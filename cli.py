@@ -199,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "status":
             sub.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+            sub.add_argument(
+                "--serve",
+                metavar="HOST:PORT",
+                help="serve the report page at HOST:PORT (e.g. 127.0.0.1:8080), refreshed from "
+                "the store every --watch seconds (default 5); read-only",
+            )
+            sub.add_argument(
+                "--allow-remote",
+                action="store_true",
+                help="let --serve bind to an address other than loopback (the page has no login)",
+            )
         if name == "report":
             sub.add_argument("--out", type=Path, help="output directory (report.output_dir)")
     _add_signed_urls(commands)

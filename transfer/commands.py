@@ -33,6 +33,7 @@ from transfer.migrate.signed_urls import MAX_VALIDITY
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
+from transfer.reporting.live import is_loopback, parse_bind
 from transfer.reporting.logsetup import configure_logging, event_logger, shutdown_logging
 from transfer.reporting.progress import format_bytes, show_progress
 from transfer.settings import Settings
@@ -217,6 +218,8 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _status(args: argparse.Namespace, settings: Settings) -> int:
+    if args.serve:
+        return await _serve_status(args, settings)
     while True:
         state = await runner.status(settings)
         now = time.time()
@@ -227,6 +230,27 @@ async def _status(args: argparse.Namespace, settings: Settings) -> int:
         if not args.watch:
             return EXIT_OK
         await anyio.sleep(args.watch)
+
+
+async def _serve_status(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = parse_bind(args.serve)
+    if not is_loopback(host):
+        if not args.allow_remote:
+            raise ConfigError(
+                f"--serve {args.serve} would show the run's report to the network: bind to "
+                "127.0.0.1, or add --allow-remote to mean it (the page has no login)"
+            )
+        print(
+            f"WARNING: serving the report to the network at {host}:{port}, without a login",
+            file=sys.stderr,
+        )
+    refresh = args.watch or 5.0
+
+    def ready(url: str) -> None:
+        print(f"serving the live report at {url} (read-only, every {refresh:g} s; Ctrl-C stops)")
+
+    await runner.serve_live_report(settings, host, port, refresh=refresh, on_ready=ready)
+    return EXIT_OK
 
 
 def _print_status(state: runner.RunStatus, now: float) -> None:

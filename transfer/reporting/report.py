@@ -1,4 +1,5 @@
-"""The migration report, written from the store: JSON, Markdown and a CSV of failures.
+"""The migration report, written from the store: JSON, Markdown, a CSV of failures and a page
+(:mod:`transfer.reporting.report_html`).
 
 Everything is streamed from the store (items in id order), so a million-item run writes its
 report in constant memory. Side records of kind ``unmigratable`` (products, statistics, reads
@@ -19,6 +20,7 @@ import anyio
 
 from transfer.checkpoint.base import META_LAST_VERIFY, CheckpointStore
 from transfer.models import ItemState
+from transfer.reporting.report_html import write_report_html
 
 __all__ = ["FAILURE_COLUMNS", "ReportPaths", "write_report"]
 
@@ -42,6 +44,7 @@ class ReportPaths:
     json: Path
     markdown: Path
     failures_csv: Path
+    html: Path
 
 
 def _human(n: float) -> str:
@@ -53,15 +56,25 @@ def _human(n: float) -> str:
 
 
 async def write_report(
-    store: CheckpointStore, out_dir: Path, *, skip_kinds: Collection[str] = ()
+    store: CheckpointStore,
+    out_dir: Path,
+    *,
+    skip_kinds: Collection[str] = (),
+    live_seconds: float | None = None,
 ) -> ReportPaths:
-    """Write ``report.json``, ``report.md`` and ``failures.csv`` into ``out_dir``.
+    """Write ``report.json``, ``report.md``, ``failures.csv`` and ``report.html`` into ``out_dir``.
 
     Side records of ``skip_kinds`` (per-file bookkeeping, which can number in the millions) are
-    left out of the report.
+    left out of the report. ``live_seconds`` makes report.html refresh itself that often (the
+    page ``transfer status --serve`` serves).
     """
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
-    paths = ReportPaths(out_dir / "report.json", out_dir / "report.md", out_dir / "failures.csv")
+    paths = ReportPaths(
+        out_dir / "report.json",
+        out_dir / "report.md",
+        out_dir / "failures.csv",
+        out_dir / "report.html",
+    )
     counts = await store.counts()
     handle = await anyio.to_thread.run_sync(
         lambda: paths.failures_csv.open("w", newline="", encoding="utf-8")
@@ -112,6 +125,9 @@ async def write_report(
     )
     await anyio.Path(paths.markdown).write_text(
         _markdown(data, counts.total.items), encoding="utf-8"
+    )
+    await write_report_html(
+        store, data, paths.html, failures_csv=paths.failures_csv, live_seconds=live_seconds
     )
     return paths
 

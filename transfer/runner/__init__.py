@@ -7,11 +7,18 @@ returns plain summaries. Nothing here prints: progress goes out as events on the
 * :mod:`~transfer.runner.wiring` — clients and store from settings; worker names;
 * :mod:`~transfer.runner.migration` — ``migrate`` and its phases;
 * :mod:`~transfer.runner.planning` — ``plan`` and ``security_plan``;
-* :mod:`~transfer.runner.inspection` — ``status``, ``verify``, ``report``;
+* :mod:`~transfer.runner.inspection` — ``status`` (and its live page), ``verify``, ``report``;
 * :mod:`~transfer.runner.signing` — ``signed_urls``.
 """
 
-from transfer.runner.inspection import RunStatus, report, status, store_counts, verify
+from transfer.runner.inspection import (
+    RunStatus,
+    report,
+    serve_live_report,
+    status,
+    store_counts,
+    verify,
+)
 from transfer.runner.migration import PHASES, MigrationSummary, migrate
 from transfer.runner.planning import PlanSummary, plan, security_plan
 from transfer.runner.signing import SignedUrlsResult, signed_urls
@@ -37,6 +44,7 @@ __all__ = [
     "reap_dead_workers",
     "report",
     "security_plan",
+    "serve_live_report",
     "signed_urls",
     "status",
     "store_counts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from transfer.models import ItemState
 from transfer.pipeline.audit import AuditResult, audit
 from transfer.pipeline.discover import discovery_state
 from transfer.pipeline.target_truth import reopen_from_audit
+from transfer.reporting.live import serve_report
 from transfer.reporting.report import ReportPaths, write_report
 from transfer.runner.wiring import (
     open_source,
@@ -176,3 +178,24 @@ async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPa
         return await write_report(
             store, out_dir or settings.report.output_dir, skip_kinds=BOOKKEEPING_KINDS
         )
+
+
+async def serve_live_report(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    refresh: float,
+    on_ready: Callable[[str], None],
+) -> None:
+    """Serve the report page at ``host:port``, rebuilt from the store (opened read-only, so a
+    running migration is not disturbed, on any number of workers) every ``refresh`` seconds,
+    until cancelled."""
+    async with open_store(settings, readonly=True) as store:
+
+        async def build(folder: Path) -> ReportPaths:
+            return await write_report(
+                store, folder, skip_kinds=BOOKKEEPING_KINDS, live_seconds=refresh
+            )
+
+        await serve_report(build, host, port, refresh=refresh, on_ready=on_ready)
