@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: installs what it needs into .venv, installs nginx and
-# starts a throwaway PostgreSQL (for the tests marked `nginx` and `postgres`), runs the linters,
+# chromium with its driver and starts a throwaway PostgreSQL (for the tests marked `nginx`,
+# `chromium` and `postgres`), runs the linters,
 # the type checker and pytest, and stops PostgreSQL again whatever happens. Extra arguments go
 # to pytest.
 #
 # A service that is up is required: TRANSFER_TEST_REQUIRE names it, and tests/service_gates.py
-# turns a skip of a test marked for it into a failure. `.ci/run` requires both whatever happens.
+# turns a skip of a test marked for it into a failure. `.ci/run` requires all three whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,13 @@ if ensure_nginx; then
   required="$required,nginx"
 else
   echo "nginx unavailable: its tests will be skipped"
+fi
+# shellcheck source=scripts/chromium.sh
+source scripts/chromium.sh
+if ensure_chromium; then
+  required="$required,chromium"
+else
+  echo "chromium unavailable: the browser tests will be skipped"
 fi
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh

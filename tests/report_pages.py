@@ -21,8 +21,9 @@ from transfer.settings import Settings
 
 __all__ = ["DemoReport", "live_server", "migrated_demo"]
 
-# One download in ten answers 503 and nothing is retried: some files fail for good, quickly.
-FAULTS = "bintray.download:503=0.1"
+# A quarter of the downloads answer 503 and each file gets two tries (with the tests' short
+# backoff): some files need a retry, a few fail for good, quickly.
+FAULTS = "bintray.download:503=0.25"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ def migrated_demo(workdir: Path, profile: str = "demo") -> DemoReport:
 
     async def run() -> DemoReport:
         async with Sandbox(profile, faults=FAULTS) as sandbox:
-            settings = sandbox_settings(sandbox, workdir, max_attempts=1, workers=8)
+            settings = sandbox_settings(sandbox, workdir, max_attempts=2, workers=8)
             await migrate(settings, bus=EventBus(), stop=StopControl())
             return DemoReport(settings, await report(settings))
 

@@ -1,12 +1,12 @@
-"""Loud gates: a test marked ``postgres`` or ``nginx`` that skips fails instead, when that
-service is required here.
+"""Loud gates: a test marked ``postgres``, ``nginx`` or ``chromium`` that skips fails instead,
+when that service is required here.
 
 A service is required when ``TRANSFER_TEST_REQUIRE`` names it (comma-separated;
-``scripts/test.sh`` adds each service it got running, ``.ci/run`` names both whatever happens)
-or when ``CI`` is set to anything but ``""``/``0``/``false`` (CI systems set it). So CI cannot
-go green with the PostgreSQL or nginx tests silently skipped, while a developer running one
-test file by hand, with neither variable set and no server, still sees a plain skip that says
-how to get the service.
+``scripts/test.sh`` adds each service it got running, ``.ci/run`` names them all whatever
+happens) or when ``CI`` is set to anything but ``""``/``0``/``false`` (CI systems set it). So CI
+cannot go green with the PostgreSQL, nginx or browser tests silently skipped, while a developer
+running one test file by hand, with neither variable set and no server, still sees a plain skip
+that says how to get the service.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Generator
 
 import pytest
 
-SERVICES = ("postgres", "nginx")
+SERVICES = ("postgres", "nginx", "chromium")
 REQUIRE_ENV = "TRANSFER_TEST_REQUIRE"
 
 

@@ -68,7 +68,7 @@ def test_ci_requires_every_service(tmp_path: Path) -> None:
         ({}, set()),
         ({"CI": "false"}, set()),
         ({"CI": "0", REQUIRE_ENV: "nginx, other"}, {"nginx"}),
-        ({"CI": "1"}, {"postgres", "nginx"}),
+        ({"CI": "1"}, {"postgres", "nginx", "chromium"}),
     ],
 )
 def test_required_services(environ: dict[str, str], expected: set[str]) -> None:
