@@ -113,6 +113,14 @@ async def test_migrate_status_report_verify_through_the_cli(tmp_path: Path) -> N
         )
         assert code == 0
         assert (tmp_path / "r" / "report.md").exists()
+        assert (tmp_path / "r" / "report.html").exists()
+        # the live page: loopback unless asked; a network address is refused in one line
+        code, out, err = await transfer(
+            "status", "-c", str(config), "--serve", "0.0.0.0:8080", env=env
+        )
+        assert code == 2
+        assert "--allow-remote" in err
+        assert len(err.strip().splitlines()) == 1
         assert (tmp_path / "r" / "failures.csv").read_text().startswith("repo,package")
 
 
@@ -125,6 +133,9 @@ async def test_plan_shows_pom_checks_and_linked_packages(tmp_path: Path) -> None
     assert "POM consistency checks off" in out
     assert "1 linked packages: copied once, into their owning repository" in out
     assert "2 check checksum file" in out  # core-lib's .jar.sha1 and .pom.md5: never sent
+    # Bintray's history in the property mapping: when, and who owns it
+    assert "file created                     → bintray.file.created (as Bintray wrote it" in out
+    assert "→ bintray.file.owner (owning user or organisation (Bintray names no uploader))" in out
 
 
 async def test_the_directory_example_runs_as_the_readme_says(tmp_path: Path) -> None:

@@ -82,6 +82,10 @@ def expected_properties(
                 "issue_tracker_url": package.issue_tracker_url,
                 "github_repo": package.github_repo,
                 "maturity": package.maturity,
+                # history: the subject that owns it (the organisation here), and when
+                "owner": file.owner,
+                "created": package.created,
+                "updated": package.updated,
             },
         )
     )
@@ -94,9 +98,12 @@ def expected_properties(
                 "vcs_tag": version.vcs_tag,
                 "released": version.released,
                 "labels": version.labels,
+                "created": version.created,
+                "updated": version.updated,
             },
         )
     )
+    props.update(_fields("bintray.file", {"created": file.created, "owner": file.owner}))
     if file.debian:
         # Bintray's file lists do not expose upload-time distributions: the repo default
         assert repo.default_debian_distribution is not None

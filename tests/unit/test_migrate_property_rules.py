@@ -12,6 +12,7 @@ from transfer.migrate.properties import (
     attribute_properties,
     attribute_values,
     debian_properties,
+    file_properties,
     package_properties,
     property_key,
     split_long,
@@ -44,7 +45,7 @@ def test_keys_lose_characters_artifactory_forbids() -> None:
     assert attribute_properties(attrs) == {"x_y": ["1"]}
 
 
-def test_package_and_version_fields_under_the_bintray_prefix() -> None:
+def test_package_version_and_file_fields_under_the_bintray_prefix() -> None:
     package = SourcePackage(
         repo="r",
         name="core",
@@ -60,6 +61,9 @@ def test_package_and_version_fields_under_the_bintray_prefix() -> None:
             "github_repo": "acme/core",
             "maturity": "Stable",
             "followers_count": 3,
+            "owner": "acme",
+            "created": "2016-03-04T05:06:07.890Z",
+            "updated": "2019-01-02T03:04:05.678Z",
         },
     )
     assert package_properties(package) == {
@@ -70,22 +74,46 @@ def test_package_and_version_fields_under_the_bintray_prefix() -> None:
         "bintray.package.vcs_url": ["https://v"],
         "bintray.package.github_repo": ["acme/core"],
         "bintray.package.maturity": ["Stable"],
+        "bintray.package.owner": ["acme"],
+        "bintray.package.created": ["2016-03-04T05:06:07.890Z"],
+        "bintray.package.updated": ["2019-01-02T03:04:05.678Z"],
     }
     version = SourceVersion(
         repo="r",
         package="core",
         name="1.0",
         published=True,
-        raw={"desc": None, "vcs_tag": "v1.0", "released": "", "labels": ["rc"]},
+        raw={
+            "desc": None,
+            "vcs_tag": "v1.0",
+            "released": "",
+            "labels": ["rc"],
+            "created": "2019-01-02T03:04:05.678Z",
+            "updated": None,
+        },
     )
     assert version_properties(version) == {
         "bintray.version.name": ["1.0"],
         "bintray.version.vcs_tag": ["v1.0"],
         "bintray.version.labels": ["rc"],
+        "bintray.version.created": ["2019-01-02T03:04:05.678Z"],
+    }
+    file = SourceFile(
+        repo="r",
+        package="core",
+        version="1.0",
+        path="core-1.0.jar",
+        size=1,
+        extra={"name": "core-1.0.jar", "owner": "acme", "created": "2019-01-02T03:04:06.000Z"},
+    )
+    assert file_properties(file) == {
+        "bintray.file.created": ["2019-01-02T03:04:06.000Z"],
+        "bintray.file.owner": ["acme"],
     }
     documented = {rule.key for rule in PROPERTY_RULES}
     assert set(package_properties(package)) <= documented
     assert set(version_properties(version)) <= documented
+    assert set(file_properties(file)) <= documented
 
 
 def _deb_repo(**raw: Any) -> SourceRepository:

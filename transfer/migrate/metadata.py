@@ -34,6 +34,7 @@ from transfer.migrate.properties import (
     Properties,
     attribute_properties,
     debian_properties,
+    file_properties,
     package_properties,
     property_key,
     split_long,
@@ -182,6 +183,7 @@ class MetadataMapper:
             merged = {**package_attributes, **version_attributes, **file_attributes}
             merged.update(package_fields)
             merged.update(version_fields)
+            merged.update(file_properties(file))
             merged.update(debian_properties(repo, file))
             sendable, too_long = split_long(merged, self._limit)
             for key, length in too_long.items():

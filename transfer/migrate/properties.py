@@ -38,6 +38,7 @@ __all__ = [
     "attribute_properties",
     "attribute_values",
     "debian_properties",
+    "file_properties",
     "package_properties",
     "property_key",
     "split_long",
@@ -71,22 +72,50 @@ _PACKAGE_FIELDS: tuple[tuple[str, str], ...] = (
     ("issue_tracker_url", "bintray.package.issue_tracker_url"),
     ("github_repo", "bintray.package.github_repo"),
     ("maturity", "bintray.package.maturity"),
+    ("owner", "bintray.package.owner"),
+    ("created", "bintray.package.created"),
+    ("updated", "bintray.package.updated"),
 )
 _VERSION_FIELDS: tuple[tuple[str, str], ...] = (
     ("desc", "bintray.version.desc"),
     ("vcs_tag", "bintray.version.vcs_tag"),
     ("released", "bintray.version.released"),
     ("labels", "bintray.version.labels"),
+    ("created", "bintray.version.created"),
+    ("updated", "bintray.version.updated"),
+)
+# History: when a file was published and by whom. Bintray's API names no uploader: ``owner`` is
+# the subject (the user or organisation) the file belongs to.
+_FILE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("created", "bintray.file.created"),
+    ("owner", "bintray.file.owner"),
 )
 PACKAGE_NAME_KEY = "bintray.package.name"
 VERSION_NAME_KEY = "bintray.version.name"
 DEB_KEYS = ("deb.distribution", "deb.component", "deb.architecture")
 
+_NOTES: dict[str, str] = {
+    "bintray.package.owner": "owning user or organisation",
+    "bintray.file.owner": "owning user or organisation (Bintray names no uploader)",
+    **{
+        key: "as Bintray wrote it (ISO-8601)"
+        for key in (
+            "bintray.package.created",
+            "bintray.package.updated",
+            "bintray.version.created",
+            "bintray.version.updated",
+            "bintray.version.released",
+            "bintray.file.created",
+        )
+    },
+}
+
 PROPERTY_RULES: tuple[PropertyRule, ...] = (
     PropertyRule("package name", PACKAGE_NAME_KEY),
-    *(PropertyRule(f"package {field}", key) for field, key in _PACKAGE_FIELDS),
+    *(PropertyRule(f"package {f}", key, _NOTES.get(key, "")) for f, key in _PACKAGE_FIELDS),
     PropertyRule("version name", VERSION_NAME_KEY),
-    *(PropertyRule(f"version {field}", key) for field, key in _VERSION_FIELDS),
+    *(PropertyRule(f"version {f}", key, _NOTES.get(key, "")) for f, key in _VERSION_FIELDS),
+    *(PropertyRule(f"file {f}", key, _NOTES.get(key, "")) for f, key in _FILE_FIELDS),
     PropertyRule("package attribute <name>", "<name>", "typed values as strings"),
     PropertyRule("version attribute <name>", "<name>", "wins over a package attribute"),
     PropertyRule("file attribute <name>", "<name>", "wins over version and package"),
@@ -170,6 +199,11 @@ def package_properties(package: SourcePackage) -> Properties:
 def version_properties(version: SourceVersion) -> Properties:
     """``bintray.version.*`` from the version's fields (attributes not included)."""
     return {VERSION_NAME_KEY: [version.name], **_fields(version.raw, _VERSION_FIELDS)}
+
+
+def file_properties(file: SourceFile) -> Properties:
+    """``bintray.file.*``: when the file was published, and the subject that owns it."""
+    return _fields(file.extra, _FILE_FIELDS)
 
 
 def _split_list(value: Any) -> list[str]:
