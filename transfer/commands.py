@@ -385,7 +385,7 @@ async def _demo_run(args: argparse.Namespace, config: Path, workdir: Path) -> in
         f"{audit.only_in_source} missing, {audit.differs} different ({audit.csv_path})"
     )
     paths = await runner.report(settings)
-    print(f"report: {paths.markdown}")
+    print(f"report: {paths.html}\n        {paths.markdown}")
     if code == EXIT_OK and not audit.clean:
         code = EXIT_FAILURES
     return code
@@ -489,7 +489,10 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps({k: str(getattr(paths, k)) for k in ("json", "markdown", "failures_csv")}))
     else:
-        print(f"report: {paths.markdown}\n        {paths.json}\nfailures: {paths.failures_csv}")
+        print(
+            f"report: {paths.html}\n        {paths.markdown}\n        {paths.json}\n"
+            f"failures: {paths.failures_csv}"
+        )
     return EXIT_OK
 
 

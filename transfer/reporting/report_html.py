@@ -190,7 +190,7 @@ def render_report_html(
         version=_version(),
         data=data,
         duration=data.get("duration"),
-        verify=data.get("verify"),
+        last_verify=data.get("last_verify") if isinstance(data.get("last_verify"), dict) else None,
         states=[s.value for s in ItemState if s.value in items],
         total=sum(v["items"] for v in items.values()),
         moved=sum(timeline.bytes.values()),
