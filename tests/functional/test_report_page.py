@@ -5,16 +5,26 @@ out the report's files only, read-only, refreshed from the store."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import os
 import re
 import time
+import uuid
+from pathlib import Path
 
 import aiohttp
+import anyio
 import pytest
 from report_pages import DemoReport, live_server, migrated_demo
+from sandbox_settings import sandbox_settings
 
 from transfer.models import ItemState
-from transfer.runner import open_store
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus
+from transfer.runner import migrate, open_store
+from transfer.sandbox.serve import Sandbox
+from transfer.settings import StoreSettings
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +93,52 @@ async def test_the_live_page_is_the_report_refreshed_from_the_store(run: DemoRep
                 assert time.monotonic() < deadline, "the live page never showed the change"
                 async with http.get(url) as response:
                     page = await response.text()
+
+
+@pytest.fixture
+def dsn() -> str:
+    value = os.environ.get("TRANSFER_TEST_POSTGRES_DSN")
+    if not value:
+        pytest.skip("TRANSFER_TEST_POSTGRES_DSN is not set: run scripts/test.sh")
+    return value
+
+
+@pytest.mark.anyio
+@pytest.mark.postgres
+async def test_the_live_page_follows_two_workers_on_postgresql(dsn: str, tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = sandbox_settings(sandbox, tmp_path, workers=2)
+        run = f"live-{uuid.uuid4().hex[:10]}"  # a fresh run: the server outlives the test
+        settings = dataclasses.replace(settings, store=StoreSettings(url=dsn, run=run))
+        await migrate(settings, bus=EventBus(), stop=StopControl(), phases=("repositories",))
+        total = sum(1 for _ in sandbox.org.iter_files())
+        seen: list[str] = []
+        with live_server(settings, refresh=0.2) as url:
+            async with aiohttp.ClientSession() as http:
+
+                async def watch() -> None:
+                    while True:
+                        async with http.get(url) as response:
+                            assert response.status == 200
+                            seen.append(await response.text())
+                        await anyio.sleep(0.1)
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(watch)
+                    async with anyio.create_task_group() as workers:
+                        for _ in range(2):
+                            workers.start_soon(
+                                lambda: migrate(
+                                    settings,
+                                    bus=EventBus(),
+                                    stop=StopControl(),
+                                    phases=("artifacts",),
+                                )
+                            )
+                    deadline = anyio.current_time() + 30
+                    while not seen or f"<b>{total}</b>done" not in seen[-1]:
+                        assert anyio.current_time() < deadline, "the page never showed the end"
+                        await anyio.sleep(0.1)
+                    group.cancel_scope.cancel()
+    assert any(f"<b>{total}</b>done" not in page for page in seen)  # it saw the run going
+    assert f"{total} of {total} files recorded done" in seen[-1]
