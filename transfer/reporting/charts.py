@@ -5,7 +5,9 @@ script, no network and no vendored JavaScript to show: the page opens offline, i
 scripts blocked, and prints. Text stays text (``svg.fonttype = none``) so the SVG is small, and
 math parsing is off so a repository named ``$lib`` is drawn as written. Only matplotlib's
 object API is used (no pyplot): figures are independent, so a live server may draw them in a
-worker thread.
+worker thread. matplotlib (and numpy under it) is imported when a chart is drawn, not when the
+command line starts: it takes a second to import, and ``transfer migrate`` must have its signal
+handlers in place long before that.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import matplotlib as mpl
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["MAX_BARS", "STATE_COLOURS", "Timeline", "repository_bars", "throughput_chart"]
 
@@ -94,6 +95,8 @@ class Timeline:
 
 
 def _svg(figure: Figure) -> str:
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
     buffer = io.StringIO()
     FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})  # type: ignore[no-untyped-call]
     text = buffer.getvalue()
@@ -110,6 +113,9 @@ def repository_bars(repositories: Mapping[str, Mapping[str, int]]) -> str:
     ranked.reverse()  # barh draws bottom-up: the worst repository on top
     names = [name for name, _ in ranked]
     states = [s for s in STATE_COLOURS if any(per.get(s) for _, per in ranked)]
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
     with mpl.rc_context(_RC):
         figure = Figure(figsize=(8, 0.9 + 0.28 * max(len(names), 1)), layout="constrained")
         axes = figure.add_subplot()
@@ -135,6 +141,9 @@ def throughput_chart(timeline: Timeline) -> str:
     """Megabytes and files per second over the run, and the retries they needed."""
     minutes, mbps, files, retries = timeline.series()
     width = timeline.width
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
     with mpl.rc_context(_RC):
         figure = Figure(figsize=(8, 4.2), layout="constrained")
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
