@@ -126,13 +126,17 @@ async def test_the_live_page_follows_two_workers_on_postgresql(dsn: str, tmp_pat
                 async with anyio.create_task_group() as group:
                     group.start_soon(watch)
                     async with anyio.create_task_group() as workers:
-                        for _ in range(2):
+                        for n in range(2):
+                            # each worker writes its own report files, as on its own machine
+                            own = dataclasses.replace(
+                                settings,
+                                report=dataclasses.replace(
+                                    settings.report, output_dir=tmp_path / f"worker-{n}"
+                                ),
+                            )
                             workers.start_soon(
-                                lambda: migrate(
-                                    settings,
-                                    bus=EventBus(),
-                                    stop=StopControl(),
-                                    phases=("artifacts",),
+                                lambda own=own: migrate(
+                                    own, bus=EventBus(), stop=StopControl(), phases=("artifacts",)
                                 )
                             )
                     deadline = anyio.current_time() + 30
