@@ -12,7 +12,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,15 +27,17 @@ from transfer.errors import (
     EXIT_SERVICE,
     EXIT_STOPPED,
     ConfigError,
+    StoreError,
     TransferError,
 )
+from transfer.localfiles import MAX_TEXT_FILE, decode_text, read_text_file
 from transfer.migrate.signed_urls import MAX_VALIDITY
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
-from transfer.reporting.events import EventBus
+from transfer.reporting.events import EventBus, ItemFinished
 from transfer.reporting.live import is_loopback, parse_bind
 from transfer.reporting.logsetup import configure_logging, event_logger, shutdown_logging
-from transfer.reporting.progress import format_bytes, show_progress
+from transfer.reporting.progress import FailureCauses, format_bytes, format_rate, show_progress
 from transfer.settings import Settings
 
 __all__ = ["dispatch"]
@@ -147,7 +149,23 @@ async def _signals(stop: StopControl) -> AsyncIterator[None]:
             group.cancel_scope.cancel()
 
 
-def _summary_lines(summary: runner.MigrationSummary) -> list[str]:
+_ENGINE_HARD_STOP_GRACE = 5.0
+"""Seconds the artifacts engine gets to cancel its copies itself (recording their outcomes)."""
+
+
+async def _stop_now_on_hard(stop: StopControl, bus: EventBus, scope: anyio.CancelScope) -> None:
+    """A second Ctrl-C stops at once in every phase: the artifacts engine cancels its own
+    copies; any other phase (repositories, security, properties) is cancelled here, between
+    two requests. The store keeps what was recorded; the next run resumes from it."""
+    await stop.hard.wait()
+    if bus.counters.phase == "artifacts":
+        await anyio.sleep(_ENGINE_HARD_STOP_GRACE)
+    scope.cancel()
+
+
+def _summary_lines(summary: runner.MigrationSummary, causes: list[str]) -> list[str]:
+    """The end of a run: the files, one line per failure cause, notes, why it stopped, and how
+    to retry what failed."""
     lines = []
     if summary.counts is not None:
         c = summary.counts
@@ -156,14 +174,15 @@ def _summary_lines(summary: runner.MigrationSummary) -> list[str]:
             f"{c[ItemState.FAILED].items} failed, {c[ItemState.CONFLICT].items} conflicts, "
             f"{c[ItemState.SKIPPED].items} skipped, {c[ItemState.PENDING].items} pending"
         )
+    lines.extend(causes)
     if summary.discovery is not None and summary.discovery.unmappable_repos:
         for repo, reason in summary.discovery.unmappable_repos.items():
             lines.append(f"repository {repo} not migrated: {reason}")
     lines.extend(summary.notes)
     if summary.tripped is not None:
         lines.append(
-            f"stopped: {summary.tripped.message()}; the files not copied are left pending — "
-            "fix that, then run the same command again"
+            f"stopped: {summary.tripped.message()}, then run the same command again "
+            "(the files not copied are left pending)"
         )
     elif summary.stopped:
         lines.append(f"stopped: {summary.stopped} — run the same command again to resume")
@@ -200,33 +219,73 @@ def _exit_code(summary: runner.MigrationSummary) -> int:
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     bus = EventBus()
     bus.subscribe(event_logger())
+    causes = FailureCauses(runner.service_hosts(settings))
+    bus.subscribe(causes, ItemFinished)
     stop = StopControl()
     phases = tuple(args.only) if args.only else runner.PHASES
-    async with (
-        _signals(stop),
-        show_progress(bus, live=None if not args.no_progress else False),
-    ):
-        summary = await runner.migrate(
-            settings, bus=bus, stop=stop, phases=phases, retry_failed=args.retry_failed
+    with anyio.CancelScope() as now:
+        async with (
+            _signals(stop),
+            show_progress(bus, live=None if not args.no_progress else False),
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(_stop_now_on_hard, stop, bus, now)
+            summary = await runner.migrate(
+                settings, bus=bus, stop=stop, phases=phases, retry_failed=args.retry_failed
+            )
+            group.cancel_scope.cancel()
+    if now.cancelled_caught:
+        print(
+            f"stopped: {stop.reason} (during {bus.counters.phase or 'start-up'}) — "
+            "run the same command again to resume",
         )
+        return EXIT_STOPPED
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
-        for line in _summary_lines(summary):
+        for line in _summary_lines(summary, causes.summary()):
             print(line)
     return _exit_code(summary)
 
 
+_STORE_CREATION_GRACE = 30.0
+"""Seconds ``status --watch`` lets a store that just appeared be unreadable (being created)."""
+
+
 async def _status(args: argparse.Namespace, settings: Settings) -> int:
+    """One status, or (``--watch``) one every few seconds, each stamped with the time; a
+    watch started before the first ``migrate`` waits for its store to appear."""
     if args.serve:
         return await _serve_status(args, settings)
+    store_path = settings.store.path if settings.store.url is None else None
+    said_waiting = False
+    appeared: float | None = None
     while True:
-        state = await runner.status(settings)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        if args.watch and store_path is not None and not store_path.exists():
+            if not said_waiting:
+                print(f"{stamp}  waiting for a migration to start ({store_path})", flush=True)
+                said_waiting = True
+            await anyio.sleep(args.watch)
+            continue
+        try:
+            state = await runner.status(settings)
+        except (ConfigError, StoreError):
+            # a store that just appeared may still be being created by the migration
+            appeared = appeared or time.monotonic()
+            if not said_waiting or time.monotonic() - appeared > _STORE_CREATION_GRACE:
+                raise
+            await anyio.sleep(args.watch)
+            continue
+        said_waiting = False
         now = time.time()
         if args.json:
-            print(json.dumps(state.as_dict(now), indent=2))
+            print(json.dumps({"at": stamp, **state.as_dict(now)}, indent=2), flush=True)
         else:
+            if args.watch:
+                print(f"\n{stamp}", flush=True)
             _print_status(state, now)
+            sys.stdout.flush()
         if not args.watch:
             return EXIT_OK
         await anyio.sleep(args.watch)
@@ -279,14 +338,14 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
     rows = state.worker_rows(now)
     if rows:
         working = sum(1 for row in rows if row["alive"])
-        together = format_bytes(state.rate(now))
-        print(f"workers: {working} working of {len(rows)}, {together}/s together")
+        together = format_rate(state.rate(now))
+        print(f"workers: {working} working of {len(rows)}, {together} together")
     for row in rows:
         rate = float(row.get("bytes_per_second", 0) or 0)
         print(
             f"worker {row['owner']}: {row.get('files_finished', 0)} files "
             f"({row['share_files']:.0%}), {format_bytes(float(row.get('bytes_moved', 0) or 0))} "
-            f"({row['share_bytes']:.0%}), {format_bytes(rate)}/s, "
+            f"({row['share_bytes']:.0%}), {format_rate(rate)}, "
             f"last seen {row['seconds_since_heartbeat']:.0f}s ago"
             + ("" if row["alive"] else " (finished)" if row.get("finished") else " (gone)")
         )
@@ -379,7 +438,7 @@ async def _demo_run(args: argparse.Namespace, config: Path, workdir: Path) -> in
     settings = load_settings(config, environ=environ, overrides=_overrides(args))
     with _logging(args, settings):
         code = await _migrate(_demo_args(args), settings)
-        audit = await runner.verify(settings)
+        audit = await runner.verify(settings, on_progress=_verify_progress())
     print(
         f"verify: {audit.same} files identical in source and target, "
         f"{audit.only_in_source} missing, {audit.differs} different ({audit.csv_path})"
@@ -468,8 +527,22 @@ async def _plan(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _verify_progress(interval: float = 5.0) -> Callable[[int], None]:
+    """Say on stderr how far verify's listing of the source is: at once, then every few
+    seconds (a verify of a large organisation lists for a long time)."""
+    last = -interval
+
+    def say(listed: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= interval:
+            last = time.monotonic()
+            print(f"verify: {listed} source files listed so far", file=sys.stderr, flush=True)
+
+    return say
+
+
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    result = await runner.verify(settings, repair=args.repair)
+    result = await runner.verify(settings, repair=args.repair, on_progress=_verify_progress())
     if args.json:
         print(json.dumps({**result.as_dict(), "reopened": result.reopened}, indent=2))
     else:
@@ -497,10 +570,11 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _read_requests(source: str) -> list[str]:
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read {source}: {error.strerror}") from None
+    if source == "-":
+        raw = sys.stdin.buffer.read(MAX_TEXT_FILE + 1)
+        text = decode_text(raw, "the list on standard input")
+    else:
+        text = read_text_file(Path(source), "the list of URLs")
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 

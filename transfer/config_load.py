@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, Union
 
 from transfer.errors import ConfigError, ConfigFieldError
+from transfer.localfiles import read_text_file
 from transfer.redaction import Secret
 from transfer.settings import SECTIONS, Settings
 
@@ -43,6 +44,7 @@ _SIZE_UNITS: Final = {
     "tib": 1024**4,
 }
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_MAX_CONFIG: Final = 1024 * 1024  # a config is a few KiB; more is the wrong file
 _DURATION_UNITS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -113,18 +115,11 @@ def load_settings(
     ``None`` values are ignored. Every problem raises ``ConfigError`` with a one-line message.
     """
     path = Path(path).expanduser()
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path} (start from config.example.toml)")
+    text = read_text_file(path, "config file", limit=_MAX_CONFIG)  # a BOM is fine
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file not found: {path} (start from config.example.toml)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        tree = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None
+        tree = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     resolved = path.resolve()
@@ -395,13 +390,8 @@ class _Reader:
         return Secret(value)
 
     def secret_file(self, path: Path, key: str) -> str:
-        try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{key}: {path} is not UTF-8 text") from None
+        value = read_text_file(path, key, limit=_MAX_CONFIG).rstrip("\r\n")
+        mode = path.stat().st_mode
         if os.name == "posix" and mode & 0o077:
             self.warnings.append(
                 f"{key} {path} can be read by other users (mode {mode & 0o777:o}); chmod 600 it"
@@ -476,9 +466,38 @@ def _flatten(overrides: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]
     return flat
 
 
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_advice(transfer: Any, physical: int | None) -> str | None:
+    """Check the memory formula of :class:`~transfer.settings.TransferSettings` against the
+    machine: refuse (``ConfigError``) above half its memory, warn above a quarter."""
+    if not physical:
+        return None
+    estimate = transfer.memory_estimate()
+    gib = 1024**3
+    what = (
+        f"transfer.workers = {transfer.workers} with chunk_size "
+        f"{transfer.chunk_size / 1024**2:g} MiB "
+        f"needs about {estimate / gib:.1f} GiB of buffers (workers × (2 × chunk_size + 256 KiB))"
+    )
+    if estimate > physical // 2:
+        raise ConfigError(f"{what}, more than half of this machine's {physical / gib:.1f} GiB")
+    if estimate > physical // 4:
+        return f"{what}, more than a quarter of this machine's {physical / gib:.1f} GiB"
+    return None
+
+
 def _advice(sections: Mapping[str, Any]) -> list[str]:
     """Warnings about legal but risky settings, for the CLI to print."""
     advice = []
+    memory = memory_advice(sections["transfer"], _physical_memory())
+    if memory:
+        advice.append(memory)
     target = sections["target"]
     if not target.verify_tls:
         advice.append("target.verify_tls = false: the target's TLS certificate is not checked")

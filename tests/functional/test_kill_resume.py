@@ -70,3 +70,43 @@ async def test_soft_stop_exits_4_and_resumes(
         code = await _run(config, env, kill_after=None, log=output)
         assert code == 0, output.read_text()[-2000:]
         assert_target_matches_source(sandbox)
+
+
+async def test_a_second_ctrl_c_stops_the_security_phase_at_once(tmp_path: Path) -> None:
+    # every Artifactory API call takes 0.2 s: the security phase takes many seconds
+    async with Sandbox("demo", faults="artifactory.api:latency=0.2") as sandbox:
+        config, env = write_cli_config(sandbox, tmp_path)
+        # with the repositories, or the permission targets on them fail (exit 1)
+        command = [
+            sys.executable, "-m", "transfer", "migrate", "-c", str(config),
+            "--only", "repositories", "--only", "security", "--no-progress",
+        ]  # fmt: skip
+        log = sandbox.artifactory.request_log
+
+        def users_created() -> int:
+            return sum(1 for r in log if r.method == "PUT" and "/api/security/users/" in r.path)
+
+        output = tmp_path / "run.log"
+        with output.open("ab") as sink:
+            async with await anyio.open_process(
+                command, env=env, cwd=REPO_ROOT, stdout=sink, stderr=sink
+            ) as process:
+                with anyio.fail_after(60):
+                    while users_created() == 0:  # noqa: ASYNC110 (another process)
+                        await anyio.sleep(0.05)
+                process.send_signal(signal.SIGINT)
+                await anyio.sleep(0.3)
+                process.send_signal(signal.SIGINT)
+                stopped_at = users_created()
+                with anyio.fail_after(5):  # at once: not after the remaining users
+                    code = await process.wait()
+        text = output.read_text()
+        assert code == 4, text[-2000:]
+        assert "Traceback" not in text
+        assert "during security" in text
+        planned = len(sandbox.org.users) + len(sandbox.org.access_keys)
+        assert users_created() <= stopped_at + 1 < planned
+        # the next run finishes the phase
+        with output.open("ab") as sink:
+            code = await supervise(command, env, None, sink)
+        assert code == 0, output.read_text()[-2000:]

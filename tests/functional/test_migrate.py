@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,8 +18,12 @@ from harness import (
 )
 
 from transfer.models import ItemState
-from transfer.runner import report, verify
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus
+from transfer.runner import migrate, report, verify
 from transfer.sandbox.serve import Sandbox
+
+ORPHANS = "checksum file of a file that is not in the target"  # checksum files of files that failed
 
 pytestmark = pytest.mark.anyio
 
@@ -107,10 +112,32 @@ async def test_failures_are_reported_with_reason(tmp_path: Path) -> None:
         assert summary.counts is not None
         assert summary.counts[ItemState.FAILED].items > 0
         paths = await report(settings)
-        rows = paths.failures_csv.read_text().splitlines()
-        assert rows[0].startswith("repo,package,version,path,state,http_status,reason,attempts")
-        assert any(",failed,503," in row for row in rows[1:])
-        assert "failed" in paths.markdown.read_text()
+        with paths.failures_csv.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        failed = [row for row in rows if row["state"] == "failed"]
+        assert len(failed) == summary.counts[ItemState.FAILED].items
+        # besides the files: checksum files (.sha1) of files that failed, which the target
+        # serves itself once the file is there
+        assert {row["cause"] for row in failed} <= {
+            "HTTP 503 from the download host",
+            ORPHANS,
+        }
+        failed = [row for row in failed if row["cause"] != ORPHANS]
+        assert failed
+        target = settings.target.url
+        for row in failed:
+            assert row["http_status"] == "503"
+            assert row["cause"] == "HTTP 503 from the download host"
+            assert row["target_repo"] == row["repo"]
+            assert row["target_url"].startswith(f"{target}/{row['repo']}/")
+            # the reason once: neither the URL nor the path repeated in it
+            assert "http://" not in row["reason"]
+            assert row["path"] not in row["reason"]
+            assert row["reason"].startswith("HTTP 503 Service Unavailable from the download host")
+        markdown = paths.markdown.read_text()
+        summary_line = f"{len(failed)} files: HTTP 503 from the download host"
+        assert summary_line in markdown.split("## Why files failed")[0]  # at the top
+        assert "[failures.csv](failures.csv)" in markdown
 
 
 async def test_verify_finds_deleted_and_replaced_files(tmp_path: Path) -> None:
@@ -154,3 +181,39 @@ async def test_checksum_deploy_probes_stop_on_a_cold_target(tmp_path: Path) -> N
         assert eligible > 300
         # the first 200 probes find nothing, so the rest of the small files stream directly
         assert 200 <= misses <= 200 + 4
+
+
+async def test_a_corrupted_download_is_blamed_on_the_download(tmp_path: Path) -> None:
+    # every download body has one byte flipped; the target's checksum policy refuses the
+    # upload (409), but the cause is the download, and the report says so
+    async with Sandbox("tiny", faults="bintray.download:corrupt=1.0") as sandbox:
+        create_target_repos(sandbox)
+        settings = settings_for(sandbox, tmp_path, max_attempts=1)
+        summary = await run_migration(settings)
+        assert summary.counts is not None
+        paths = await report(settings)
+        with paths.failures_csv.open(newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if row["state"] == "failed"]
+        assert rows
+        causes = {row["cause"] for row in rows} - {ORPHANS}
+        assert causes == {"download from the source corrupted"}
+        for row in rows:
+            if row["cause"] != "download from the source corrupted":
+                continue
+            assert "target" not in row["reason"], row["reason"]
+            assert "sha" in row["reason"]  # names the checksum that differs
+
+
+async def test_progress_counts_copies_in_flight_and_ends_at_its_totals(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        create_target_repos(sandbox)
+        settings = settings_for(sandbox, tmp_path)
+        bus = EventBus()
+        active: list[int] = []
+        bus.subscribe(lambda event: active.append(bus.counters.active))
+        await migrate(settings, bus=bus, stop=StopControl(), phases=("artifacts",))
+        snap = bus.counters.snapshot()
+    assert max(active) >= 1  # "active" used to be 0 throughout
+    assert snap.active == 0
+    assert snap.listing_complete
+    assert snap.files_done == snap.files_total == sum(1 for _ in sandbox.org.iter_files())

@@ -106,7 +106,7 @@ async def test_verify_repair_reopens_what_is_missing_and_the_report_says_what_wa
         await run_migration(settings, phases=ALL)
         text = (await report(settings)).markdown.read_text()
         assert "recorded done by the migration" in text
-        assert "Not verified" in text
+        assert "**Verification:** not verified" in text
         # files with no checksum files beside them: deleting one loses exactly that file
         lost = [f for f in sandbox.org.iter_files() if f.repo == "debs"][:3]
         async with await _admin(sandbox) as http:
@@ -117,7 +117,7 @@ async def test_verify_repair_reopens_what_is_missing_and_the_report_says_what_wa
         audit = await verify(settings, repair=True)
         assert (audit.only_in_source, audit.reopened) == (3, 3)
         text = (await report(settings)).markdown.read_text()
-        assert "Verified by `transfer verify` at" in text
+        assert "verified by `transfer verify` at" in text
         assert "3 missing" in text
         summary = await run_migration(settings, phases=ALL)
         assert summary.counts is not None

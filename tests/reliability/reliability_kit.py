@@ -5,6 +5,7 @@ every ``done`` item is verified in the target, and the target equals the source.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -205,3 +206,18 @@ def target_properties(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, list[
 def uploads(sandbox: Sandbox) -> list[Any]:
     """Artifact PUTs that carried bytes (not API calls, not checksum deploys)."""
     return uploads_to(sandbox.artifactory)
+
+
+# --------------------------------------------------------------------------- mounts
+
+
+def mount(*args: str) -> bool:
+    """``mount ARGS`` (``umount`` when the first is ``-u``); whether it worked."""
+    command = ["umount", *args[1:]] if args[0] == "-u" else ["mount", *args]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def read_only_mount(path: Path) -> bool:
+    """A tmpfs at ``path`` that can be remounted read-only (root), else False."""
+    path.mkdir()
+    return mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path))

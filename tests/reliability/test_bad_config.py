@@ -8,12 +8,12 @@ import hashlib
 import os
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
-from reliability_kit import migrate_once, run_cli, sandbox_settings
+from reliability_kit import migrate_once, read_only_mount, run_cli, sandbox_settings
+from reliability_kit import mount as remount
 
 from transfer.sandbox.serve import Sandbox
 
@@ -213,27 +213,15 @@ async def test_store_locked_by_another_process(workdir: Path) -> None:
     assert _digest(db) == before
 
 
-def _mount(*args: str) -> bool:
-    """``mount ARGS`` (``umount`` when the first is ``-u``); whether it worked."""
-    command = ["umount", *args[1:]] if args[0] == "-u" else ["mount", *args]
-    return subprocess.run(command, capture_output=True, check=False).returncode == 0
-
-
-def _read_only_mount(path: Path) -> bool:
-    """A tmpfs at ``path`` that can be remounted read-only (root), else False."""
-    path.mkdir()
-    return _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path))
-
-
 async def test_store_read_only(workdir: Path) -> None:
     mount = workdir / "ro"
     config = workdir / "transfer.toml"
     if os.geteuid() == 0:
-        if not _read_only_mount(mount):
+        if not read_only_mount(mount):
             pytest.skip("root without mount rights: cannot make a read-only store")
         try:
             shutil.copy(workdir / "state.db", mount / "state.db")
-            assert _mount("-o", "remount,ro", str(mount))
+            assert remount("-o", "remount,ro", str(mount))
             before = _digest(mount / "state.db")
             config.write_text(BASE.replace('path = "state.db"', f'path = "{mount}/state.db"'))
             result = await run_cli("migrate", "-c", str(config), "--no-progress", env=ENV)
@@ -242,7 +230,7 @@ async def test_store_read_only(workdir: Path) -> None:
             status = await run_cli("status", "-c", str(config), env=ENV)
             assert status.code == 0, status.err
         finally:
-            _mount("-u", "-l", str(mount))
+            remount("-u", "-l", str(mount))
     else:
         mount.mkdir()
         shutil.copy(workdir / "state.db", mount / "state.db")

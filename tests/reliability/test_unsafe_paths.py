@@ -4,6 +4,7 @@ every other file still migrates."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,8 +69,10 @@ async def test_unsafe_source_paths_are_refused_and_nothing_is_written(tmp_path: 
         assert done_items_are_verified(sandbox, db) == []
         # The report names them with the reason, and a re-run does not try again.
         paths = await report(settings)
-        failures = paths.failures_csv.read_text()
-        assert failures.count("unsafe path refused") == len(UNSAFE)
+        with paths.failures_csv.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["cause"] for row in rows] == ["unsafe path refused"] * len(UNSAFE)
+        assert all(row["reason"].startswith("unsafe path refused: ") for row in rows)
         puts = sandbox.artifactory.request_log.count(method="PUT")
         again = await migrate_once(settings, phases=("artifacts",), retry_failed=True)
         assert again.counts is not None

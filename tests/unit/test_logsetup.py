@@ -144,10 +144,13 @@ def test_level_controls_what_is_written(tmp_path: Path) -> None:
         configure_logging(level="loud")
 
 
-def test_events_go_to_the_json_file_and_only_failures_to_the_console(tmp_path: Path) -> None:
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_events_go_to_the_json_file_and_failures_to_the_console_only_at_debug(
+    tmp_path: Path, level: str
+) -> None:
     log_file = tmp_path / "run.jsonl"
     console = io.StringIO()
-    configure_logging(json_file=log_file, stream=console, colors=False)
+    configure_logging(level=level, json_file=log_file, stream=console, colors=False)
     bus = EventBus()
     bus.subscribe(event_logger())
     bus.emit(PhaseStarted("files"))
@@ -163,7 +166,8 @@ def test_events_go_to_the_json_file_and_only_failures_to_the_console(tmp_path: P
     assert [line["event"] for line in lines] == ["phase_started", "item_finished", "item_finished"]
     assert lines[1]["state"] == "done"
     assert (lines[2]["state"], lines[2]["level"]) == ("failed", "warning")
-    assert "failed.jar" in console.getvalue()
+    # one line per failed file only when asked (-vv); otherwise one warning per cause
+    assert ("failed.jar" in console.getvalue()) is (level == "debug")
     assert "done.jar" not in console.getvalue()
     assert "phase_started" not in console.getvalue()
 
@@ -177,7 +181,7 @@ def test_reconfiguring_replaces_the_previous_file(tmp_path: Path) -> None:
     shutdown_logging()
     assert [line["event"] for line in json_lines(first)] == ["one"]
     assert [line["event"] for line in json_lines(second)] == ["two"]
-    with pytest.raises(ConfigError, match="cannot open log file"):
+    with pytest.raises(ConfigError, match="log file"):
         configure_logging(json_file=tmp_path, console=False)
 
 
@@ -199,3 +203,26 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
     assert (event["token_expiry"], event["tokens_created"], event["password"]) == (3600, 2, None)
     assert event["secret_file"] == "transfer-secrets.json"
     assert event["path"] == "/a/b"
+
+
+def test_a_json_log_whose_disk_fills_up_says_so_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_file = tmp_path / "run.jsonl"
+    configure_logging(json_file=log_file, console=False)
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.FileHandler) and h.baseFilename == str(log_file)
+    )
+    previous = handler.setStream(Path("/dev/full").open("w", encoding="utf-8"))  # noqa: SIM115
+    assert previous is not None
+    previous.close()
+    log = structlog.get_logger("transfer.test")
+    log.warning("one")
+    log.warning("two")
+    shutdown_logging()
+    err = capsys.readouterr().err
+    assert err.count("cannot write the JSON log") == 1, err
+    assert "No space left on device" in err
+    assert "Traceback" not in err

@@ -15,6 +15,7 @@ success.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -40,7 +41,7 @@ _ADVICE = {
     "permission": "check that the configured user may read (source) or deploy (target)",
     "missing": "check that the repositories exist and that the URL is the right service",
     "unusable": "check that the URL points at the right service",
-    "server": "it answers with server errors: check its health and try again later",
+    "server": "check its health (it answers with server errors)",
 }
 
 
@@ -88,11 +89,14 @@ class Trip:
     """Items recorded failed in the streak before it tripped: the caller re-opens them."""
 
     def message(self) -> str:
-        """One line: which service, what went wrong, what to check."""
+        """One line: which service failed how, what to check. The last error is cut to its
+        first clause: its own advice (about one request) would say the same thing again."""
         where = f" ({self.url})" if self.url else ""
+        last = re.split(r" — |; ", self.last_error, maxsplit=1)[0].strip()
+        said = f" (last: {last})" if last else ""
         return (
-            f"the {self.service}{where} {self.cause.text} {self.count} times in a row — "
-            f"{_ADVICE[self.cause.kind]}; last error: {self.last_error}"
+            f"the {self.service}{where} {self.cause.text} {self.count} times in a row{said} — "
+            f"{_ADVICE[self.cause.kind]}"
         )
 
 

@@ -321,6 +321,7 @@ class HttpClient:
                 headers={"User-Agent": self._user_agent},
                 middlewares=(self._authorize,),
                 read_bufsize=STREAM_READ_BUFFER,
+                trust_env=True,  # HTTP(S)_PROXY, NO_PROXY and ~/.netrc, as corporate networks need
             )
         return self._session
 

@@ -42,7 +42,7 @@ from transfer.migrate.properties import (
 )
 from transfer.migrate.unmigratable import Unmigratable, record_unmigratable
 from transfer.models import ItemState, SourceFile
-from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
+from transfer.reporting.events import EventBus, PhaseFinished, PhaseProgress, PhaseStarted
 from transfer.sources.base import (
     Source,
     SourceAttribute,
@@ -446,6 +446,9 @@ async def apply_properties(
                 breaker.success()
         finally:
             slots.release()
+            if bus is not None:
+                steps = result.applied + result.unchanged + len(result.failed)
+                bus.emit(PhaseProgress("properties", steps, 0, "files' properties"))
 
     async with anyio.create_task_group() as group:
         async for item in store.iter_items(states=[ItemState.DONE]):

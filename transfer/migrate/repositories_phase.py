@@ -44,7 +44,7 @@ from transfer.migrate.unmigratable import (
     collect_organisation_entries,
     record_unmigratable,
 )
-from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
+from transfer.reporting.events import EventBus, PhaseFinished, PhaseProgress, PhaseStarted
 from transfer.sources.base import Source
 from transfer.targets.admin import TargetAdmin
 
@@ -358,8 +358,10 @@ async def run_repositories_phase(
         suppress_pom_checks=suppress_pom_checks,
     )
     result = RepositoriesResult(plans=preview.plans)
-    for plan in result.plans:
+    for done, plan in enumerate(result.plans, 1):
         await _apply(plan, admin, store, result, sleep)
+        if bus is not None:
+            bus.emit(PhaseProgress("repositories", done, len(result.plans), "repositories"))
     permission = plan_anonymous_read(
         [p for p in result.plans if p.key not in result.failed],
         await admin.get_permission(ANONYMOUS_READ_PERMISSION),

@@ -14,7 +14,6 @@ content ever go to the checkpoint store: side records say only *that* a secret i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets as random_secrets
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from transfer.errors import ConfigError
+from transfer.localfiles import check_regular_file, read_text_file, write_file_atomically
 from transfer.redaction import register_secret
 
 __all__ = ["SECRETS_VERSION", "SecretKind", "SecretsFile", "generate_password"]
@@ -68,11 +68,10 @@ class SecretsFile:
     def _load(self) -> dict[str, Any]:
         if self._data is not None:
             return self._data
-        try:
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
+        if not check_regular_file(self.path, "the secrets file", missing_ok=True):
             self._data = {"version": SECRETS_VERSION, "users": {}, "tokens": {}}
             return self._data
+        mode = self.path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             # Someone widened it: close it again before reading, and say so.
             os.chmod(self.path, 0o600)
@@ -80,9 +79,10 @@ class SecretsFile:
                 f"{self.path} was readable by others (mode {stat.S_IMODE(mode):o}); "
                 "it is 0600 again, but its secrets may have been seen"
             )
+        text = read_text_file(self.path, "the secrets file")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            data = json.loads(text)
+        except ValueError as error:
             raise ConfigError(f"cannot read the secrets file {self.path}: {error}") from None
         if not isinstance(data, dict) or data.get("version") != SECRETS_VERSION:
             raise ConfigError(f"{self.path} is not a transfer secrets file (version 1)")
@@ -116,24 +116,8 @@ class SecretsFile:
         return dict(entry)
 
     def _write(self, data: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        # O_EXCL + 0o600 at creation: the bytes never sit in a file others could open.
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-            raise
-        _fsync_directory(self.path.parent)
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        write_file_atomically(self.path, text, "the secrets file", mode=0o600)
 
 
 def _register(entry: object) -> None:
@@ -142,16 +126,3 @@ def _register(entry: object) -> None:
             value = entry.get(field)
             if isinstance(value, str) and value:
                 register_secret(value)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

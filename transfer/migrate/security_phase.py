@@ -38,7 +38,7 @@ from transfer.migrate.security import (
     read_org_snapshot,
 )
 from transfer.migrate.unmigratable import record_unmigratable
-from transfer.reporting.events import EventBus, PhaseFinished, PhaseStarted
+from transfer.reporting.events import EventBus, PhaseFinished, PhaseProgress, PhaseStarted
 from transfer.settings import Settings
 from transfer.targets.admin import TargetAdmin
 
@@ -56,6 +56,7 @@ __all__ = [
     "run_security_phase",
 ]
 
+_STEPS: Final = "users, groups, permission targets and access keys"
 USER_KIND: Final = "user"
 GROUP_KIND: Final = "group"
 PERMISSION_KIND: Final = "permission_target"
@@ -410,6 +411,7 @@ async def apply_security_plan(
     secrets: SecretsFile,
     *,
     now: Callable[[], float] = time.time,
+    bus: EventBus | None = None,
 ) -> SecurityResult:
     """Create what ``plan`` says (GET before every write) and record it all."""
     applier = _Applier(admin, store, secrets, now)
@@ -417,15 +419,32 @@ async def apply_security_plan(
         label = f"{rename.kind}/{rename.source}"
         await anyio.to_thread.run_sync(secrets.add, "renamed", label, rename.as_dict())
         await store.record_side(RENAMED_KIND, label, "renamed", rename.as_dict())
+    total = len(plan.users) + len(plan.groups) + len(plan.targets) + len(plan.tokens)
+    total += len(plan.keys)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if bus is not None:
+            bus.emit(PhaseProgress("security", done, total, _STEPS))
+
     for user in plan.users:
         await applier.user(user)
+        step()
     for group in plan.groups:
         await applier.group(group)
+        step()
     for target in plan.targets:
         await applier.target(target)
-    tokens = {t.key: await applier.token(t) for t in plan.tokens}
+        step()
+    tokens = {}
+    for token in plan.tokens:
+        tokens[token.key] = await applier.token(token)
+        step()
     for key in plan.keys:
         await applier.key(key, tokens.get(key.id, True))
+        step()
     await record_unmigratable(store, plan.entries)
     result = applier.result
     result.reported = len(plan.entries)
@@ -454,7 +473,7 @@ async def run_planned_security_phase(
         bus.emit(PhaseStarted(name="security"))
     plan = await read_plan()
     secrets = SecretsFile(settings.security.secrets_file)
-    result = await apply_security_plan(plan, admin, store, secrets, now=now)
+    result = await apply_security_plan(plan, admin, store, secrets, now=now, bus=bus)
     if bus is not None:
         bus.emit(PhaseFinished(name="security", summary=result.summary()))
     return result

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import anyio
 
 from transfer.checkpoint.base import CheckpointStore, Item
 from transfer.errors import AuthError, RemoteError
+from transfer.localfiles import AtomicFile
 from transfer.migrate.urlmap import artifactory_url
 from transfer.models import ItemState
 from transfer.targets.admin import TargetAdmin
@@ -163,17 +163,14 @@ def _with(found: SignedUrl, **changes: str) -> SignedUrl:
     return SignedUrl(**{**found.as_dict(), **changes})
 
 
-def _private_file(path: Path) -> Any:
+def _private_file(path: Path) -> AtomicFile:
     # Signed URLs grant access to whoever holds them: not for other local users to read.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+    return AtomicFile(path, "the signed URL map", mode=0o600)
 
 
 def _write(results: Sequence[SignedUrl], out_dir: Path, meta: Mapping[str, Any]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _private_file(out_dir / SIGNED_URLS_CSV) as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(SignedUrl("").as_dict()))
+    with _private_file(out_dir / SIGNED_URLS_CSV) as file:
+        writer = csv.DictWriter(file.handle, fieldnames=list(SignedUrl("").as_dict()))
         writer.writeheader()
         writer.writerows(r.as_dict() for r in results)
     document = {
@@ -182,9 +179,8 @@ def _write(results: Sequence[SignedUrl], out_dir: Path, meta: Mapping[str, Any])
         "refused": {r.request: r.reason for r in results if not r.ok},
         "entries": [r.as_dict() for r in results],
     }
-    with _private_file(out_dir / SIGNED_URLS_JSON) as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+    with _private_file(out_dir / SIGNED_URLS_JSON) as file:
+        file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 async def write_signed_url_map(

@@ -10,16 +10,14 @@ temporary name and renamed, so a reader never sees half a map.
 
 from __future__ import annotations
 
-import csv
-import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-import anyio
-
 from transfer.checkpoint.base import CheckpointStore
+from transfer.localfiles import write_csv_atomically
 from transfer.migrate.links import linked_repositories
 from transfer.models import ItemState
 
@@ -38,7 +36,6 @@ URL_MAP_COLUMNS: Final = ("bintray_url", "artifactory_url", "repo", "package", "
 # RFC 3986 allows these in a path segment; ";" stays encoded because Artifactory reads it as
 # the start of matrix parameters.
 _PATH_SAFE: Final = "/:@!$&'()*+,=~"
-_BATCH: Final = 500
 
 
 def _path(text: str) -> str:
@@ -76,24 +73,16 @@ async def write_url_map(
     """Write the map of every ``done`` file of the run to ``path`` (CSV with a header)."""
     await store.flush()
     links = await linked_repositories(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    handle = await anyio.to_thread.run_sync(
-        lambda: temporary.open("w", encoding="utf-8", newline="")
-    )
-    rows_written = 0
     files = 0
-    try:
-        writer = csv.writer(handle)
-        await anyio.to_thread.run_sync(writer.writerow, URL_MAP_COLUMNS)
-        rows: list[tuple[object, ...]] = []
+
+    async def rows() -> AsyncIterator[tuple[object, ...]]:
+        nonlocal files
         async for item in store.iter_items(states=[ItemState.DONE]):
             spec = item.spec
             files += 1
             new_url = artifactory_url(target_url, spec.target_repo, spec.target_path)
-            old_repos = (spec.repo, *links.get((spec.repo, spec.package), ()))
-            rows.extend(
-                (
+            for old_repo in (spec.repo, *links.get((spec.repo, spec.package), ())):
+                yield (
                     bintray_url(download_url, subject, old_repo, spec.path),
                     new_url,
                     spec.repo,
@@ -105,19 +94,6 @@ async def write_url_map(
                     spec.size,
                     spec.sha256,
                 )
-                for old_repo in old_repos
-            )
-            if len(rows) >= _BATCH:
-                await anyio.to_thread.run_sync(writer.writerows, rows)
-                rows_written += len(rows)
-                rows = []
-        await anyio.to_thread.run_sync(writer.writerows, rows)
-        rows_written += len(rows)
-        await anyio.to_thread.run_sync(handle.close)
-        await anyio.to_thread.run_sync(os.replace, temporary, path)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(handle.close)
-            await anyio.to_thread.run_sync(lambda: temporary.unlink(missing_ok=True))
-        raise
+
+    rows_written = await write_csv_atomically(path, "the URL map", URL_MAP_COLUMNS, rows())
     return UrlMapResult(path, rows_written, files)

@@ -20,6 +20,7 @@ from typing import Protocol
 import anyio
 
 from transfer.errors import AuthError, TransferError, UnreachableError, UnusableService
+from transfer.localfiles import AtomicFile, check_writable_dir
 from transfer.pipeline.planner import checksum_file_of, map_repo_key
 from transfer.sources.base import Source
 from transfer.targets.base import TargetFile
@@ -135,7 +136,7 @@ async def audit(
     ``checksum_files``: the target serves checksum files itself (Artifactory) instead of
     storing them.
     """
-    await anyio.Path(work_dir).mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(check_writable_dir, work_dir, "the report directory")
     db_path = work_dir / "verify.sqlite-tmp"
     await anyio.Path(db_path).unlink(missing_ok=True)
     db = await anyio.to_thread.run_sync(sqlite3.connect, str(db_path))
@@ -213,8 +214,8 @@ async def _list_source(
 def _compare(db: sqlite3.Connection, result: AuditResult) -> None:
     assert result.csv_path is not None
     result.same = db.execute(_SAME).fetchone()[0]
-    with result.csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with AtomicFile(result.csv_path, "the verify report") as file:
+        writer = csv.writer(file.handle)
         writer.writerow(AUDIT_COLUMNS)
         for query, attribute in (
             (_DIFFERS, "differs"),

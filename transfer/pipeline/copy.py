@@ -331,27 +331,26 @@ class CopyWorker:
                     offload_threshold=self._options.hash_offload_threshold,
                 )
             )
-            stored = await self._target.deploy(
-                spec.target_repo,
-                spec.target_path,
-                chunks,
-                size=spec.size,
-                checksums=declared,
-                properties=spec.properties,
-            )
+            try:
+                stored = await self._target.deploy(
+                    spec.target_repo,
+                    spec.target_path,
+                    chunks,
+                    size=spec.size,
+                    checksums=declared,
+                    properties=spec.properties,
+                )
+            except IntegrityError:
+                if hasher.size == spec.size:  # the whole download was read: was it intact?
+                    _check_download(item, declared, hasher)
+                raise
         if stored.deferred_properties:
             await self._target.set_properties(
                 spec.target_repo, spec.target_path, stored.deferred_properties
             )
         try:
-            verified = verify_transfer(
-                spec.target_path,
-                declared_size=spec.size,
-                declared=declared,
-                computed=hasher.digests(),
-                computed_size=hasher.size,
-                target=stored.checksums,
-            )
+            _check_download(item, declared, hasher)
+            verified = _verify(item, declared, hasher, target=stored.checksums)
             self._check_verified(spec.target_path, declared, hasher, verified)
         except IntegrityError:
             self._own_bad_uploads.add((spec.target_repo, spec.target_path))
@@ -382,6 +381,35 @@ class CopyWorker:
         async for chunk in chunks:
             self._observer.bytes_moved(memoryview(chunk).nbytes)
             yield cast(bytes, chunk)  # bytes-like: aiohttp and hashlib take any buffer
+
+
+def _verify(
+    item: WorkItem, declared: Checksums, hasher: MultiHasher, target: Checksums | None = None
+) -> Verified:
+    """Size, declared vs computed checksums and, given ``target``, computed vs target."""
+    return verify_transfer(
+        item.spec.target_path,
+        declared_size=item.spec.size,
+        declared=declared,
+        computed=hasher.digests(),
+        computed_size=hasher.size,
+        target=target,
+    )
+
+
+def _check_download(item: WorkItem, declared: Checksums, hasher: MultiHasher) -> None:
+    """Blame the download, not the target, when the bytes read differ from what the source
+    declares (a corrupted or truncated download that the target then rightly refused)."""
+    spec = item.spec
+    try:
+        _verify(item, declared, hasher)
+    except IntegrityError as error:
+        raise type(error)(
+            f"download from the source corrupted: {error.what}",
+            error.expected,
+            error.actual,
+            path=f"{spec.repo}/{spec.path}",
+        ) from None
 
 
 async def _blamed(chunks: AsyncIterable[bytes], tried: _Try) -> AsyncIterator[bytes]:

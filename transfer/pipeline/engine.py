@@ -30,6 +30,9 @@ __all__ = ["EngineObserver", "EngineOptions", "StopControl", "run_artifacts"]
 class EngineObserver(CopyObserver, Protocol):
     """A copy observer that also hears about finished items and discovery."""
 
+    def item_started(self, item: WorkItem) -> None:
+        """A worker starts copying ``item``."""
+
     def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
         """``item`` ended with ``outcome`` (already handed to the store)."""
 
@@ -72,6 +75,7 @@ class EngineOptions:
     max_transfer: int | None = None
     max_duration: float | None = None
     stop_grace: float = 30.0
+    stats_interval: float = 2.0  # seconds between this worker's figures in the store
 
 
 async def run_artifacts(
@@ -131,6 +135,7 @@ async def run_artifacts(
             async for item in receive:
                 if stop.requested():
                     continue  # claimed but not started: released to pending at the end
+                observer.item_started(item)
                 outcome = await worker.copy(item)
                 with anyio.CancelScope(shield=True):
                     await store.record(item.id, outcome, owner=options.owner)
@@ -138,10 +143,16 @@ async def run_artifacts(
                 observer.item_finished(item, outcome)
 
     async def heartbeat() -> None:
+        # Leases are renewed every lease/3; this worker's figures reach the store every few
+        # seconds, so `transfer status` from another terminal is right within seconds.
+        renew_every = max(0.5, options.lease_seconds / 3)
+        renewed = -renew_every
         while True:
-            await store.renew_leases(options.owner, options.lease_seconds)
+            if clock() - renewed >= renew_every:
+                await store.renew_leases(options.owner, options.lease_seconds)
+                renewed = clock()
             await store.heartbeat_worker(options.owner, observer.heartbeat_stats())
-            with anyio.move_on_after(max(0.5, options.lease_seconds / 3)):
+            with anyio.move_on_after(min(renew_every, options.stats_interval)):
                 await stop.hard.wait()
 
     async def limits() -> None:

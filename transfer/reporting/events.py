@@ -34,6 +34,7 @@ __all__ = [
     "EventBus",
     "ItemFinished",
     "PhaseFinished",
+    "PhaseProgress",
     "PhaseStarted",
     "ProgressCounters",
     "ProgressSnapshot",
@@ -52,8 +53,10 @@ class Event:
     kind: ClassVar[str] = "event"
 
     def as_dict(self) -> dict[str, Any]:
-        """The event as plain data for a JSON log line, ``kind`` included."""
-        return {"kind": self.kind, **asdict(self)}
+        """The event as plain data for a JSON log line, ``kind`` included; durations and
+        delays in seconds rounded to milliseconds (no false precision)."""
+        fields = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return {"kind": self.kind, **fields}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,21 @@ class PhaseFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseProgress(Event):
+    """A side phase got ``done`` of its ``total`` steps (``total`` 0: not known) of ``what``
+    (``"users, groups and permission targets"``)."""
+
+    kind: ClassVar[str] = "phase_progress"
+    name: str
+    done: int
+    total: int = 0
+    what: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoveryProgress(Event):
-    """Running totals of what discovery has found so far (cumulative, not increments)."""
+    """Running totals of what discovery has found so far (cumulative, not increments);
+    ``complete`` once the whole source is listed (totals are then the run's)."""
 
     kind: ClassVar[str] = "discovery_progress"
     repos: int
@@ -101,6 +117,7 @@ class DiscoveryProgress(Event):
     versions: int
     files: int
     bytes: int
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +183,11 @@ class ProgressSnapshot:
     discovered: Totals
     phase: str
     elapsed: float
+    listing_complete: bool = True
+    phase_done: int = 0
+    phase_total: int = 0
+    phase_what: str = ""
+    active: int = 0
 
 
 class ProgressCounters:
@@ -184,15 +206,21 @@ class ProgressCounters:
         self.files_done = 0
         self.bytes_done = 0
         self.bytes_moved = 0
+        self.active = 0  # copies in flight: EventBus.copy_started up, ItemFinished down
         self.retries = 0
         self.by_state: Counter[str] = Counter()
         self.discovered = Totals()
         self.phase = ""
+        self.listing_complete = True  # until a run's artifacts phase starts listing
+        self.phase_done = 0
+        self.phase_total = 0
+        self.phase_what = ""
 
     def apply(self, event: Event) -> None:
         """Fold one event into the counters."""
         match event:
             case ItemFinished(state=state):
+                self.active = max(0, self.active - 1)
                 self.by_state[str(state)] += 1
                 if state.is_final:
                     self.files_done += 1
@@ -201,24 +229,31 @@ class ProgressCounters:
                 self.retries += 1
             case BytesMoved(n=n):
                 self.bytes_moved += n
-            case DiscoveryProgress(files=files, bytes=size):
+            case DiscoveryProgress(files=files, bytes=size, complete=complete):
                 self.discovered = Totals(files, size)
                 self.files_total = max(self.files_total, files)
                 self.bytes_total = max(self.bytes_total, size)
+                self.listing_complete = complete
             case RunStarted(totals=totals, already_done=done):
                 self.started_at = self._clock()
                 self.files_total, self.bytes_total = totals.files, totals.bytes
                 self.files_done, self.bytes_done = done.files, done.bytes
+                self.listing_complete = False
             case PhaseStarted(name=name):
                 self.phase = name
+                self.phase_done = self.phase_total = 0
+                self.phase_what = ""
+            case PhaseProgress(done=done_steps, total=total_steps, what=what):
+                self.phase_done, self.phase_total, self.phase_what = done_steps, total_steps, what
             case _:
                 pass
 
     def snapshot(self) -> ProgressSnapshot:
         """A consistent copy to render (cheap: a dozen attributes)."""
         return ProgressSnapshot(
-            files_total=self.files_total,
-            bytes_total=self.bytes_total,
+            # counters never pass their totals (a total still growing catches up)
+            files_total=max(self.files_total, self.files_done),
+            bytes_total=max(self.bytes_total, self.bytes_done),
             files_done=self.files_done,
             bytes_done=self.bytes_done,
             bytes_moved=self.bytes_moved,
@@ -227,6 +262,11 @@ class ProgressCounters:
             discovered=self.discovered,
             phase=self.phase,
             elapsed=self._clock() - self.started_at,
+            listing_complete=self.listing_complete,
+            phase_done=self.phase_done,
+            phase_total=self.phase_total,
+            phase_what=self.phase_what,
+            active=self.active,
         )
 
 
@@ -272,6 +312,10 @@ class EventBus:
             self._deliver(typed, event)
         if self._all and type(event) is not BytesMoved:
             self._deliver(self._all, event)
+
+    def copy_started(self) -> None:
+        """One more copy in flight (the :class:`ItemFinished` that ends it counts it down)."""
+        self.counters.active += 1
 
     def add_bytes(self, n: int) -> None:
         """Record ``n`` bytes sent: the per-chunk fast path, no event unless subscribed."""

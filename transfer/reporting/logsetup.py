@@ -18,6 +18,7 @@ Every line is scrubbed by :func:`redact_secrets` just before rendering:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import logging
@@ -31,6 +32,7 @@ from typing import Any, Final, TextIO
 import structlog
 
 from transfer.errors import ConfigError
+from transfer.localfiles import check_regular_file
 from transfer.redaction import REDACTED, REGISTRY, Secret, SecretRegistry, register_secret
 from transfer.reporting.events import Event, ItemFinished, Subscriber
 
@@ -109,11 +111,14 @@ _handlers: list[logging.Handler] = []
 
 
 class _ConsoleFilter(logging.Filter):
-    """Keep progress events off the console (the progress display draws them) unless they
-    are warnings or worse."""
+    """Keep progress events off the console: the progress display draws them, and failures
+    are summarised there once per cause, not once per file. At debug level (``-vv``) every
+    failed file gets its own line as well."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or not record.name.startswith(EVENTS_LOGGER)
+        if not record.name.startswith(EVENTS_LOGGER):
+            return True
+        return record.levelno >= logging.WARNING and logging.getLogger().level <= logging.DEBUG
 
 
 def configure_logging(
@@ -158,11 +163,7 @@ def configure_logging(
         handler.addFilter(_ConsoleFilter())
         handlers.append(handler)
     if json_file is not None:
-        try:
-            json_file.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(json_file, mode="a", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot open log file {json_file}: {exc.strerror}") from None
+        handler = _open_json_log(json_file)
         handler.setFormatter(_formatter(structlog.processors.JSONRenderer(), foreign))
         handlers.append(handler)
 
@@ -189,6 +190,38 @@ def configure_logging(
         # Not cached: loggers bound at import time must follow a later reconfiguration.
         cache_logger_on_first_use=False,
     )
+
+
+class _JsonLogHandler(logging.FileHandler):
+    """A JSON-lines file that, when a write fails (the disk filled up), says so once on stderr
+    and stops writing, instead of a traceback per log line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or str(error)
+        print(
+            f"transfer: warning: cannot write the JSON log {self.baseFilename}: {reason}; "
+            "no more lines go to it",
+            file=sys.stderr,
+            flush=True,
+        )
+        logging.getLogger().removeHandler(self)
+        with contextlib.suppress(OSError):
+            self.close()
+
+
+def _open_json_log(path: Path) -> logging.Handler:
+    """The handler of ``--log-json`` / ``logging.json_file``: a regular file on a file system
+    with room left, or one ``ConfigError`` line."""
+    check_regular_file(path, "log file", missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        space = os.statvfs(path.parent) if hasattr(os, "statvfs") else None
+        if space is not None and space.f_bavail == 0 and space.f_blocks > 0:
+            raise ConfigError(f"cannot write log file {path}: no space left on the device")
+        return _JsonLogHandler(path, mode="a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot open log file {path}: {exc.strerror}") from None
 
 
 def _formatter(renderer: Any, foreign: list[Any]) -> logging.Formatter:

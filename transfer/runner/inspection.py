@@ -17,10 +17,12 @@ from transfer.checkpoint.base import (
 )
 from transfer.errors import ConfigError, StoreError
 from transfer.migrate.metadata import BOOKKEEPING_KINDS
+from transfer.migrate.urlmap import artifactory_url
 from transfer.models import ItemState
 from transfer.pipeline.audit import AuditResult, audit
 from transfer.pipeline.discover import discovery_state
 from transfer.pipeline.target_truth import reopen_from_audit
+from transfer.reporting.causes import service_names
 from transfer.reporting.live import serve_report
 from transfer.reporting.report import ReportPaths, write_report
 from transfer.runner.wiring import (
@@ -126,13 +128,19 @@ async def status(settings: Settings) -> RunStatus:
 
 
 async def verify(
-    settings: Settings, *, out_dir: Path | None = None, repair: bool = False
+    settings: Settings,
+    *,
+    out_dir: Path | None = None,
+    repair: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> AuditResult:
     """Audit the target against a fresh source listing; details go to ``verify.csv``.
 
     When the run's store exists, the result and its time are recorded there (the report says
-    "verified" only for what an audit confirmed); with ``repair``, the items found missing or
-    different in the target go back to ``pending`` (``reopened``) for the next ``migrate``.
+    "verified" only for what an audit confirmed, and reads it from the store so a ``report`` run
+    on another machine sees it too); with ``repair``, the items found missing or different in
+    the target go back to ``pending`` (``reopened``) for the next ``migrate``. ``on_progress``
+    is called with the number of source files listed so far.
     """
     target_dir = out_dir or settings.report.output_dir
     async with open_source(settings) as source, open_target(settings) as target:
@@ -148,6 +156,7 @@ async def verify(
             repo_key_template=settings.target.repo_key_template,
             work_dir=target_dir,
             checksum_files=target.capabilities.checksum_files,
+            on_progress=on_progress,
         )
     if repair:
         async with open_store(settings) as store:
@@ -176,7 +185,11 @@ async def report(settings: Settings, *, out_dir: Path | None = None) -> ReportPa
     """Write the migration report from the store (readable while a run is going)."""
     async with open_store(settings, readonly=True) as store:
         return await write_report(
-            store, out_dir or settings.report.output_dir, skip_kinds=BOOKKEEPING_KINDS
+            store,
+            out_dir or settings.report.output_dir,
+            skip_kinds=BOOKKEEPING_KINDS,
+            services=service_hosts(settings),
+            target_url=lambda repo, path: artifactory_url(settings.target.url, repo, path),
         )
 
 
@@ -199,3 +212,15 @@ async def serve_live_report(
             )
 
         await serve_report(build, host, port, refresh=refresh, on_ready=on_ready)
+
+
+def service_hosts(settings: Settings) -> dict[str, str]:
+    """``{host:port: name}`` of the configured services, named the way a failure reason
+    should name them ("HTTP 401 from the download host")."""
+    return service_names(
+        {
+            "the download host": settings.source.download_url,
+            "the Bintray API": settings.source.api_url,
+            "the target": settings.target.url,
+        }
+    )

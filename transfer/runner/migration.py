@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,6 @@ from transfer.pipeline.planner import (
     ConflictPolicy,
 )
 from transfer.reporting.events import (
-    DiscoveryProgress,
     EventBus,
     ItemFinished,
     PhaseFinished,
@@ -59,6 +59,9 @@ from transfer.reporting.events import (
     ThrottleChanged,
     Totals,
 )
+from transfer.reporting.report import note_session
+from transfer.runner.listing import discovery_progress, listed
+from transfer.runner.preflight import check_local_files
 from transfer.runner.target_check import recheck_if_target_changed, record_target_identity
 from transfer.runner.wiring import (
     _opened,
@@ -133,6 +136,9 @@ class _BusObserver:
     def throttled(self, limit: int) -> None:
         self._bus.emit(ThrottleChanged(limit=limit))
 
+    def item_started(self, item: WorkItem) -> None:
+        self._bus.copy_started()
+
     def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
         self._finished += outcome.state.is_final
         self._bus.emit(
@@ -171,6 +177,8 @@ async def migrate(
     """Run the migration phases in order; resumes whatever the store says is unfinished."""
     summary = MigrationSummary()
     owner = worker_id()
+    started = time.time()
+    await check_local_files(settings, phases)
     breaker = CircuitBreaker(
         settings.transfer.breaker_threshold,
         urls={"source": settings.source.download_url, "target": settings.target.url},
@@ -261,6 +269,7 @@ async def migrate(
                 await store.record(item_id, Outcome(ItemState.PENDING))
             await store.flush()
         summary.counts = await store.counts()
+        await note_session(store, started, time.time())
     summary.stopped = stop.reason
     return summary
 
@@ -290,15 +299,7 @@ async def _artifacts(
     result = DiscoveryResult()
 
     async def on_progress(found: DiscoveryResult) -> None:
-        bus.emit(
-            DiscoveryProgress(
-                repos=found.repositories,
-                packages=found.packages,
-                versions=found.versions,
-                files=found.files,
-                bytes=found.bytes,
-            )
-        )
+        bus.emit(discovery_progress(found))
 
     # properties computed at discovery ride on the deploy; nothing is copied into a
     # repository key the repositories phase found taken by an incompatible repository
@@ -374,15 +375,19 @@ async def _artifacts(
         observer=observer,
         stop=stop,
         # one discoverer per run; the others claim what it writes
-        discovery=lambda: discover_shared(
+        discovery=lambda: listed(
+            bus,
             store,
-            run_discovery,
-            owner=owner,
-            live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
+            discover_shared(
+                store,
+                run_discovery,
+                owner=owner,
+                live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
+            ),
         ),
         bytes_moved=lambda: bus.counters.bytes_moved,
     )
-    # this worker's final figures for `transfer status` (heartbeats are minutes apart)
+    # this worker's final figures for `transfer status`
     await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})
     counts = await store.counts()
     bus.emit(

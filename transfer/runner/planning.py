@@ -37,6 +37,7 @@ from transfer.reporting.events import (
     EventBus,
     PhaseStarted,
 )
+from transfer.runner.listing import discovery_progress
 from transfer.runner.wiring import (
     _opened,
     open_source,
@@ -111,7 +112,9 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
             store,
             subject=settings.source.subject,
             repo_key_template=settings.target.repo_key_template,
+            on_progress=lambda found: bus.emit(discovery_progress(found)),
         )
+        bus.emit(discovery_progress(summary.discovery, complete=True))
         if isinstance(source, ListsSkipped):
             summary.skipped = [asdict(skipped) for skipped in source.skipped_files()]
         policy = ConflictPolicy(settings.target.conflict)
