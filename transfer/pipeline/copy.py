@@ -340,9 +340,10 @@ class CopyWorker:
                     checksums=declared,
                     properties=spec.properties,
                 )
-            except IntegrityError:
+            except IntegrityError as error:
                 if hasher.size == spec.size:  # the whole download was read: was it intact?
                     _check_download(item, declared, hasher)
+                    _blame_download_judged_by_target(item, declared, hasher, error)
                 raise
         if stored.deferred_properties:
             await self._target.set_properties(
@@ -410,6 +411,24 @@ def _check_download(item: WorkItem, declared: Checksums, hasher: MultiHasher) ->
             error.actual,
             path=f"{spec.repo}/{spec.path}",
         ) from None
+
+
+def _blame_download_judged_by_target(
+    item: WorkItem, declared: Checksums, hasher: MultiHasher, error: IntegrityError
+) -> None:
+    """The target refused the upload over the declared digest that was left to it (not
+    hashed here): it hashed exactly the bytes read, whole, so those differ from what the
+    source declares — the download is to blame, not the target."""
+    left = [a for a in STRONG if a in declared.known() and a not in hasher.algorithms]
+    if not isinstance(error, ChecksumMismatch) or not left:
+        return
+    spec = item.spec
+    raise ChecksumMismatch(
+        f"download from the source corrupted: {'/'.join(left)}",
+        "/".join(declared.known()[a] for a in left),
+        "other bytes (hashed as they were uploaded)",
+        path=f"{spec.repo}/{spec.path}",
+    ) from None
 
 
 async def _blamed(chunks: AsyncIterable[bytes], tried: _Try) -> AsyncIterator[bytes]:
