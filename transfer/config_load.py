@@ -483,7 +483,8 @@ def memory_advice(transfer: Any, physical: int | None) -> str | None:
     what = (
         f"transfer.workers = {transfer.workers} with chunk_size "
         f"{transfer.chunk_size / 1024**2:g} MiB "
-        f"needs about {estimate / gib:.1f} GiB of buffers (workers × (2 × chunk_size + 256 KiB))"
+        f"needs about {estimate / gib:.1f} GiB of buffers (workers × (2 × chunk_size + "
+        f"{transfer.READ_AHEAD // 1024**2} MiB read-ahead + {transfer.SOCKET_BUFFERS // 1024} KiB))"
     )
     if estimate > physical // 2:
         raise ConfigError(f"{what}, more than half of this machine's {physical / gib:.1f} GiB")
