@@ -208,7 +208,12 @@ async def serve_live_report(
 
         async def build(folder: Path) -> ReportPaths:
             return await write_report(
-                store, folder, skip_kinds=BOOKKEEPING_KINDS, live_seconds=refresh
+                store,
+                folder,
+                skip_kinds=BOOKKEEPING_KINDS,
+                live_seconds=refresh,
+                services=service_hosts(settings),
+                target_url=lambda repo, path: artifactory_url(settings.target.url, repo, path),
             )
 
         await serve_report(build, host, port, refresh=refresh, on_ready=on_ready)
