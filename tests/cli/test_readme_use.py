@@ -10,6 +10,8 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -74,6 +76,35 @@ async def _admin_token(sandbox: Sandbox) -> str:
         return token
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _serve_answers(words: list[str], env: dict[str, str], cwd: Path) -> None:
+    """Run ``transfer status --serve ADDR`` until its page answers, then Ctrl-C it."""
+    url = f"http://{words[words.index('--serve') + 1]}/"
+    async with await anyio.open_process(
+        [sys.executable, "-m", "transfer", *words[1:]], env=env, cwd=cwd
+    ) as process:
+        try:
+            with anyio.fail_after(60):
+                while True:
+                    try:
+                        async with aiohttp.ClientSession() as http, http.get(url) as page:
+                            if page.status == 200 and "<html" in (await page.text()).lower():
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await anyio.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(20):
+                await process.wait()
+
+
 async def test_the_use_section_works_word_for_word(tmp_path: Path) -> None:
     lines = _use_section()
     async with Sandbox("tiny") as sandbox:
@@ -102,6 +133,12 @@ async def test_the_use_section_works_word_for_word(tmp_path: Path) -> None:
                 config.write_text(text, encoding="utf-8")
             elif words[0] == "export":
                 env.update({name: values[name] for name in _exported([line])})
+            elif "--serve" in words:
+                # a server runs until stopped: on a free port (8080 may be taken), the page
+                # must answer; then it is stopped as a user would, with Ctrl-C
+                words[words.index("--serve") + 1] = f"127.0.0.1:{_free_port()}"
+                await _serve_answers(words, env, tmp_path)
+                ran.append("status --serve")
             else:
                 assert words[0] == "transfer", line
                 with anyio.fail_after(120):
@@ -117,5 +154,5 @@ async def test_the_use_section_works_word_for_word(tmp_path: Path) -> None:
                 assert result.returncode == 0, f"{line}: exit {result.returncode}\n{err[-2000:]}"
                 assert "error" not in err.lower(), err
                 ran.append(words[1])
-    assert ran == ["plan", "migrate", "status", "verify", "report"]
+    assert ran == ["plan", "migrate", "status", "status --serve", "verify", "report"]
     assert (tmp_path / "transfer-report" / "report.md").is_file()
