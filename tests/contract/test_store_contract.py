@@ -132,7 +132,7 @@ async def test_duplicates_in_one_batch_last_wins(store: CheckpointStore) -> None
     assert item.spec.size == 7
 
 
-async def test_changed_source_reopens_finished_item_and_clears_outcome(
+async def test_changed_source_reopens_finished_item_and_clears_outcome_but_what_it_wrote(
     store: CheckpointStore,
 ) -> None:
     [item_id] = await seed(store, 1)
@@ -153,13 +153,13 @@ async def test_changed_source_reopens_finished_item_and_clears_outcome(
     assert item is not None
     assert item.id == item_id
     assert item.state is S.PENDING
-    assert (item.attempts, item.how, item.bytes_transferred, item.target) == (
-        0,
-        "",
-        0,
-        Checksums(),
-    )
+    assert (item.attempts, item.how, item.bytes_transferred) == (0, "", 0)
     assert item.finished_at is None
+    # What the earlier run wrote at the (unchanged) target path stays, and comes with the claim:
+    # the planner tells that copy of ours from someone else's file by it.
+    assert item.target == done.target
+    [again] = await store.claim_batch("w", 1, 60)
+    assert (again.id, again.written) == (item_id, done.target)
 
 
 async def test_unchanged_finished_item_stays_and_metadata_refreshes(
@@ -178,9 +178,17 @@ async def test_unchanged_finished_item_stays_and_metadata_refreshes(
 
 async def test_changed_target_path_reopens(store: CheckpointStore) -> None:
     await seed(store, 1)
-    await finish(store, "w", S.DONE, 1)
+    [work] = await store.claim_batch("w", 1, 60)
+    wrote = Outcome(state=S.DONE, add_attempts=1, target=Checksums(sha1="1" * 40))
+    await store.record(work.id, wrote, owner="w")
+    await store.flush()
     moved = dataclasses.replace(spec(0), target_path="elsewhere.jar")
     assert await store.upsert_items([moved]) == UpsertCounts(changed=1)
+    item = await store.get_item("maven", spec(0).path)
+    assert item is not None
+    assert (item.state, item.target) == (S.PENDING, Checksums())  # nothing of ours at the new path
+    [work] = await store.claim_batch("w", 1, 60)
+    assert work.written == Checksums()
 
 
 async def test_discovery_scopes_and_meta(store: CheckpointStore) -> None:

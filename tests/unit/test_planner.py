@@ -80,6 +80,47 @@ def test_absent_target_is_not_a_conflict() -> None:
     assert _decide(target=TargetFacts(exists=False)).action is Action.TRY_CHECKSUM_DEPLOY
 
 
+OURS = Checksums(sha1="d" * 40, sha256="e" * 64)
+"""What an earlier run wrote at the path of an item re-opened because its source changed."""
+
+
+@pytest.mark.parametrize("declared", [Checksums(sha1=SHA1, sha256=SHA256), Checksums()])
+def test_reopened_item_replaces_its_own_earlier_copy(declared: Checksums) -> None:
+    target = TargetFacts(exists=True, size=50_000, checksums=OURS)
+    decision = _decide(declared=declared, target=target, written=OURS)
+    assert decision.action in (Action.TRY_CHECKSUM_DEPLOY, Action.STREAM)  # type: ignore[attr-defined]
+    assert decision.how == "replaced_own_copy"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("declared", [Checksums(sha1=SHA1, sha256=SHA256), Checksums()])
+def test_reopened_item_never_overwrites_someone_elses_file(declared: Checksums) -> None:
+    theirs = TargetFacts(exists=True, size=50_000, checksums=Checksums(sha1="c" * 40))
+    decision = _decide(declared=declared, target=theirs, written=OURS)
+    assert (decision.action, decision.state) == (Action.RECORD, ItemState.CONFLICT)  # type: ignore[attr-defined]
+
+
+def test_reopened_item_with_nothing_at_its_path_uploads() -> None:
+    decision = _decide(declared=Checksums(), target=TargetFacts(exists=False), written=OURS)
+    assert (decision.action, decision.how) == (Action.STREAM, "")  # type: ignore[attr-defined]
+
+
+def test_reopened_item_is_not_already_present_by_size_alone() -> None:
+    # No checksums declared (a local directory) and our old copy has the new file's size: only
+    # a checksum comparison may accept what is there, and it shows the copy is the old one.
+    same_size = TargetFacts(exists=True, size=50_000, checksums=OURS)
+    assert _decide(declared=Checksums(), target=same_size).action is Action.MARK_DONE
+    decision = _decide(declared=Checksums(), target=same_size, written=OURS)
+    assert decision.action is Action.STREAM  # type: ignore[attr-defined]
+    unknown = TargetFacts(exists=True, size=50_000)
+    decision = _decide(declared=Checksums(), target=unknown, written=OURS)
+    assert decision.state is ItemState.CONFLICT  # type: ignore[attr-defined]
+
+
+def test_reopened_item_whose_new_content_is_there_is_already_present() -> None:
+    target = TargetFacts(exists=True, size=50_000, checksums=Checksums(sha256=SHA256))
+    assert _decide(target=target, written=OURS).action is Action.MARK_DONE  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     "path",
     ["../etc/passwd", "a/../b", "/abs/path", "a\\b", "a\x00b", "a/\nb", "a//b", "a/./b", "", "a/"],

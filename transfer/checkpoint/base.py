@@ -148,6 +148,9 @@ class WorkItem:
 
     ``recheck`` is true when the item was taken over from an expired lease: its previous owner may
     have sent it (fully or partly), so the target must be checked before anything is re-sent.
+    ``written`` holds the target checksums of the copy this migration wrote at the target path on
+    an earlier run (kept when the item was re-opened because its source changed), empty when it
+    wrote nothing there: the planner overwrites that copy, and only that, as its own.
     """
 
     id: int
@@ -155,6 +158,7 @@ class WorkItem:
     attempts: int
     recheck: bool
     lease_expires: float
+    written: Checksums = field(default_factory=Checksums)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,10 @@ class UpsertPlan:
 
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     reopens: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
-    """(id, spec row) of items whose content changed: back to pending, outcome cleared."""
+    """(id, spec row) of items whose content changed: back to pending, outcome cleared but for
+    the target checksums of the copy written at the (unchanged) target path."""
+    moves: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    """(id, spec row) of items whose target path changed: back to pending, outcome cleared."""
     refreshes: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
     """(id, spec row) of items only described anew: their state stays."""
     total: int = 0
@@ -92,8 +95,9 @@ class UpsertPlan:
     @property
     def counts(self) -> UpsertCounts:
         """What the upsert did, once written."""
-        unchanged = self.total - len(self.inserts) - len(self.reopens)
-        return UpsertCounts(new=len(self.inserts), changed=len(self.reopens), unchanged=unchanged)
+        changed = len(self.reopens) + len(self.moves)
+        unchanged = self.total - len(self.inserts) - changed
+        return UpsertCounts(new=len(self.inserts), changed=changed, unchanged=unchanged)
 
 
 def plan_upsert(
@@ -110,7 +114,8 @@ def plan_upsert(
             plan.inserts.append(values)
         elif tuple(row[2:]) != values:
             item_id = int(row[0])
-            if content_changed(spec_from_row(row[2:]), spec):
+            old = spec_from_row(row[2:])
+            if content_changed(old, spec):
                 state = ItemState(row[1])
                 # A pending item just gets its new facts; anything else moves, so check the move.
                 if state is not ItemState.PENDING and not is_legal_transition(
@@ -119,7 +124,8 @@ def plan_upsert(
                     raise IllegalTransition(
                         [Rejection(item_id, state, ItemState.PENDING, "source changed")]
                     )
-                plan.reopens.append((item_id, values))
+                moved = (old.target_repo, old.target_path) != (spec.target_repo, spec.target_path)
+                (plan.moves if moved else plan.reopens).append((item_id, values))
             else:
                 plan.refreshes.append((item_id, values))
     return plan

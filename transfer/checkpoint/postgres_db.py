@@ -19,8 +19,8 @@ from typing import Any
 
 from transfer.checkpoint import batches
 from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
-from transfer.checkpoint.schema import SPEC_COLUMNS, schema_statements, work_from_row
-from transfer.checkpoint.statements import REOPEN
+from transfer.checkpoint.schema import CLAIM_COLUMNS, SPEC_COLUMNS, schema_statements, work_from_row
+from transfer.checkpoint.statements import REOPEN, REOPEN_MOVED
 from transfer.errors import StoreError
 from transfer.models import ItemState, Rejection
 
@@ -181,13 +181,14 @@ async def upsert_items(
         spec_set = ", ".join(f"{c} = u.{c}" for c in SPEC_COLUMNS)
         with_id = ("id", *SPEC_COLUMNS)
         from_unnest = f"FROM unnest({_unnest(_types(with_id), 2)}) AS u ({', '.join(with_id)})"
-        if plan.reopens:
-            await conn.execute(
-                f"UPDATE items SET {spec_set}, {REOPEN}, updated_at = $1 {from_unnest} "
-                "WHERE items.id = u.id",
-                now,
-                *_columns([(i, *values) for i, values in plan.reopens], width + 1),
-            )
+        for reopen, reopened in ((REOPEN, plan.reopens), (REOPEN_MOVED, plan.moves)):
+            if reopened:
+                await conn.execute(
+                    f"UPDATE items SET {spec_set}, {reopen}, updated_at = $1 {from_unnest} "
+                    "WHERE items.id = u.id",
+                    now,
+                    *_columns([(i, *values) for i, values in reopened], width + 1),
+                )
         if plan.refreshes:
             await conn.execute(
                 f"UPDATE items SET {spec_set}, updated_at = $1 {from_unnest} WHERE items.id = u.id",
@@ -222,7 +223,7 @@ WITH expired AS (
 UPDATE items AS i
 SET state = '{_IN_FLIGHT}', lease_owner = $4, lease_expires = $5, started_at = $2, updated_at = $2
 FROM picked WHERE i.id = picked.id
-RETURNING i.id, picked.recheck, i.attempts, {", ".join("i." + c for c in SPEC_COLUMNS)}
+RETURNING i.id, picked.recheck, {", ".join("i." + c for c in CLAIM_COLUMNS)}
 """
 
 

@@ -24,6 +24,7 @@ from transfer.errors import StoreError
 from transfer.models import Checksums, ItemState
 
 __all__ = [
+    "CLAIM_COLUMNS",
     "ITEM_COLUMNS",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -256,6 +257,9 @@ ITEM_COLUMNS = (
 )
 """Every item column, in the order :func:`item_from_row` expects."""
 
+CLAIM_COLUMNS = ("attempts", *SPEC_COLUMNS, "target_sha1", "target_sha256", "target_md5")
+"""What a claim returns after the id and recheck flag, in :func:`work_from_row` order."""
+
 
 def encode_json(value: Mapping[str, Any]) -> str:
     """Canonical JSON text (sorted keys) for a mapping."""
@@ -339,11 +343,14 @@ def item_from_row(row: Sequence[Any]) -> Item:
 
 
 def work_from_row(row: Sequence[Any], lease_expires: float) -> WorkItem:
-    """The claimed item in ``row``: id, recheck flag, attempts, then the :data:`SPEC_COLUMNS`."""
+    """The claimed item in ``row``: id, recheck flag, then the :data:`CLAIM_COLUMNS`."""
+    n = 3 + len(SPEC_COLUMNS)
+    sha1, sha256, md5 = row[n : n + 3]
     return WorkItem(
         id=int(row[0]),
-        spec=spec_from_row(row[3:]),
+        spec=spec_from_row(row[3:n]),
         attempts=int(row[2]),
         recheck=bool(row[1]),
         lease_expires=lease_expires,
+        written=Checksums(sha1=sha1 or "", sha256=sha256 or "", md5=md5 or ""),
     )

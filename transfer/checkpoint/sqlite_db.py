@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from transfer.checkpoint import batches
 from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
-from transfer.checkpoint.schema import SPEC_COLUMNS, schema_statements, work_from_row
-from transfer.checkpoint.statements import REOPEN, marks, render
+from transfer.checkpoint.schema import CLAIM_COLUMNS, SPEC_COLUMNS, schema_statements, work_from_row
+from transfer.checkpoint.statements import REOPEN, REOPEN_MOVED, marks, render
 from transfer.errors import StoreError
 from transfer.models import ItemState, Rejection
 
@@ -236,10 +236,11 @@ class SqliteDb:
                 f"VALUES ({marks(len(SPEC_COLUMNS) + 3)})",
                 [(run_id, *values, _PENDING, now) for values in plan.inserts],
             )
-            conn.executemany(
-                f"UPDATE items SET {_SPEC_SET}, {REOPEN}, updated_at = ? WHERE id = ?",
-                [(*values, now, item_id) for item_id, values in plan.reopens],
-            )
+            for reopen, rows in ((REOPEN, plan.reopens), (REOPEN_MOVED, plan.moves)):
+                conn.executemany(
+                    f"UPDATE items SET {_SPEC_SET}, {reopen}, updated_at = ? WHERE id = ?",
+                    [(*values, now, item_id) for item_id, values in rows],
+                )
             conn.executemany(
                 f"UPDATE items SET {_SPEC_SET}, updated_at = ? WHERE id = ?",
                 [(*values, now, item_id) for item_id, values in plan.refreshes],
@@ -252,7 +253,7 @@ class SqliteDb:
         """See :meth:`CheckpointStore.claim_batch`: ``BEGIN IMMEDIATE`` holds the file's write
         lock from the first read, so no claimer in any process reads the same rows meanwhile."""
         expires = now + lease_seconds
-        columns = f"id, state = '{_IN_FLIGHT}', attempts, {', '.join(SPEC_COLUMNS)}"
+        columns = f"id, state = '{_IN_FLIGHT}', {', '.join(CLAIM_COLUMNS)}"
         with self._transaction() as conn:
             expired = conn.execute(
                 f"SELECT {columns} FROM items WHERE run_id = ? AND lease_expires <= ? "

@@ -33,6 +33,7 @@ __all__ = [
     "RELEASE",
     "RENEW_LEASES",
     "REOPEN",
+    "REOPEN_MOVED",
     "SET_META",
     "items_page",
     "marks",
@@ -60,10 +61,13 @@ CLEAR_DISCOVERED = "DELETE FROM discovered WHERE run_id = ?"
 REOPEN = (
     f"state = '{_PENDING}', attempts = 0, last_error = NULL, http_status = NULL, "
     "bytes_transferred = 0, how = NULL, started_at = NULL, finished_at = NULL, duration = NULL, "
-    "target_sha1 = NULL, target_sha256 = NULL, target_md5 = NULL, lease_owner = NULL, "
-    "lease_expires = NULL"
+    "lease_owner = NULL, lease_expires = NULL"
 )
-"""The ``SET`` clause that re-opens an item whose source changed: pending, its outcome cleared."""
+"""The ``SET`` clause that re-opens an item whose source changed at the same target path: pending,
+its outcome cleared but for the target checksums — what this migration wrote there, which the
+planner compares the target against to tell its own earlier copy from someone else's file."""
+REOPEN_MOVED = f"{REOPEN}, target_sha1 = NULL, target_sha256 = NULL, target_md5 = NULL"
+""":data:`REOPEN` for an item whose target path changed: nothing of ours is at the new path."""
 
 RENEW_LEASES = (
     "UPDATE items SET lease_expires = ?, updated_at = ? "

@@ -10,6 +10,7 @@ honouring ``Retry-After``); the concurrency limiter shrinks on 429/503 and grows
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -43,6 +44,7 @@ from transfer.pipeline.dedup import ContentRegistry
 from transfer.pipeline.planner import (
     Action,
     ConflictPolicy,
+    Decision,
     TargetFacts,
     checksum_file_of,
     checksums_agree,
@@ -218,7 +220,9 @@ class CopyWorker:
         spec = item.spec
         if (spec.target_repo, spec.target_path) in self._own_bad_uploads:
             return None
-        if not (item.recheck or self._must_probe(spec.target_repo)):
+        # A re-opened item with a copy of ours at its path is always asked about: someone else may
+        # have replaced that copy since, and theirs is never overwritten blind.
+        if not (item.recheck or item.written.known() or self._must_probe(spec.target_repo)):
             return None
         if unsafe_path_reason(spec.target_path) is not None:
             return None  # never sent anywhere, not even asked about: the planner refuses it
@@ -243,6 +247,7 @@ class CopyWorker:
             policy=self._options.conflict_policy,
             min_checksum_deploy_size=self._checksum_deploy_threshold(),
             content_in_target=self._dedup.in_target(digest),
+            written=item.written,
         )
         if decision.action is Action.RECORD:
             assert decision.state is not None
@@ -251,6 +256,17 @@ class CopyWorker:
             assert facts is not None
             self._dedup.mark_in_target(digest)
             return Outcome(ItemState.DONE, how="already_present", target=facts.checksums)
+        outcome = await self._send(item, decision, tried)
+        if decision.how and outcome.state is ItemState.DONE:
+            outcome = dataclasses.replace(outcome, how=decision.how)
+        return outcome
+
+    async def _send(self, item: WorkItem, decision: Decision, tried: _Try) -> Outcome:
+        """Put the item's bytes at its target path: linked by checksum when the decision says
+        to try that and it works, streamed otherwise."""
+        spec = item.spec
+        declared = Checksums(sha1=spec.sha1, sha256=spec.sha256)
+        digest = spec.sha256 or spec.sha1
         if decision.action is Action.TRY_CHECKSUM_DEPLOY:
             known = self._dedup.in_target(digest)
             linked = await self._checksum_deploy(item, declared)

@@ -187,6 +187,7 @@ def decide(
     policy: ConflictPolicy,
     min_checksum_deploy_size: int,
     content_in_target: bool = False,
+    written: Checksums | None = None,
 ) -> Decision:
     """Decide the next step for one file.
 
@@ -194,24 +195,33 @@ def decide(
     recorded everything it wrote into); otherwise it is what the target holds at the path.
     ``content_in_target`` is True when this run already stored identical content elsewhere,
     so a checksum deploy will succeed whatever the size.
+    ``written`` holds the checksums of the copy this migration wrote at the path on an earlier run
+    (the item was re-opened because its source changed): a target still holding exactly that is
+    ours to replace (``how`` ``replaced_own_copy``); anything else there is someone else's file.
+    A re-opened item is never taken as already present without a checksum comparison.
     """
     reason = unsafe_path_reason(path)
     if reason is not None:
         return Decision(Action.RECORD, ItemState.FAILED, f"unsafe path refused: {reason}")
+    ours = written.known() if written is not None else {}
+    how = ""
     if target is not None and target.exists:
         agree = checksums_agree(declared, target.checksums)
-        if agree is None and target.size is not None and not declared.known():
+        if agree is None and target.size is not None and not declared.known() and not ours:
             agree = target.size == size
         if agree:
             return Decision(Action.MARK_DONE, ItemState.DONE, how="already_present")
-        differs = "target holds a different file at this path"
-        if policy is ConflictPolicy.REPORT:
-            return Decision(Action.RECORD, ItemState.CONFLICT, differs)
-        if policy is ConflictPolicy.SKIP:
-            return Decision(Action.RECORD, ItemState.SKIPPED, differs)
-        if policy is ConflictPolicy.FAIL:
-            return Decision(Action.RECORD, ItemState.FAILED, differs)
+        if written is not None and ours and checksums_agree(written, target.checksums):
+            how = "replaced_own_copy"
+        else:
+            differs = "target holds a different file at this path"
+            if policy is ConflictPolicy.REPORT:
+                return Decision(Action.RECORD, ItemState.CONFLICT, differs)
+            if policy is ConflictPolicy.SKIP:
+                return Decision(Action.RECORD, ItemState.SKIPPED, differs)
+            if policy is ConflictPolicy.FAIL:
+                return Decision(Action.RECORD, ItemState.FAILED, differs)
     can_link = bool(declared.sha1 or declared.sha256)
     if can_link and (content_in_target or size >= min_checksum_deploy_size):
-        return Decision(Action.TRY_CHECKSUM_DEPLOY)
-    return Decision(Action.STREAM)
+        return Decision(Action.TRY_CHECKSUM_DEPLOY, how=how)
+    return Decision(Action.STREAM, how=how)

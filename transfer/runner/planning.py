@@ -144,6 +144,7 @@ async def plan(settings: Settings, *, bus: EventBus, probe_concurrency: int = 16
                     target=facts,
                     policy=policy,
                     min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
+                    written=item.target,
                 )
             )
             per_repo = summary.actions.setdefault(spec.repo, {})
