@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 import anyio
 from checksum_files import checksum_file_problem, is_checksum_file
@@ -63,6 +64,15 @@ def assert_target_matches_source(sandbox: Sandbox) -> int:
         ), f"{file.repo}/{file.path} differs"
         checked += 1
     return checked
+
+
+def artifact_uploads(sandbox: Sandbox) -> list[str]:
+    """``repo/path`` of the artifact PUTs that carried bytes to the target, in order."""
+    return [
+        unquote(r.path.removeprefix("/artifactory/"))
+        for r in sandbox.artifactory.request_log
+        if r.method == "PUT" and r.bytes_in > 0 and not r.path.startswith("/artifactory/api/")
+    ]
 
 
 def done_count(summary: MigrationSummary) -> int:

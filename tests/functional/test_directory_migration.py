@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import pytest
 from checksum_files import is_checksum_file
-from harness import supervise
+from harness import artifact_uploads, supervise
 
 from transfer.config_load import load_settings
 from transfer.models import ItemState
@@ -44,18 +44,14 @@ class DirectoryCase:
     tree: SampleTree
 
     def write_config(self, workdir: Path) -> tuple[Path, dict[str, str]]:
-        """A CLI config (directory source → the emulator) and the environment it needs.
-
-        ``probe_created_repositories = false``: with the probe, a re-opened file finds the
-        copy an earlier run wrote and takes it for someone else's (a conflict, or "already
-        present" when only sizes can be compared), since the store forgets what it wrote when
-        the source changes; see the branch report."""
+        """A CLI config (directory source → the emulator, default settings) and the
+        environment it needs."""
         e = self.sandbox.endpoints
         config = workdir / "transfer.toml"
         config.write_text(
             f'[source]\ntype = "directory"\nroot = "{self.tree.root}"\n\n'
             f'[target]\nurl = "{e.artifactory_url}"\nuser = "{e.artifactory_user}"\n'
-            f'password = "${{{ARTIFACTORY_PASSWORD_ENV}}}"\nprobe_created_repositories = false\n\n'
+            f'password = "${{{ARTIFACTORY_PASSWORD_ENV}}}"\n\n'
             f'[store]\npath = "{workdir / "state.db"}"\n\n'
             f'[report]\noutput_dir = "{workdir / "report"}"\n\n'
             f'[security]\nsecrets_file = "{workdir / "secrets.json"}"\n'
@@ -83,11 +79,7 @@ class DirectoryCase:
 
     def uploads(self) -> list[str]:
         """Paths of the artifact PUTs that carried bytes, in order."""
-        return [
-            unquote(r.path.removeprefix("/artifactory/"))
-            for r in self.sandbox.artifactory.request_log
-            if r.method == "PUT" and r.bytes_in > 0 and not r.path.startswith("/artifactory/api/")
-        ]
+        return artifact_uploads(self.sandbox)
 
 
 @asynccontextmanager

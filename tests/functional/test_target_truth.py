@@ -7,16 +7,18 @@ never overwritten silently."""
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
-from harness import run_migration, settings_for
+from harness import artifact_uploads, run_migration, settings_for
 
 from transfer.models import ItemState
 from transfer.pipeline.planner import checksum_file_of
-from transfer.runner import report, verify
+from transfer.runner import open_store, report, verify
+from transfer.sandbox.orgdata import BintrayFile
 from transfer.sandbox.serve import Sandbox
 from transfer.settings import Settings
 
@@ -44,6 +46,14 @@ async def _admin(sandbox: Sandbox) -> aiohttp.ClientSession:
     e = sandbox.endpoints
     token = base64.b64encode(f"{e.artifactory_user}:{e.artifactory_password}".encode())
     return aiohttp.ClientSession(headers={"Authorization": f"Basic {token.decode()}"})
+
+
+async def _put_as_someone_else(sandbox: Sandbox, repo: str, path: str) -> None:
+    """Deploy ``someone else's`` at ``repo/path`` of the target, as another tool would."""
+    async with await _admin(sandbox) as http:
+        url = f"{sandbox.endpoints.artifactory_url}/{repo}/{path}"
+        async with http.put(url.replace(" ", "%20"), data=b"someone else's") as response:
+            assert response.status == 201
 
 
 async def test_a_recreated_target_on_the_same_url_is_rechecked(tmp_path: Path) -> None:
@@ -131,13 +141,68 @@ async def test_a_file_put_into_a_created_repository_is_never_overwritten(tmp_pat
         settings = settings_for(sandbox, tmp_path)
         await run_migration(settings, phases=("repositories",))
         theirs = next(f for f in sandbox.org.iter_files() if f.repo == "releases" and f.size)
-        async with await _admin(sandbox) as http:
-            url = f"{sandbox.endpoints.artifactory_url}/{theirs.repo}/{theirs.path}"
-            async with http.put(url.replace(" ", "%20"), data=b"someone else's") as response:
-                assert response.status == 201
+        await _put_as_someone_else(sandbox, theirs.repo, theirs.path)
         summary = await run_migration(settings, phases=("artifacts",))
         assert summary.counts is not None
         assert summary.counts[ItemState.CONFLICT].items == 1
         stored = sandbox.artifactory.item(theirs.repo, theirs.path)
         assert stored is not None
         assert stored.size == len(b"someone else's")
+
+
+def _rewrite_at_source(sandbox: Sandbox, data: bytes) -> BintrayFile:
+    """A released file of the organisation, now with ``data`` as its content (a new upload to
+    Bintray at the same path: new size and checksums)."""
+    file = next(
+        f
+        for f in sandbox.org.iter_files()
+        if f.repo == "releases" and f.size and checksum_file_of(f.path) is None
+    )
+    key = f"rewritten/{file.repo}/{file.path}"
+    sandbox.org.content.add_literal(key, data)
+    file.content_key, file.size = key, len(data)
+    return file
+
+
+async def test_a_file_changed_at_the_source_replaces_the_copy_an_earlier_run_wrote(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)  # default: every path is probed first
+        first = await run_migration(settings, phases=ALL)
+        assert first.counts is not None
+        sent = len(artifact_uploads(sandbox))
+        new = b"the second upload of this file, other bytes and size"
+        changed = _rewrite_at_source(sandbox, new)
+        again = await run_migration(settings, phases=ALL)
+        assert again.counts is not None
+        assert again.counts[ItemState.DONE].items == first.counts[ItemState.DONE].items
+        assert artifact_uploads(sandbox)[sent:] == [f"{changed.repo}/{changed.path}"]
+        stored = sandbox.artifactory.item(changed.repo, changed.path)
+        assert stored is not None
+        assert (stored.size, stored.sha256) == (len(new), hashlib.sha256(new).hexdigest())
+        async with await _admin(sandbox) as http:
+            url = f"{sandbox.endpoints.artifactory_url}/{changed.repo}/{changed.path}"
+            async with http.get(url.replace(" ", "%20")) as response:
+                assert await response.read() == new
+        async with open_store(settings, readonly=True) as store:
+            item = await store.get_item(changed.repo, changed.path)
+        assert item is not None
+        assert (item.state, item.how) == (ItemState.DONE, "replaced_own_copy")
+        assert (await verify(settings)).clean
+
+
+async def test_a_changed_file_whose_copy_someone_else_replaced_is_a_conflict(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        await run_migration(settings, phases=ALL)
+        changed = _rewrite_at_source(sandbox, b"new content at the source")
+        await _put_as_someone_else(sandbox, changed.repo, changed.path)
+        summary = await run_migration(settings, phases=ALL)
+        assert summary.counts is not None
+        assert summary.counts[ItemState.CONFLICT].items == 1
+        stored = sandbox.artifactory.item(changed.repo, changed.path)
+        assert stored is not None
+        assert stored.sha256 == hashlib.sha256(b"someone else's").hexdigest()

@@ -189,7 +189,7 @@ class Outcome:
     ``None`` leaves a column as it was. ``attempts`` sets the count outright; ``add_attempts`` adds
     to it (applied after ``attempts``). ``error`` is the last error, or the reason of a skip.
     ``how`` says how a ``done`` came about: ``streamed``, ``checksum_deploy``, ``already_present``,
-    ``dedup``.
+    ``dedup``, ``replaced_own_copy`` (the source changed: the copy an earlier run wrote replaced).
     """
 
     state: ItemState

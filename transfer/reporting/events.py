@@ -134,7 +134,8 @@ class ItemFinished(Event):
     stop released it unfinished).
 
     ``how`` says how a ``done`` came about: ``streamed``, ``checksum_deploy``, ``dedup`` (linked
-    to a copy this run made) or ``already_present``; it is empty for every other state.
+    to a copy this run made), ``already_present`` or ``replaced_own_copy`` (the source changed
+    since an earlier run, whose copy was replaced); it is empty for every other state.
     ``bytes`` is the file's declared size (what a final state adds to the done bytes; the bytes
     actually sent are counted by :meth:`EventBus.add_bytes`); ``duration`` is in seconds.
     """
