@@ -151,9 +151,10 @@ class CopyWorker:
         self._linked_tries = 0
         self._linked_hits = 0
         # Paths where our own upload reached the target but failed verification (a target
-        # that does not check checksums itself): the retry overwrites them, since what is
-        # there is ours, not a conflicting file someone else put there.
-        self._own_bad_uploads: set[tuple[str, str]] = set()
+        # that does not check checksums itself), with the checksums the target gave for it: the
+        # retry overwrites what is there as ours (like the copy an earlier run wrote, see
+        # WorkItem.written), not as a conflicting file someone else put there.
+        self._own_bad_uploads: dict[tuple[str, str], Checksums] = {}
         # Cleared for the rest of the run when the target's answer lacked the digest it was
         # trusted to report: from then on every file is hashed here.
         self._target_checksums = options.target_checksums
@@ -216,13 +217,23 @@ class CopyWorker:
             http_status=outcome.http_status,
         )
 
-    async def _facts(self, item: WorkItem) -> TargetFacts | None:
+    def _written(self, item: WorkItem) -> Checksums | None:
+        """What this migration wrote at the item's path, that a retry may overwrite as its own:
+        this run's upload that failed verification, else the copy an earlier run wrote (empty
+        when neither); None for an upload of this run of which the target gave no checksums."""
         spec = item.spec
-        if (spec.target_repo, spec.target_path) in self._own_bad_uploads:
-            return None
-        # A re-opened item with a copy of ours at its path is always asked about: someone else may
-        # have replaced that copy since, and theirs is never overwritten blind.
-        if not (item.recheck or item.written.known() or self._must_probe(spec.target_repo)):
+        bad = self._own_bad_uploads.get((spec.target_repo, spec.target_path))
+        if bad is None:
+            return item.written
+        return bad if bad.known() else None
+
+    async def _facts(self, item: WorkItem, written: Checksums | None) -> TargetFacts | None:
+        spec = item.spec
+        if written is None:
+            return None  # ours, from this run, and nothing to compare it by: overwritten
+        # A path with a copy of ours is always asked about: someone else may have replaced that
+        # copy since, and theirs is never overwritten blind.
+        if not (item.recheck or written.known() or self._must_probe(spec.target_repo)):
             return None
         if unsafe_path_reason(spec.target_path) is not None:
             return None  # never sent anywhere, not even asked about: the planner refuses it
@@ -238,7 +249,8 @@ class CopyWorker:
             return await check_checksum_file(self._source, self._target, spec, *described)
         declared = Checksums(sha1=spec.sha1, sha256=spec.sha256)
         digest = spec.sha256 or spec.sha1
-        facts = await self._facts(item)
+        written = self._written(item)
+        facts = await self._facts(item, written)
         decision = decide(
             path=spec.target_path,
             declared=declared,
@@ -247,7 +259,7 @@ class CopyWorker:
             policy=self._options.conflict_policy,
             min_checksum_deploy_size=self._checksum_deploy_threshold(),
             content_in_target=self._dedup.in_target(digest),
-            written=item.written,
+            written=written,
         )
         if decision.action is Action.RECORD:
             assert decision.state is not None
@@ -370,9 +382,9 @@ class CopyWorker:
             verified = _verify(item, declared, hasher, target=stored.checksums)
             self._check_verified(spec.target_path, declared, hasher, verified)
         except IntegrityError:
-            self._own_bad_uploads.add((spec.target_repo, spec.target_path))
+            self._own_bad_uploads[spec.target_repo, spec.target_path] = stored.checksums
             raise
-        self._own_bad_uploads.discard((spec.target_repo, spec.target_path))
+        self._own_bad_uploads.pop((spec.target_repo, spec.target_path), None)
         return Outcome(
             ItemState.DONE, how="streamed", bytes_transferred=hasher.size, target=stored.checksums
         )
