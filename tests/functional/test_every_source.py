@@ -1,8 +1,7 @@
 """The scenarios every source must pass, run over each (``migration_cases.MIGRATION_CASES``):
 a whole migration then ``verify`` clean; a re-run sends nothing; a changed source file is the
-only upload of the next run (with ``target.conflict = "overwrite"``: the target's copy of the
-old file is a different file at that path).  SIGKILLs at random moments:
-``tests/reliability/test_torture.py``.
+only upload of the next run, under default settings (the copy the earlier run wrote is ours to
+replace).  SIGKILLs at random moments: ``tests/reliability/test_torture.py``.
 """
 
 from __future__ import annotations
@@ -46,13 +45,10 @@ async def test_migrate_verify_rerun_and_change(tmp_path: Path, source: str) -> N
         assert len(uploads_to(case.target)) == sent  # no bytes again
         assert case.target.request_log.count(method="PUT") == puts  # and nothing else written
 
-        # The target holds our earlier copy of the changed file, a different file at its path:
-        # by default that is a conflict (never overwritten blind), so this run overwrites.
+        # The target holds the copy the first run wrote of the changed file: ours to replace,
+        # with the default settings (every path probed, conflicts reported).
         repo, path = await case.change_file()
-        overwrite = load_settings(
-            config, environ=env, overrides={"target": {"conflict": "overwrite"}}
-        )
-        third = await _migrate(overwrite)
+        third = await _migrate(settings)
         assert third.counts is not None
         assert third.counts[ItemState.DONE].items == len(case.files)
         fresh = uploads_to(case.target)[sent:]
