@@ -21,7 +21,10 @@ exception.  Every subclass of :class:`TransferError` lives here::
     │   │   └── UnreachableError       retried; DNS, refused, TLS
     │   │       └── TlsVerificationError   not retried: the certificate stays bad
     │   ├── UnusableService            exit 3: not the service we need
+    │   ├── QuotaExceeded              exit 3: the target's storage is full (413/507)
+    │   ├── FileTooLarge               413 for one file: larger than the target accepts
     │   ├── AuthError                  exit 3: 401, credentials refused
+    │   │   └── TokenExpired           exit 3: 401, the access token has expired
     │   ├── PermissionDenied           403
     │   ├── NotFoundError              404
     │   └── ConflictError              409, or a different file already there
@@ -50,11 +53,13 @@ __all__ = [
     "ConfigError",
     "ConfigFieldError",
     "ConflictError",
+    "FileTooLarge",
     "IllegalTransition",
     "IntegrityError",
     "NotFoundError",
     "PermissionDenied",
     "PomRejected",
+    "QuotaExceeded",
     "RateLimited",
     "RemoteError",
     "SizeMismatch",
@@ -63,6 +68,7 @@ __all__ = [
     "StoreError",
     "StoreUnreachable",
     "TlsVerificationError",
+    "TokenExpired",
     "TransferError",
     "TransientError",
     "UnreachableError",
@@ -229,6 +235,24 @@ class AuthError(RemoteError):
     """401: the credentials are wrong. Never retried."""
 
     exit_code = EXIT_SERVICE
+
+
+class TokenExpired(AuthError):
+    """401 saying the access token has expired: every later call fails the same way, so the
+    run stops at once (exit 3) and resumes with a new token. Never retried."""
+
+
+class QuotaExceeded(RemoteError):
+    """The target refuses to store more (Artifactory's storage quota, 413 with a disk-space
+    message, or 507): no file can land until space is freed or the quota grows, so the run
+    stops at once with exit 3 and resumes afterwards. Never retried."""
+
+    exit_code = EXIT_SERVICE
+
+
+class FileTooLarge(RemoteError):
+    """413 for one file: it is larger than the target accepts in one upload. The file fails
+    with this reason; the others go on."""
 
 
 class PermissionDenied(RemoteError):

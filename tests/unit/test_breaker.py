@@ -10,7 +10,9 @@ from transfer.errors import (
     ChecksumMismatch,
     NotFoundError,
     PermissionDenied,
+    QuotaExceeded,
     RateLimited,
+    TokenExpired,
     TransientError,
     UnreachableError,
 )
@@ -82,3 +84,29 @@ def test_threshold_zero_never_trips() -> None:
     for _ in range(100):
         assert not breaker.failure("target", UnreachableError("refused"))
     assert breaker.tripped is None
+
+
+def test_an_expired_token_or_a_full_quota_trips_at_once() -> None:
+    for error, words in (
+        (TokenExpired("401 Token has expired", status=401), "access token has expired"),
+        (QuotaExceeded("413 Datastore disk space", status=413), "quota is exhausted"),
+    ):
+        breaker = CircuitBreaker(10)
+        assert breaker.failure("target", error)
+        assert breaker.tripped is not None
+        assert words in breaker.tripped.message()
+
+
+def test_credentials_refused_after_they_worked_trip_at_once() -> None:
+    breaker = CircuitBreaker(10)
+    assert not breaker.failure("target", AuthError("401", status=401))  # maybe a typo: count
+    breaker.success()
+    assert breaker.failure("target", AuthError("401", status=401))
+    assert breaker.tripped is not None
+    assert "expired or was revoked" in breaker.tripped.message()
+
+
+def test_a_maintenance_window_asking_for_patience_does_not_count() -> None:
+    breaker = CircuitBreaker(1)
+    assert not breaker.failure("target", TransientError("503", status=503, retry_after=30.0))
+    assert breaker.failure("target", TransientError("503", status=503))

@@ -23,11 +23,14 @@ from aiohttp.test_utils import TestServer
 from transfer.errors import (
     AuthError,
     ConflictError,
+    FileTooLarge,
     NotFoundError,
     PermissionDenied,
+    QuotaExceeded,
     RateLimited,
     RemoteError,
     TlsVerificationError,
+    TokenExpired,
     TransferError,
     TransientError,
     UnreachableError,
@@ -695,6 +698,14 @@ def test_parse_retry_after() -> None:
         assert parse_retry_after(junk) is None
 
 
+def test_quota_and_expiry_are_told_apart_by_the_message() -> None:
+    quota = "Datastore disk space is too high: Max limit: 95%, Used: 96%"
+    assert type(error_for_status(413, quota, "https://h/r/f")) is QuotaExceeded
+    assert type(error_for_status(413, "Request Entity Too Large", "https://h/r/f")) is FileTooLarge
+    assert type(error_for_status(401, "Token has expired", "https://h/r/f")) is TokenExpired
+    assert type(error_for_status(401, "Bad credentials", "https://h/r/f")) is AuthError
+
+
 @pytest.mark.parametrize(
     ("status", "cls", "retryable"),
     [
@@ -705,7 +716,8 @@ def test_parse_retry_after() -> None:
         (405, RemoteError, False),
         (408, TransientError, True),
         (409, ConflictError, False),
-        (413, RemoteError, False),
+        (413, FileTooLarge, False),
+        (507, QuotaExceeded, False),
         (425, TransientError, True),
         (429, RateLimited, True),
         (500, TransientError, True),

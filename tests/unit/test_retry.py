@@ -236,3 +236,21 @@ async def test_run_lets_base_exceptions_through() -> None:
     with pytest.raises(Interrupt):
         await retry_everything.run(cancelled, sleep=Recorder())
     assert tries == 1
+
+
+@pytest.mark.anyio
+async def test_run_waits_out_a_server_asking_for_patience_without_spending_tries() -> None:
+    window = [TransientError("503", status=503, retry_after=60.0) for _ in range(5)]
+    call, sleep = Flaky(*window), Recorder()
+    policy = RetryPolicy(max_attempts=2, patience=300.0)
+    assert await policy.run(call, sleep=sleep, rng=random.Random(0)) == "ok"
+    assert sleep.delays == [60.0] * 5  # five waits within patience, no try spent
+
+
+@pytest.mark.anyio
+async def test_run_spends_tries_again_once_patience_is_used_up() -> None:
+    window = [TransientError(f"503 #{n}", status=503, retry_after=60.0) for n in range(1, 6)]
+    call, sleep = Flaky(*window), Recorder()
+    with pytest.raises(TransientError, match="503 #4"):
+        await RetryPolicy(max_attempts=2, patience=120.0).run(call, sleep=sleep)
+    assert call.tries == [1, 2, 3, 4]  # two waits free, then two counted tries

@@ -7,7 +7,9 @@ nothing about the file being copied and everything about the service. After ``th
 failures in a row from one service (no success in between), the breaker *trips*: the caller stops
 the run with exit code 3 and leaves the items pending, and :meth:`Trip.message` says which service
 failed how and what to check. Failures that are about one file (a checksum mismatch, a 404 for
-one download, a path conflict) neither count nor reset the streak.
+one download, a path conflict) neither count nor reset the streak. An expired access token and a
+full storage quota trip it at the first failure: the service said plainly that nothing more will
+go through until someone acts.
 
 Pure bookkeeping, no I/O: callers report each failed try (the retry path's hook) and each
 success.
@@ -23,8 +25,10 @@ from transfer.errors import (
     AuthError,
     NotFoundError,
     PermissionDenied,
+    QuotaExceeded,
     RateLimited,
     RemoteError,
+    TokenExpired,
     TransientError,
     UnreachableError,
     UnusableService,
@@ -42,6 +46,9 @@ _ADVICE = {
     "missing": "check that the repositories exist and that the URL is the right service",
     "unusable": "check that the URL points at the right service",
     "server": "check its health (it answers with server errors)",
+    "quota": "free space or raise the storage quota, then run the same command again to resume",
+    "token": "create a new access token, put it in the configuration and run the same command "
+    "again to resume",
 }
 
 
@@ -51,13 +58,34 @@ class Cause:
 
     text: str
     kind: str
+    at_once: bool = False
+    """Trips on the first failure: the service said plainly that no later call can succeed
+    (an expired token, a full storage quota), so trying ``threshold`` more files is waste."""
 
 
-def systemic_cause(error: BaseException, service: str) -> Cause | None:
+def systemic_cause(error: BaseException, service: str, *, worked: bool = False) -> Cause | None:
     """Why ``error`` (raised by a call to ``service``) is about the service rather than one
-    file, or ``None`` when it may be about the file alone."""
+    file, or ``None`` when it may be about the file alone. ``worked``: calls with the same
+    credentials went through earlier in this run."""
     if isinstance(error, RateLimited) or not isinstance(error, RemoteError):
         return None  # a 429 is the service asking for patience, handled by pacing
+    if isinstance(error, TokenExpired):
+        return Cause("says the access token has expired (HTTP 401)", "token", at_once=True)
+    if isinstance(error, AuthError) and worked:
+        # a HEAD's 401 has no body to say why; credentials that worked an hour ago and are
+        # refused now expired or were revoked, and every later call will be refused too
+        return Cause(
+            "refused credentials it accepted earlier in this run: the access token has "
+            "expired or was revoked (HTTP 401)",
+            "token",
+            at_once=True,
+        )
+    if isinstance(error, QuotaExceeded) and service == "target":
+        return Cause(
+            f"refuses to store more: its quota is exhausted (HTTP {error.status})",
+            "quota",
+            at_once=True,
+        )
     if isinstance(error, UnreachableError):
         return Cause("cannot be reached (connection refused, DNS or TLS)", "unreachable")
     if isinstance(error, AuthError):
@@ -69,6 +97,8 @@ def systemic_cause(error: BaseException, service: str) -> Cause | None:
     if isinstance(error, NotFoundError) and service == "target":
         return Cause("answered 404 Not Found (a missing repository?)", "missing")
     if isinstance(error, TransientError):
+        if error.status == 503 and error.retry_after is not None:
+            return None  # a maintenance window asking for patience, which the retries give
         if error.status >= 500:
             return Cause(f"keeps answering HTTP {error.status}", "server")
         if error.status == 0:
@@ -124,18 +154,19 @@ class CircuitBreaker:
         self._urls = dict(urls or {})
         self._on_trip = on_trip
         self._streaks: dict[str, _Streak] = {}
+        self._worked = False
         self.tripped: Trip | None = None
 
     def failure(self, service: str, error: BaseException) -> bool:
         """Count a failed try of a call to ``service``; True when the breaker is (now) tripped."""
         if self.tripped is not None:
             return True
-        cause = systemic_cause(error, service)
+        cause = systemic_cause(error, service, worked=self._worked)
         if cause is None or self._threshold <= 0:
             return False
         streak = self._streaks.setdefault(service, _Streak())
         streak.count += 1
-        if streak.count < self._threshold:
+        if streak.count < self._threshold and not cause.at_once:
             return False
         self.tripped = Trip(
             service,
@@ -152,9 +183,11 @@ class CircuitBreaker:
     def gave_up(self, service: str, error: BaseException, item: int) -> None:
         """``item`` is recorded failed for ``error`` from ``service``: should the streak it
         belongs to trip the breaker, :attr:`Trip.items` names it to be re-opened."""
-        if self.tripped is None and systemic_cause(error, service) is not None:
+        cause = systemic_cause(error, service, worked=self._worked)
+        if self.tripped is None and cause is not None:
             self._streaks.setdefault(service, _Streak()).items.append(item)
 
     def success(self) -> None:
         """A call went through: every streak starts again."""
         self._streaks.clear()
+        self._worked = True

@@ -25,11 +25,14 @@ from multidict import CIMultiDict
 from transfer.errors import (
     AuthError,
     ConflictError,
+    FileTooLarge,
     NotFoundError,
     PermissionDenied,
+    QuotaExceeded,
     RateLimited,
     RemoteError,
     TlsVerificationError,
+    TokenExpired,
     TransferError,
     TransientError,
     UnreachableError,
@@ -155,6 +158,12 @@ def _phrase(status: int) -> str:
         return "Unknown Status"
 
 
+# Artifactory's quota refusal says "Datastore disk space is too high: Max limit: N%, Used: M%"
+# (its StorageQuotaInfo); other services and proxies say "quota" or "storage ... exceeded".
+_QUOTA_WORDS = re.compile(r"quota|disk space|insufficient storage|storage (?:limit|space)", re.I)
+_EXPIRED_WORDS = re.compile(r"expired", re.I)
+
+
 def error_for_status(
     status: int,
     message: str,
@@ -166,7 +175,10 @@ def error_for_status(
 ) -> RemoteError:
     """The error for an unexpected HTTP ``status`` (``message`` is the server's short text).
 
-    401 → :class:`AuthError`; 403 → :class:`PermissionDenied`, or :class:`RateLimited` when
+    401 → :class:`AuthError` (:class:`TokenExpired` when the message says "expired"); 413 →
+    :class:`QuotaExceeded` when the message speaks of a quota or disk space, else
+    :class:`FileTooLarge`; 507 → :class:`QuotaExceeded`; 403 → :class:`PermissionDenied`, or
+    :class:`RateLimited` when
     ``X-RateLimit-Remaining`` is 0; 404 → :class:`NotFoundError`; 409 → :class:`ConflictError`;
     429 → :class:`RateLimited`; 408/425 and 5xx (but 501/505) → :class:`TransientError`; any
     other status → a non-retryable :class:`RemoteError`.  ``retry_after`` comes from
@@ -180,6 +192,22 @@ def error_for_status(
     retry_after = parse_retry_after(found.get("Retry-After"), now=now)
     kwargs: dict[str, Any] = {"status": status, "url": safe_url, "retry_after": retry_after}
 
+    if status == 401 and _EXPIRED_WORDS.search(message):
+        return TokenExpired(
+            f"{head} — the access token has expired; create a new one, put it in the "
+            "configuration, and run the same command again to resume",
+            **kwargs,
+        )
+    if status == 507 or (status == 413 and _QUOTA_WORDS.search(message)):
+        return QuotaExceeded(
+            f"{head} — the target's storage quota is exhausted; free space or raise the "
+            "quota, then run the same command again to resume",
+            **kwargs,
+        )
+    if status == 413:
+        return FileTooLarge(
+            f"{head} — the file is larger than the target accepts in one upload", **kwargs
+        )
     if status == 401:
         return AuthError(
             f"{head} — the credentials were refused; check the user name and the API key "

@@ -62,6 +62,10 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_retry_after: float = 300.0
     retry_on: Callable[[BaseException], bool] = is_retryable
+    patience: float = 900.0
+    """Seconds of server-requested waits (a retryable error carrying ``Retry-After``: a
+    maintenance window, a 503 while the service restarts) that :meth:`run` waits out without
+    spending tries, so a service asking for minutes gets them; past it, tries count again."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -90,6 +94,16 @@ class RetryPolicy:
             delay = min(delay, self.max_retry_after)
         return delay
 
+    def asked_wait(self, error: BaseException) -> float | None:
+        """The wait a retryable ``error`` asks for with ``Retry-After`` (at most
+        ``max_retry_after``), or ``None`` when it asks for none."""
+        retry_after = getattr(error, "retry_after", None)
+        if not self.retry_on(error) or not isinstance(retry_after, int | float):
+            return None
+        if not math.isfinite(retry_after):
+            return None
+        return min(max(float(retry_after), 0.0), self.max_retry_after)
+
     async def run(
         self,
         attempt: Callable[[int], Awaitable[T]],
@@ -100,18 +114,28 @@ class RetryPolicy:
     ) -> T:
         """Await ``attempt(n)`` for try ``n = 1, 2, ...`` until it returns, and return that.
 
-        A failure that :meth:`delay_for` gives up on is raised as it is (the last try's error);
+        A failure carrying ``Retry-After`` is waited out without spending a try while the waits
+        stay within ``patience``; a failure that :meth:`delay_for` gives up on is raised as it
+        is (the last try's error);
         otherwise ``on_retry`` is told, and the next try starts after the delay.  Only
         :class:`Exception` is caught: a cancellation always goes straight through.
         """
         source = rng if rng is not None else _RNG
-        number = 0
+        number = spent = 0
+        waited = 0.0
         while True:
             number += 1
+            spent += 1
             try:
                 return await attempt(number)
             except Exception as error:
-                delay = self.delay_for(number, error, source)
+                asked = self.asked_wait(error)
+                delay: float | None
+                if asked is not None and waited + asked <= self.patience:
+                    delay, spent = asked, spent - 1  # the server asked: a wait, not a try
+                    waited += asked
+                else:
+                    delay = self.delay_for(spent, error, source)
                 if delay is None:
                     raise
                 if on_retry is not None:

@@ -124,6 +124,13 @@ def _middlewares(state: State, log: RequestLog) -> list[Any]:
 
     @web.middleware
     async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+        read_only = state.options.read_only_retry_after
+        if read_only is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            return error_response(
+                503,
+                "Artifactory is in maintenance: read-only, try again later",
+                headers={"Retry-After": str(read_only)},
+            )
         if limiter is not None:
             wait = limiter.wait()
             if wait > 0:
@@ -238,6 +245,11 @@ class ArtifactoryEmulator:
             description="admin token",
         )
         return record.access_token
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far expires now: the next call with one answers 401
+        "Token has expired" (what a migration meets when its token's lifetime ends mid-run)."""
+        self._state.tokens.expire_all(self._state.clock())
 
     @property
     def storage_dir(self) -> Path:

@@ -19,7 +19,7 @@ from .properties import PropertyError, parse_matrix, validate_property
 from .security import Principal
 from .signed_urls import check_signature
 from .state import BYTES_OUT, State, base, deny, principal_of, state_of
-from .storage import Blob
+from .storage import Blob, PendingBlob
 from .tree import Item, PathConflict, RepoTree, normalize_path
 from .views import created_json, locate, mime_type
 
@@ -219,6 +219,7 @@ async def put(request: web.Request) -> web.StreamResponse:
             state.blobs.discard(pending)
             detail = ", ".join(f"{a} client '{v}' server '{actual[a]}'" for a, v in wrong.items())
             raise ApiError(409, f"Checksum policy rejected the artifact '{key}:{path}': {detail}")
+        _refuse_past_limits(state, pending)
         if state.repos.trees.get(key) is not tree:
             state.blobs.discard(pending)
             raise ApiError(404, f"Repository {key} was deleted during the upload")
@@ -241,6 +242,31 @@ async def put(request: web.Request) -> web.StreamResponse:
     return json_response(
         body, status=201, content_type=ITEM_CREATED, headers={"Location": body["downloadUri"]}
     )
+
+
+def _refuse_past_limits(state: State, pending: PendingBlob) -> None:
+    """413 for an upload past the per-file limit or the storage quota (the body was read, as
+    Artifactory reads it before it knows its size; nothing is stored)."""
+    blob, options = pending.blob, state.options
+    if options.max_file_size is not None and blob.size > options.max_file_size:
+        state.blobs.discard(pending)
+        raise ApiError(
+            413,
+            f"File size {blob.size} bytes exceeds the maximum upload size of "
+            f"{options.max_file_size} bytes",
+        )
+    quota = options.storage_quota_bytes
+    if quota is None or state.blobs.find(sha1=blob.sha1) is not None:
+        return  # the same binary is stored once: linking it costs nothing
+    used = state.blobs.used_bytes()
+    if used + blob.size > quota:
+        state.blobs.discard(pending)
+        raise ApiError(
+            413,
+            f"Datastore disk space is too high: Max limit: 100%, "
+            f"Used: {100 * used // max(quota, 1)}%, Total: {quota} bytes, Used: {used} bytes, "
+            f"Available: {max(quota - used, 0)} bytes",
+        )
 
 
 async def _replay(data: bytes) -> AsyncIterator[bytes]:

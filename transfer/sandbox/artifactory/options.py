@@ -37,6 +37,14 @@ class ArtifactoryOptions:
     login only with ``token_generation_via_api`` on, and ``cdnRedirect`` kept only on a ``plan``
     in :data:`CDN_PLANS` (elsewhere it reads back false), its repositories' downloads answered
     with a redirect to a short-lived signed URL (the CDN's, in the real service).
+
+    Refusals a long migration meets (all may be changed while serving, from a test):
+    ``storage_quota_bytes`` caps the distinct binaries stored; an upload past it is refused with
+    413 and Artifactory's quota message ("Datastore disk space is too high: ..."), a checksum
+    deploy still links what is stored. ``max_file_size`` refuses a larger upload with 413 (JFrog
+    Cloud's per-file limit; the message is a guess). ``read_only_retry_after`` puts the
+    service in a maintenance window: every write answers 503 with ``Retry-After`` of that many
+    seconds, reads go on.
     """
 
     admin_user: str = "admin"
@@ -57,6 +65,9 @@ class ArtifactoryOptions:
     profile: str = "self-hosted"
     plan: str = "enterprise_plus"
     token_generation_via_api: bool = True
+    storage_quota_bytes: int | None = None
+    max_file_size: int | None = None
+    read_only_retry_after: int | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -187,6 +187,10 @@ class BlobStore:
             return None
         return self._final(sha1)
 
+    def used_bytes(self) -> int:
+        """Bytes of the distinct binaries stored (what a storage quota counts)."""
+        return sum(blob.size for blob in self._blobs.values())
+
     def blob_count(self) -> int:
         """How many distinct binaries are stored."""
         return len(self._blobs)

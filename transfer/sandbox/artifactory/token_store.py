@@ -13,7 +13,7 @@ import base64
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["SERVICE_ID", "TokenRecord", "TokenStore"]
@@ -110,6 +110,12 @@ class TokenStore:
     def find(self, token: str) -> TokenRecord | None:
         """The record of a token value (expired ones included)."""
         return self._by_token.get(token)
+
+    def expire_all(self, now: float) -> None:
+        """Every token expires at ``now`` at the latest (a test's "N minutes later")."""
+        for value, record in list(self._by_token.items()):
+            if record.expires_at is None or record.expires_at > now:
+                self._by_token[value] = replace(record, expires_at=now)
 
     def revoke(
         self, *, token: str | None = None, token_id: str | None = None
