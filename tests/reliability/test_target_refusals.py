@@ -6,9 +6,11 @@ that answers 500 end in clear per-item or per-service reasons, never a traceback
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import anyio
 import anyio.lowlevel
 import pytest
@@ -151,3 +153,57 @@ async def test_a_maintenance_window_is_waited_out(tmp_path: Path) -> None:
         refused = sandbox.artifactory.request_log.count(status=503)
         assert refused >= 2
         assert _count(summary, ItemState.DONE) == summary.counts.total.items  # type: ignore[union-attr]
+
+
+async def test_500s_on_the_properties_patch_stop_only_the_properties_phase(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox("tiny", faults="artifactory.metadata:500=1") as sandbox:
+        settings = sandbox_settings(sandbox, tmp_path, workers=2, max_attempts=2)
+        summary = await migrate_once(settings, phases=(*_PHASES, "properties"))
+        # every file landed (its properties ride on the upload); the phase that only PATCHes
+        # stops on the persistent 500s with one line naming them, and resumes once they end
+        assert _count(summary, ItemState.DONE) == summary.counts.total.items  # type: ignore[union-attr]
+        assert summary.tripped is not None
+        assert "keeps answering HTTP 500" in summary.stopped
+        assert "PATCH" in summary.stopped
+        assert "/api/metadata/" in summary.stopped
+        sandbox.faults.disable()
+        again = await migrate_once(settings, phases=("properties",))
+        assert again.tripped is None
+        assert again.side_failures == 0
+        assert any(note.startswith("properties:") and " 0 failed" in note for note in again.notes)
+
+
+async def test_a_target_repository_deleted_mid_run_stops_and_resumes(tmp_path: Path) -> None:
+    async with Sandbox("tiny") as sandbox:
+        settings = sandbox_settings(sandbox, tmp_path, workers=2)
+        await migrate_once(settings, phases=("repositories",))
+        e = sandbox.endpoints
+        login = base64.b64encode(f"{e.artifactory_user}:{e.artifactory_password}".encode())
+        headers = {"Authorization": f"Basic {login.decode()}"}
+        deleted = anyio.Event()
+
+        async def delete_internal() -> None:
+            async with aiohttp.ClientSession(headers=headers) as http:
+                url = f"{e.artifactory_url}/api/repositories/internal"
+                async with http.delete(url) as response:
+                    assert response.status == 200
+            deleted.set()
+
+        async with anyio.create_task_group() as group:
+            summary = await _migrate_and_then(
+                settings, lambda: group.start_soon(delete_internal), phases=("artifacts",)
+            )
+        assert deleted.is_set()
+        rows = store_rows(tmp_path / "state.db")
+        stranded = [r for r in rows if r["target_repo"] == "internal" and r["state"] != "done"]
+        assert stranded  # the repository went before all of its files landed
+        assert _count(summary, ItemState.FAILED) == 0
+        assert summary.tripped is not None
+        assert "Repository internal not found" in summary.stopped
+        assert "check that the repositories exist" in summary.stopped
+        # the next run's repositories phase creates it again, and the files follow
+        again = await migrate_once(settings, phases=_PHASES)
+        assert again.tripped is None
+        assert _count(again, ItemState.DONE) == again.counts.total.items  # type: ignore[union-attr]

@@ -49,7 +49,7 @@ PRESETS: dict[str, str] = {
     "mix": (
         "download:5xx=0.03,429=0.02@1,reset=0.01,reset_mid_body=0.03,truncate=0.02,corrupt=0.02;"
         "deploy:5xx=0.03,429=0.02@1,reset_mid_body=0.02;"
-        "storage:5xx=0.02;api:5xx=0.02,429=0.01@1"
+        "storage:5xx=0.02;metadata:5xx=0.02;api:5xx=0.02,429=0.01@1"
     ),
     "flaky": (
         "*:latency=0.001-0.02,5xx=0.03,reset=0.02;"

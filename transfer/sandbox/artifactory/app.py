@@ -59,8 +59,11 @@ class ItemInfo:
 
 
 def family_of(request: web.Request) -> str:
-    """Fault route family: ``deploy``, ``download``, ``storage`` or ``api``."""
+    """Fault route family: ``deploy``, ``download``, ``metadata`` (setting properties),
+    ``storage`` or ``api``."""
     path = request.path
+    if path.startswith(f"{PREFIX}/api/metadata/") and request.method == "PATCH":
+        return "metadata"
     if path.startswith((f"{PREFIX}/api/storage/", f"{PREFIX}/api/metadata/")):
         return "storage"
     if path.startswith((f"{PREFIX}/api/", "/access/")) or not path.startswith(f"{PREFIX}/"):
