@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +21,7 @@ from typing import Protocol, cast
 
 import anyio
 
-from transfer.checkpoint.base import Outcome, WorkItem
+from transfer.checkpoint.base import ItemSpec, Outcome, WorkItem
 from transfer.errors import ChecksumMismatch, IntegrityError, TransferError
 from transfer.http.breaker import CircuitBreaker
 from transfer.http.error_mapping import is_throttle
@@ -51,6 +51,7 @@ from transfer.pipeline.planner import (
     decide,
     unsafe_path_reason,
 )
+from transfer.pipeline.source_drift import Changed, Gone, may_have_drifted, recheck_source
 from transfer.sources.base import Source
 from transfer.targets.base import Target
 
@@ -118,6 +119,9 @@ class CopyWorker:
 
     Every failed try is reported to the ``breaker`` with the service that failed it (source or
     target); once it has tripped, items in hand go back to ``pending`` instead of ``failed``.
+    A download that fails as if the source changed since listing lists the version again
+    (:mod:`~transfer.pipeline.source_drift`): a file gone ends ``skipped``, a file replaced is
+    handed to ``source_changed`` (the store re-opens it with the new facts).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class CopyWorker:
         observer: CopyObserver,
         must_probe: Callable[[str], bool],
         breaker: CircuitBreaker | None = None,
+        source_changed: Callable[[ItemSpec], Awaitable[None]] | None = None,
         dedup: ContentRegistry | None = None,
         rng: random.Random | None = None,
         sleep: Sleep = anyio.sleep,
@@ -144,6 +149,7 @@ class CopyWorker:
         self._observer = observer
         self._must_probe = must_probe
         self._breaker = breaker or CircuitBreaker(0)
+        self._source_changed = source_changed
         self._dedup = dedup or ContentRegistry()
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -174,6 +180,9 @@ class CopyWorker:
             try:
                 return await self._attempt(item, tried)
             except TransferError as error:
+                drifted = await self._drifted(item, error, tried)
+                if drifted is not None:
+                    return drifted
                 failed = tried.blame(error)
                 if self._breaker.failure(*failed):
                     raise ServiceDown from error
@@ -216,6 +225,22 @@ class CopyWorker:
             duration=self._clock() - started,
             http_status=outcome.http_status,
         )
+
+    async def _drifted(self, item: WorkItem, error: TransferError, tried: _Try) -> Outcome | None:
+        """The outcome when ``error`` came from the source changing since it was listed (the
+        file replaced: re-opened with its new facts; gone: skipped), else None."""
+        if not may_have_drifted(error, from_source=tried.source_error is not None):
+            return None
+        verdict = await recheck_source(self._source, item.spec)
+        if isinstance(verdict, Gone):
+            return Outcome(ItemState.SKIPPED, error=verdict.reason)
+        if isinstance(verdict, Changed) and self._source_changed is not None:
+            await self._source_changed(verdict.spec)
+            return Outcome(
+                ItemState.PENDING,
+                error=f"changed at the source since it was listed ({error}); listed again",
+            )
+        return None
 
     def _written(self, item: WorkItem) -> Checksums | None:
         """What this migration wrote at the item's path, that a retry may overwrite as its own:

@@ -13,6 +13,7 @@ from transfer.checkpoint.base import (
     META_CONFIG_FINGERPRINT,
     CheckpointStore,
     Counts,
+    ItemSpec,
     Outcome,
     WorkItem,
 )
@@ -274,6 +275,12 @@ async def migrate(
     return summary
 
 
+async def _reopen(store: CheckpointStore, spec: ItemSpec) -> None:
+    """A file replaced at the source since it was listed: the store takes its new facts and
+    re-opens it, so the next claim copies the new content."""
+    await store.upsert_items([spec])
+
+
 async def _artifacts(
     settings: Settings,
     source: Source,
@@ -358,6 +365,7 @@ async def _artifacts(
         # a repository this migration created may still hold a file someone else put there
         must_probe=lambda repo: probe_all or repo not in created_repos,
         breaker=breaker,
+        source_changed=lambda spec: _reopen(store, spec),
         rng=random.Random(),
     )
     await run_artifacts(

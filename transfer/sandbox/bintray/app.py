@@ -9,6 +9,7 @@ from aiohttp import web
 
 from transfer.sandbox.bintray import (
     downloads,
+    mutate,
     routes_content,
     routes_eulas,
     routes_files,
@@ -210,6 +211,30 @@ class BintrayEmulator:
     def org(self) -> Organization:
         """The organisation being served (mutations show up in later responses)."""
         return self._state.org
+
+    def replace_file(self, repo: str, path: str, data: bytes) -> None:
+        """Re-upload the file at ``path`` with ``data`` (see :mod:`.mutate`)."""
+        mutate.replace_file(self.org, repo, path, data)
+
+    def delete_file(self, repo: str, path: str) -> None:
+        """Delete one file."""
+        mutate.delete_file(self.org, repo, path)
+
+    def delete_version(self, repo: str, package: str, version: str) -> None:
+        """Delete a version and its files."""
+        mutate.delete_version(self.org, repo, package, version)
+
+    def delete_package(self, repo: str, package: str) -> None:
+        """Delete a package, its versions and files."""
+        mutate.delete_package(self.org, repo, package)
+
+    def rename_repository(self, old: str, new: str) -> None:
+        """Rename a repository: the old name answers 404 from now on."""
+        mutate.rename_repository(self.org, old, new)
+
+    def make_private(self, repo: str) -> None:
+        """Make a repository private."""
+        mutate.make_private(self.org, repo)
 
     @property
     def options(self) -> BintrayOptions:
