@@ -350,8 +350,12 @@ class StoreSettings:
     url: str | None = field(default=None, metadata=_meta("dsn"))
     password: Secret | None = None
     run: str = "default"
+    outage_timeout: float = field(default=300.0, metadata=_meta("duration"))
+    """How long a PostgreSQL store that went away mid-run is waited for (workers pause and
+    reconnect with backoff) before the run stops with exit 3, resumable."""
 
     def __post_init__(self) -> None:
+        _at_least("outage_timeout", self.outage_timeout, 0)
         if self.url is not None:
             parts = urlsplit(self.url)
             if parts.scheme not in _PG_SCHEMES:

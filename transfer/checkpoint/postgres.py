@@ -16,6 +16,13 @@ its own way is in :mod:`transfer.checkpoint.postgres_db`):
 * **outcomes** go through the same batching writer as SQLite: one transaction, one
   ``UPDATE ... FROM unnest(...)`` per batch. A transaction the server aborted only to break a
   deadlock or a serialization conflict is run again, as the :class:`RetryPolicy` decides.
+* **outages**: a connection lost in the middle of a run (the server restarted, fast or
+  immediate, or the connection killed with ``pg_terminate_backend``) pauses the call: it is tried
+  again on a fresh pooled connection with backoff (:data:`_OUTAGE`, the one retry owner's
+  policy), and ``on_outage`` is told once when the pause starts and once when the store is back.
+  A store away longer than ``outage_timeout`` seconds raises :class:`StoreUnreachable` (exit 3;
+  the state is resumable: every write is one transaction, and writing an outcome again is
+  harmless, since a stale one is dropped by the lease check).
 * **named locks** (:meth:`PostgresBackend.exclusive`) are session advisory locks, each held on a
   connection of its own: when the holder's process dies its connection drops and the server
   frees the lock (TCP keepalives, set below, bound how long a vanished machine holds it).
@@ -27,6 +34,7 @@ run must keep their clocks in step (NTP) to well within ``lease_seconds``.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, Unpack
@@ -58,6 +66,25 @@ _CONTENTION = RetryPolicy(
 )
 """How often, and after what pause, a transaction the server aborted only to break a deadlock or
 a serialization conflict is run again (the others have gone through by then)."""
+_LOST = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # a connection used again after it broke
+)
+"""What a server restart or a killed connection looks like from a running call."""
+_OUTAGE = RetryPolicy(
+    max_attempts=1_000_000,  # bounded by outage_timeout, not by tries
+    base_delay=0.1,
+    max_delay=2.0,
+    retry_on=lambda error: isinstance(error, _LOST),
+)
+"""How a call that lost its connection is tried again while the store is away."""
 _KEEPALIVE = {
     "tcp_keepalives_idle": "30",
     "tcp_keepalives_interval": "10",
@@ -105,8 +132,15 @@ class PostgresBackend:
         pool_size: int,
         connect_timeout: float,
         lock_poll: float,
+        outage_timeout: float = 300.0,
+        on_outage: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._where = redact_dsn(dsn)
+        self._outage_timeout = outage_timeout
+        self.on_outage = on_outage
+        self._monotonic = clock
+        self._outage_since: float | None = None
         self._readonly = readonly
         self._schema = schema
         # never shown, whatever a driver message may quote
@@ -208,10 +242,31 @@ class PostgresBackend:
             async with self._pool.acquire() as conn:
                 return await func(conn, *args)
 
-        try:
+        async def contended(_: int) -> T:
             return await _CONTENTION.run(attempt)
-        except _DRIVER_ERRORS as exc:
-            raise self._error(exc) from None
+
+        return await self._call_lost(contended)
+
+    def _lost(self, attempt: int, delay: float, error: Exception) -> None:
+        """A call lost its connection: pause (told once), or give up past the timeout."""
+        now = self._monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._tell(
+                f"lost the connection to the PostgreSQL store {self._where} "
+                f"({self._scrub(str(error) or type(error).__name__)}); pausing and reconnecting "
+                f"for up to {self._outage_timeout:.0f} s (store.outage_timeout)"
+            )
+        elif now - self._outage_since > self._outage_timeout:
+            raise StoreUnreachable(
+                f"the PostgreSQL store {self._where} has been unreachable for more than "
+                f"{self._outage_timeout:.0f} s (store.outage_timeout): the run stops here and "
+                "resumes when the same command is run again once the store is back"
+            ) from error
+
+    def _tell(self, line: str) -> None:
+        if self.on_outage is not None:
+            self.on_outage(line)
 
     async def fetch(self, statement: str, *args: Any) -> list[Sequence[Any]]:
         """The rows ``statement`` returns."""
@@ -250,25 +305,46 @@ class PostgresBackend:
         also when the process is killed.
         """
         key = db.advisory_key("transfer:lock", self._lock_scope, run, name)
+        conn: Any = None
+
+        async def try_lock(_: int) -> bool:
+            nonlocal conn
+            if conn is None or conn.is_closed():
+                conn = await asyncpg.connect(**self._connect_args)
+            try:
+                return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            except BaseException:
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await conn.close(timeout=5)
+                conn = None
+                raise
+
         try:
-            conn = await asyncpg.connect(**self._connect_args)
-        except _DRIVER_ERRORS as exc:
-            raise self._error(exc) from None
-        try:
-            # the holder is another process: there is no event to wait on, only the server
-            while not (held := await self._try_lock(conn, key)) and wait:  # noqa: ASYNC110
+            # the holder is another process: there is no event to wait on, only the server.
+            # A server restart while waiting reconnects; one while holding frees the lock
+            # server-side (what the locks guard is safe to do twice: see coordination).
+            while not (held := await self._call_lost(try_lock)) and wait:  # noqa: ASYNC110
                 await anyio.sleep(self._lock_poll)
             yield held
         finally:
-            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                # closing the session frees the lock; no explicit unlock round trip needed
-                await conn.close(timeout=5)
+            if conn is not None:
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    # closing the session frees the lock; no explicit unlock round trip needed
+                    await conn.close(timeout=5)
 
-    async def _try_lock(self, conn: Any, key: int) -> bool:
+    async def _call_lost(self, attempt: Callable[[int], Awaitable[T]]) -> T:
+        """``attempt`` tried again while the store is away (see ``outage_timeout``)."""
         try:
-            return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            result = await _OUTAGE.run(attempt, on_retry=self._lost)
+        except StoreError:
+            raise
         except _DRIVER_ERRORS as exc:
             raise self._error(exc) from None
+        if self._outage_since is not None:
+            away = self._monotonic() - self._outage_since
+            self._outage_since = None
+            self._tell(f"the PostgreSQL store {self._where} is back after {away:.0f} s; going on")
+        return result
 
 
 async def _fetch(conn: Any, statement: str, args: Sequence[Any]) -> Any:
@@ -285,7 +361,9 @@ class PostgresStore(SqlStore):
     ``schema`` puts the tables in that PostgreSQL schema (created when absent) instead of the
     connection's ``search_path``. ``pool_size`` bounds the connections this store object opens,
     plus one per held :meth:`exclusive` lock; ``lock_poll`` is how often a waiting
-    :meth:`exclusive` asks again. The other options (run, readonly, clock, writer batching) are
+    :meth:`exclusive` asks again; ``outage_timeout`` how long a lost server is waited for, and
+    ``on_outage`` hears one line when that wait starts and one when it ends. The other options
+    (run, readonly, clock, writer batching) are
     :class:`~transfer.checkpoint.store.SqlStore`'s.
     """
 
@@ -298,6 +376,8 @@ class PostgresStore(SqlStore):
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         lock_poll: float = 0.25,
+        outage_timeout: float = 300.0,
+        on_outage: Callable[[str], None] | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
         self._pg = PostgresBackend(
@@ -308,6 +388,8 @@ class PostgresStore(SqlStore):
             pool_size=pool_size,
             connect_timeout=connect_timeout,
             lock_poll=lock_poll,
+            outage_timeout=outage_timeout,
+            on_outage=on_outage,
         )
         super().__init__(self._pg, **options)
 

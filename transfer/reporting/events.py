@@ -40,6 +40,7 @@ __all__ = [
     "ProgressSnapshot",
     "Retrying",
     "RunStarted",
+    "StoreOutage",
     "Subscriber",
     "ThrottleChanged",
     "Totals",
@@ -159,6 +160,14 @@ class Retrying(Event):
     delay: float
     reason: str
     path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutage(Event):
+    """The checkpoint store went away mid-run (workers pause and reconnect), or came back."""
+
+    kind: ClassVar[str] = "store_outage"
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

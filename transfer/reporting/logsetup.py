@@ -34,7 +34,7 @@ import structlog
 from transfer.errors import ConfigError
 from transfer.localfiles import check_regular_file
 from transfer.redaction import REDACTED, REGISTRY, Secret, SecretRegistry, register_secret
-from transfer.reporting.events import Event, ItemFinished, Subscriber
+from transfer.reporting.events import Event, ItemFinished, StoreOutage, Subscriber
 
 __all__ = [
     "EVENTS_LOGGER",
@@ -248,14 +248,17 @@ def event_logger(logger: Any | None = None) -> Subscriber:
     """An :class:`~transfer.reporting.events.EventBus` subscriber that logs each event as one
     structured line named after its kind (``item_finished``), under :data:`EVENTS_LOGGER`.
 
-    Failed items are warnings; everything else is info. The console filters these lines out
+    Failed items and store outages are warnings (shown on the console); everything else is
+    info. The console filters these lines out
     below warning level, so with ``--log-json`` they land in the JSON file only.
     """
     log = logger if logger is not None else structlog.get_logger(EVENTS_LOGGER)
     gate = logging.getLogger(EVENTS_LOGGER)
 
     def write(event: Event) -> None:
-        failed = isinstance(event, ItemFinished) and event.state == "failed"
+        failed = isinstance(event, StoreOutage) or (
+            isinstance(event, ItemFinished) and event.state == "failed"
+        )
         if not gate.isEnabledFor(logging.WARNING if failed else logging.INFO):
             return  # a line per file costs ~0.1 ms to build: skip it when nobody keeps it
         fields = event.as_dict()

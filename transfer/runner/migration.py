@@ -57,6 +57,7 @@ from transfer.reporting.events import (
     PhaseStarted,
     Retrying,
     RunStarted,
+    StoreOutage,
     ThrottleChanged,
     Totals,
 )
@@ -185,7 +186,12 @@ async def migrate(
         urls={"source": settings.source.download_url, "target": settings.target.url},
         on_trip=lambda trip: stop.request(trip.message()),
     )
-    async with _opened(settings) as (source, target, store):
+
+    def outage(line: str) -> None:
+        bus.emit(StoreOutage(message=line))
+        summary.notes.append(line)
+
+    async with _opened(settings, on_outage=outage) as (source, target, store):
         info = await target.check_access()
         summary.notes.append(f"target: {info.product} {info.version}")
         fingerprint = settings.fingerprint()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from transfer.checkpoint.base import (
@@ -96,8 +96,14 @@ def open_target(settings: Settings) -> Target:
     )
 
 
-def open_store(settings: Settings, *, readonly: bool = False) -> CheckpointStore:
-    """The configured checkpoint store (not yet opened: use ``async with``)."""
+def open_store(
+    settings: Settings,
+    *,
+    readonly: bool = False,
+    on_outage: Callable[[str], None] | None = None,
+) -> CheckpointStore:
+    """The configured checkpoint store (not yet opened: use ``async with``); ``on_outage``
+    hears when a PostgreSQL store goes away mid-run and when it is back (one line each)."""
     s = settings.store
     if s.backend == "postgres" and s.url is not None:
         try:
@@ -106,7 +112,14 @@ def open_store(settings: Settings, *, readonly: bool = False) -> CheckpointStore
             raise ConfigError(
                 "store.url needs the PostgreSQL driver: pip install 'transfer[postgres]'"
             ) from None
-        return PostgresStore(s.url, run=s.run, password=s.password, readonly=readonly)
+        return PostgresStore(
+            s.url,
+            run=s.run,
+            password=s.password,
+            readonly=readonly,
+            outage_timeout=s.outage_timeout,
+            on_outage=on_outage,
+        )
     if readonly:
         if not s.path.exists():
             raise ConfigError(f"no migration state at {s.path}: run `transfer migrate` first")
@@ -147,9 +160,11 @@ async def reap_dead_workers(store: CheckpointStore) -> int:
 
 
 @asynccontextmanager
-async def _opened(settings: Settings) -> AsyncIterator[tuple[Source, Target, CheckpointStore]]:
+async def _opened(
+    settings: Settings, *, on_outage: Callable[[str], None] | None = None
+) -> AsyncIterator[tuple[Source, Target, CheckpointStore]]:
     async with (
-        open_store(settings) as store,
+        open_store(settings, on_outage=on_outage) as store,
         open_source(settings) as source,
         open_target(settings) as target,
     ):

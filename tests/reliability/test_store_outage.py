@@ -1,0 +1,86 @@
+"""The store fails under a running migration (issue 15): PostgreSQL restarted (fast and immediate
+shutdown) in the middle of a three-worker run. The workers pause with one clear line, reconnect
+with backoff and go on; nothing is lost or done twice. (A store that stays away past
+``store.outage_timeout`` stops the run with exit 3: tests/unit/test_postgres_outage_wait.py.)
+Each test starts a PostgreSQL server of its own (tests/reliability/postgres_control.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+import pytest
+from postgres_control import own_postgres
+from reliability_kit import migrate_once, sandbox_settings
+
+from transfer.models import ItemState
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus, ItemFinished
+from transfer.runner import MigrationSummary, migrate
+from transfer.sandbox.serve import Sandbox
+from transfer.settings import Settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+def _on_postgres(settings: Settings, dsn: str) -> Settings:
+    return replace(settings, store=replace(settings.store, url=dsn, run="outage"))
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+async def test_postgres_restarted_mid_run_pauses_and_goes_on(tmp_path: Path, mode: str) -> None:
+    with own_postgres() as server:
+        async with Sandbox("tiny", faults="download:latency=0.05") as sandbox:
+            settings = _on_postgres(sandbox_settings(sandbox, tmp_path, workers=2), server.dsn)
+            await migrate_once(settings, phases=("repositories",))
+            finished = anyio.Event()
+            done = 0
+
+            def count(event: ItemFinished) -> None:
+                nonlocal done
+                done += event.state is ItemState.DONE
+                if done == 5:
+                    finished.set()
+
+            async def restart() -> None:
+                await finished.wait()
+                await anyio.to_thread.run_sync(server.stop, mode)
+                await anyio.sleep(1)
+                await anyio.to_thread.run_sync(server.start)
+
+            results: list[MigrationSummary] = []
+
+            async def worker(number: int) -> None:
+                # three processes would each write their own report: so do these three
+                report = replace(settings.report, output_dir=tmp_path / f"report-{number}")
+                bus = EventBus()
+                bus.subscribe(count, ItemFinished)
+                mine = replace(settings, report=report)
+                results.append(
+                    await migrate(mine, bus=bus, stop=StopControl(), phases=("artifacts",))
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(restart)
+                for number in range(3):
+                    group.start_soon(worker, number)
+
+            assert len(results) == 3
+            for summary in results:
+                assert summary.tripped is None
+                assert not summary.stopped
+            told = [note for r in results for note in r.notes if "PostgreSQL store" in note]
+            paused = [n for n in told if n.startswith("lost the connection")]
+            back = [n for n in told if " is back after " in n]
+            assert 1 <= len(paused) <= 3  # one line per worker that met the outage
+            assert len(back) == len(paused)
+            assert "pausing and reconnecting" in paused[0]
+            # nothing lost, nothing done twice: every file done once, each uploaded once
+            counts = results[-1].counts
+            assert counts is not None
+            assert counts[ItemState.DONE].items == counts.total.items
+            log = sandbox.artifactory.request_log
+            uploads = Counter(r.path for r in log if r.method == "PUT" and r.status == 201)
+            assert max(uploads.values()) == 1, uploads.most_common(3)

@@ -1,0 +1,40 @@
+"""How the PostgreSQL store waits out a lost server (no server needed: the decision alone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from transfer.checkpoint.postgres import PostgresBackend
+from transfer.errors import StoreUnreachable
+
+
+def _backend(now: list[float], told: list[str]) -> PostgresBackend:
+    return PostgresBackend(
+        "postgresql://migrator@db.example.com/transfer",
+        password=None,
+        readonly=False,
+        schema=None,
+        pool_size=2,
+        connect_timeout=1.0,
+        lock_poll=0.1,
+        outage_timeout=60.0,
+        on_outage=told.append,
+        clock=lambda: now[0],
+    )
+
+
+def test_a_lost_server_is_told_once_and_waited_for_until_the_timeout() -> None:
+    now, told = [100.0], []
+    backend = _backend(now, told)
+    lost = ConnectionRefusedError(111, "Connect call failed")
+    backend._lost(1, 0.1, lost)
+    now[0] = 150.0
+    backend._lost(2, 0.2, lost)  # still within store.outage_timeout: keep waiting
+    assert len(told) == 1
+    assert told[0].startswith("lost the connection to the PostgreSQL store")
+    assert "db.example.com" in told[0]
+    assert "up to 60 s (store.outage_timeout)" in told[0]
+    now[0] = 161.0
+    with pytest.raises(StoreUnreachable, match=r"store.outage_timeout\): the run stops") as gone:
+        backend._lost(3, 0.4, lost)
+    assert gone.value.exit_code == 3
