@@ -80,6 +80,7 @@ async def _postgres_opener(tmp_path: Path, clock: FakeClock) -> AsyncIterator[St
 
     def open_store(*, run: str = "default", **options: Any) -> CheckpointStore:
         options.setdefault("clock", clock)
+        options.setdefault("lease_clock", clock)  # leases too: the server's clock cannot be driven
         return PostgresStore(dsn, run=run, schema=schema, **options)
 
     try:

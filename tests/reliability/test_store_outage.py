@@ -6,6 +6,7 @@ Each test starts a PostgreSQL server of its own (tests/reliability/postgres_cont
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -84,3 +85,38 @@ async def test_postgres_restarted_mid_run_pauses_and_goes_on(tmp_path: Path, mod
             log = sandbox.artifactory.request_log
             uploads = Counter(r.path for r in log if r.method == "PUT" and r.status == 201)
             assert max(uploads.values()) == 1, uploads.most_common(3)
+
+
+async def test_a_worker_with_a_skewed_clock_cannot_steal_or_lose_live_leases() -> None:
+    """Leases are stamped by the database's clock: a worker ten minutes ahead does not find
+    the others' fresh leases expired, and one ten minutes behind does not stamp leases that
+    are expired the moment they are written."""
+    from transfer.checkpoint.base import ItemSpec
+    from transfer.checkpoint.postgres import PostgresStore
+
+    with own_postgres() as server:
+        ahead = PostgresStore(server.dsn, run="skew", clock=lambda: time.time() + 600)
+        behind = PostgresStore(server.dsn, run="skew", clock=lambda: time.time() - 600)
+        honest = PostgresStore(server.dsn, run="skew")
+        async with honest, ahead, behind:
+            await honest.upsert_items(
+                [
+                    ItemSpec(
+                        repo="r",
+                        package="p",
+                        version="1",
+                        path=f"f{n}",
+                        size=1,
+                        sha1=f"{n:040x}",
+                        target_repo="r",
+                        target_path=f"f{n}",
+                    )
+                    for n in range(6)
+                ]
+            )
+            mine = {w.id for w in await honest.claim_batch("honest", 2, lease_seconds=60)}
+            late = {w.id for w in await behind.claim_batch("behind", 2, lease_seconds=60)}
+            taken = {w.id for w in await ahead.claim_batch("ahead", 10, lease_seconds=60)}
+            assert len(mine) == len(late) == len(taken) == 2
+            assert taken.isdisjoint(mine | late)  # nothing live was stolen
+            assert await ahead.renew_leases("ahead", 60) == 2

@@ -27,8 +27,9 @@ its own way is in :mod:`transfer.checkpoint.postgres_db`):
   connection of its own: when the holder's process dies its connection drops and the server
   frees the lock (TCP keepalives, set below, bound how long a vanished machine holds it).
 
-Times (leases, heartbeats) come from each worker's own clock, as with SQLite: machines sharing a
-run must keep their clocks in step (NTP) to well within ``lease_seconds``.
+Leases are stamped and compared by the database's clock (``clock_timestamp()``), never a
+worker's: a machine whose clock is minutes off can neither steal live leases nor hold expired
+ones. Other times (heartbeats, outcome times) come from each worker's own clock.
 """
 
 from __future__ import annotations
@@ -362,7 +363,8 @@ class PostgresStore(SqlStore):
     connection's ``search_path``. ``pool_size`` bounds the connections this store object opens,
     plus one per held :meth:`exclusive` lock; ``lock_poll`` is how often a waiting
     :meth:`exclusive` asks again; ``outage_timeout`` how long a lost server is waited for, and
-    ``on_outage`` hears one line when that wait starts and one when it ends. The other options
+    ``on_outage`` hears one line when that wait starts and one when it ends; ``lease_clock``
+    replaces the database's clock for leases (tests only). The other options
     (run, readonly, clock, writer batching) are
     :class:`~transfer.checkpoint.store.SqlStore`'s.
     """
@@ -378,8 +380,10 @@ class PostgresStore(SqlStore):
         lock_poll: float = 0.25,
         outage_timeout: float = 300.0,
         on_outage: Callable[[str], None] | None = None,
+        lease_clock: Callable[[], float] | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
+        self._lease_clock = lease_clock
         self._pg = PostgresBackend(
             dsn,
             password=password,
@@ -397,3 +401,11 @@ class PostgresStore(SqlStore):
     def where(self) -> str:
         """The server and database, as error messages show them (no password)."""
         return self._pg.where
+
+    async def _lease_now(self) -> float:
+        """The database server's clock, which every worker of the run shares (``lease_clock``
+        instead when given: the contract tests drive leases with a fake clock)."""
+        if self._lease_clock is not None:
+            return self._lease_clock()
+        rows = await self._pg.fetch("SELECT extract(epoch FROM clock_timestamp())::float8")
+        return float(rows[0][0])

@@ -248,13 +248,19 @@ class SqlStore:
             return []
         await self._ready(write=True)
         return await self._backend.claim_batch(
-            self._run_id, owner, limit, lease_seconds, self._clock()
+            self._run_id, owner, limit, lease_seconds, await self._lease_now()
         )
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> int:
         """Extend ``owner``'s leases; returns how many."""
-        now = self._clock()
+        now = await self._lease_now()
         return await self._execute(sql.RENEW_LEASES, now + lease_seconds, now, self._run_id, owner)
+
+    async def _lease_now(self) -> float:
+        """The time leases are stamped and compared with: this process's clock, unless the
+        backend has one every worker shares (PostgreSQL's, so skewed machines cannot steal
+        live leases)."""
+        return self._clock()
 
     async def release(self, owner: str) -> int:
         """Put ``owner``'s in-flight items back to pending; returns how many."""
