@@ -90,7 +90,7 @@ async def test_full_disk_under_the_store_stops_cleanly_and_resumes(
 async def test_store_hitting_max_page_count_stops_cleanly_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def capped(settings: Settings, *, readonly: bool = False) -> SqliteStore:
+    def capped(settings: Settings, *, readonly: bool = False, **_: object) -> SqliteStore:
         # A store that may not grow beyond 40 pages of 4 KiB: the "disk" fills mid-run.
         return SqliteStore(settings.store.path, pragmas={"max_page_count": 40})
 

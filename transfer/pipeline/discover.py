@@ -35,6 +35,7 @@ from transfer.migrate.links import link_entry
 from transfer.migrate.unmigratable import record_unmigratable
 from transfer.models import SourceFile
 from transfer.pipeline.planner import claim_phase, map_repo_key
+from transfer.pipeline.source_drift import not_there
 from transfer.sources.base import Source, SourcePackage, SourceRepository, SourceVersion
 
 __all__ = [
@@ -227,7 +228,14 @@ async def discover(
                 if await store.is_discovered(scope):
                     result.versions_skipped += 1
                     return
-                files, version_info = await read_version(repo, package, version)
+                try:
+                    files, version_info = await read_version(repo, package, version)
+                except Exception as error:
+                    if not_there(error) is None:
+                        raise
+                    # deleted at the source since its package was listed: nothing to list
+                    # (files listed by an earlier pass end skipped when their copy finds them gone)
+                    files, version_info = [], None
                 mapped: Sequence[Mapping[str, Sequence[str]] | None] = [None] * len(files)
                 if properties is not None and files and version_info is not None:
                     mapped = await properties(repo, package, version_info, files)
@@ -255,7 +263,12 @@ async def discover(
                 if await store.is_discovered(scope):
                     result.packages_skipped += 1
                     return
-                package = await source.get_package(repo.name, name)
+                try:
+                    package = await source.get_package(repo.name, name)
+                except Exception as error:
+                    if not_there(error) is None:
+                        raise
+                    return  # deleted at the source since the repository was listed
                 if package.linked:
                     entry = link_entry(
                         package,
@@ -283,9 +296,14 @@ async def discover(
         out: MemoryObjectSendStream[_Listed], repo: SourceRepository, target_repo: str
     ) -> None:
         async with out, anyio.create_task_group() as group:
-            async for name in source.iter_packages(repo.name):
-                await package_slots.acquire()
-                group.start_soon(one_package, out.clone(), repo, target_repo, name)
+            try:
+                async for name in source.iter_packages(repo.name):
+                    await package_slots.acquire()
+                    group.start_soon(one_package, out.clone(), repo, target_repo, name)
+            except Exception as error:
+                if not_there(error) is None:
+                    raise
+                # renamed, deleted or hidden at the source since the listing of repositories
 
     send, receive = anyio.create_memory_object_stream[_Listed](width)
     writer = _Writer(store, result, report, batch_items)

@@ -22,7 +22,14 @@ from transfer.checkpoint.base import ItemSpec
 from transfer.errors import IntegrityError, NotFoundError, PermissionDenied, TransferError
 from transfer.sources.base import Source
 
-__all__ = ["GONE_FROM_SOURCE", "Changed", "Gone", "may_have_drifted", "recheck_source"]
+__all__ = [
+    "GONE_FROM_SOURCE",
+    "Changed",
+    "Gone",
+    "may_have_drifted",
+    "not_there",
+    "recheck_source",
+]
 
 GONE_FROM_SOURCE = "gone from the source"
 """How every reason of an item skipped because its file no longer exists at the source starts."""
@@ -50,15 +57,31 @@ def may_have_drifted(error: TransferError, *, from_source: bool) -> bool:
     return from_source and isinstance(error, NotFoundError | PermissionDenied)
 
 
+def not_there(error: BaseException) -> NotFoundError | PermissionDenied | None:
+    """The 404 or 403 that ``error`` is or holds (a source may list in parallel, raising an
+    exception group), else None."""
+    if isinstance(error, NotFoundError | PermissionDenied):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = not_there(inner)
+            if found is not None:
+                return found
+    return None
+
+
 async def recheck_source(source: Source, spec: ItemSpec) -> Changed | Gone | None:
     """List ``spec``'s version again and say what became of its file (see the module doc)."""
     where = f"{spec.repo}/{spec.package}/{spec.version}"
     try:
         files = await source.list_version_files(spec.repo, spec.package, spec.version)
-    except (NotFoundError, PermissionDenied) as error:
+    except Exception as error:
+        refused = not_there(error)
+        if refused is None:
+            raise
         return Gone(
             f"{GONE_FROM_SOURCE}: version {where} cannot be listed any more "
-            f"(deleted, renamed or made private; HTTP {error.status})"
+            f"(deleted, renamed or made private; HTTP {refused.status})"
         )
     now = next((f for f in files if f.path == spec.path), None)
     if now is None:
