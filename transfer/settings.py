@@ -270,28 +270,35 @@ class TargetSettings:
 class TransferSettings:
     """How hard to push: concurrency, chunking, leases, retries and stop limits.
 
+    ``workers`` is the ceiling of copies in flight, not a number to tune: a run starts with 8
+    and adapts below the ceiling by itself, more while copies of small files take no longer
+    than round trips (a distant service: 100 ms per call makes each copy wait on three), fewer
+    when a service answers 429/503. The default ceiling, 128, is what 600 small files/s need
+    at about 200 ms per copy; lower it to cap memory or the load on the services.
+
     Memory budget (STYLE #4). Bytes stream from the download into the upload, so what is held
     in memory is bounded by::
 
-        in-flight bytes ≈ workers × (chunk_size × 2 + read-ahead + socket buffers)
-                          + queue_size × item record size
+        in-flight bytes ≈ copies in flight × (chunk_size × 2 + read-ahead + socket buffers)
+                          + queue_size × item record size,   copies in flight ≤ workers
 
-    Each worker holds about two pieces of at most ``chunk_size``: one being hashed and sent,
+    Each copy holds about two pieces of at most ``chunk_size``: one being hashed and sent,
     one the upload has not yet written out. The read-ahead is what aiohttp keeps unread before
     it pauses the download socket: twice its ``read_bufsize`` of 1 MiB
     (:data:`transfer.http.client.STREAM_READ_BUFFER`). Socket buffers are the kernel's receive
-    buffer of the download and send buffer of the upload, estimated at 256 KiB per worker
+    buffer of the download and send buffer of the upload, estimated at 256 KiB per copy
     (Linux autotuning can grow them on fast, distant links). A queued work item (a file
-    record, not its bytes) is about 1 KiB. With the defaults (8 workers, 1 MiB chunks, queue
-    of 16)::
+    record, not its bytes) is about 1 KiB. A small file holds no more than its own size, so
+    the bound is reached only when every copy in flight is a large file. At the ceiling with
+    the defaults (128 workers, 1 MiB chunks, queue of 256)::
 
-        8 × (2 × 1 MiB + 2 MiB + 256 KiB) + 16 × 1 KiB = 34,832 KiB ≈ 34 MiB
+        128 × (2 × 1 MiB + 2 MiB + 256 KiB) + 256 × 1 KiB = 557,312 KiB ≈ 544 MiB
 
-    :meth:`memory_estimate` computes the same formula. ``queue_size = 0`` means twice
-    ``workers``.
+    :meth:`memory_estimate` computes the same formula at the ceiling. ``queue_size = 0`` means
+    twice ``workers``.
     """
 
-    workers: int = 8
+    workers: int = 128
     queue_size: int = 0
     chunk_size: int = field(default=1 * MiB, metadata=_meta("size"))
     claim_batch: int = 64

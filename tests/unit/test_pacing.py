@@ -1,4 +1,6 @@
-"""AdaptiveLimiter (AIMD concurrency) and RateLimitInfo, with a fake clock and no sleeping."""
+"""AdaptiveLimiter (AIMD concurrency) and RateLimitInfo, and the engine's limit of copies in
+flight (``copy_limiter``) with which copies measure round trips: decisions only, with a fake
+clock, no sockets and no sleeping."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from transfer.checkpoint.base import Outcome
 from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
+from transfer.models import ItemState
+from transfer.pipeline.engine import COPIES_START, copy_limiter, round_trip_sample
 
 pytestmark = pytest.mark.anyio
 
@@ -255,3 +260,99 @@ def test_a_quota_that_stays_put_is_not_a_throttle() -> None:
     limiter.on_quota(RateLimitInfo(limit=None, remaining=None))
     assert limiter.limit == 32
     assert limiter.throttles == 0
+
+
+# --------------------------------------------------------------- copies in flight
+
+
+def streamed(size: int, attempts: int = 1) -> Outcome:
+    return Outcome(ItemState.DONE, how="streamed", bytes_transferred=size, add_attempts=attempts)
+
+
+def test_starts_at_the_old_default_below_the_ceiling() -> None:
+    wide = copy_limiter(128)
+    assert (wide.limit, wide.max_limit) == (COPIES_START, 128)
+    narrow = copy_limiter(3)
+    assert (narrow.limit, narrow.max_limit) == (3, 3)
+
+
+def test_grows_while_copies_take_only_their_round_trips_up_to_the_ceiling() -> None:
+    limiter = copy_limiter(64)
+    for _ in range(4 * 100):  # 100 ms per call, three calls per file
+        limiter.on_success(0.3)
+    assert limiter.limit == 64
+
+
+def test_stops_growing_once_copies_queue() -> None:
+    limiter = copy_limiter(128)
+    for _ in range(40):
+        limiter.on_success(0.3)
+    reached = limiter.limit
+    assert reached == COPIES_START + 10
+    for _ in range(200):  # copies now take 3x their round trips: waiting somewhere
+        limiter.on_success(0.9)
+    assert limiter.limit <= reached + 3  # the smoothed time crosses 2x within a few samples
+    stuck = limiter.limit
+    for _ in range(200):
+        limiter.on_success(0.9)
+    assert limiter.limit == stuck
+
+
+def test_copies_without_a_time_still_grow_the_limit() -> None:
+    limiter = copy_limiter(16)
+    for _ in range(4 * 8):  # checksum deploys, large files: successes without a sample
+        limiter.on_success(None)
+    assert limiter.limit == 16
+
+
+def test_push_back_halves_once_per_burst() -> None:
+    clock = FakeClock()
+    limiter = copy_limiter(128, clock=clock)
+    for _ in range(4 * 56):
+        limiter.on_success(0.3)
+    assert limiter.limit == 64
+    for _ in range(30):  # every copy in flight met the same 429
+        limiter.on_throttle()
+    assert (limiter.limit, limiter.throttles) == (32, 1)
+    clock.now += 1.5
+    limiter.on_throttle()  # still pushed back a second later
+    assert (limiter.limit, limiter.throttles) == (16, 2)
+
+
+def test_only_small_first_try_streams_measure_round_trips() -> None:
+    assert round_trip_sample(streamed(4096), 0.25) == 0.25
+    assert round_trip_sample(streamed(1024 * 1024), 0.25) == 0.25
+    assert round_trip_sample(streamed(64 * 1024 * 1024), 9.0) is None  # bandwidth
+    assert round_trip_sample(streamed(4096, attempts=3), 5.0) is None  # backoff
+    deploy = Outcome(ItemState.DONE, how="checksum_deploy", bytes_transferred=0, add_attempts=1)
+    assert round_trip_sample(deploy, 0.1) is None  # one round trip, not three
+    present = Outcome(ItemState.DONE, how="already_present")
+    assert round_trip_sample(present, 0.1) is None
+
+
+async def test_the_peak_of_copies_in_flight_is_kept() -> None:
+    limiter = copy_limiter(8)
+    release = anyio.Event()
+
+    async def copy() -> None:
+        async with limiter.slot():
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(12):
+            tg.start_soon(copy)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert (limiter.in_flight, limiter.waiting) == (8, 4)
+        release.set()
+    assert (limiter.in_flight, limiter.peak_in_flight) == (0, 8)
+
+
+def test_idle_slots_do_not_grow_the_limit() -> None:
+    limiter = copy_limiter(64)
+    for _ in range(100):  # copies waited for discovery: the limit was not the bottleneck
+        limiter.on_success(0.3, limited=False)
+    assert limiter.limit == COPIES_START
+    for _ in range(4):
+        limiter.on_success(0.3)
+    assert limiter.limit == COPIES_START + 1

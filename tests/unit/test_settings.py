@@ -102,7 +102,7 @@ def test_secret_from_reference(tmp_path: Path) -> None:
 
 def test_defaults_match_the_design() -> None:
     t = TransferSettings()
-    assert (t.workers, t.queue_size, t.chunk_size, t.claim_batch) == (8, 16, 1 << 20, 64)
+    assert (t.workers, t.queue_size, t.chunk_size, t.claim_batch) == (128, 256, 1 << 20, 64)
     assert (t.lease_seconds, t.max_attempts, t.backoff_base, t.backoff_max) == (300, 6, 0.5, 30)
     assert (t.bandwidth_limit, t.max_transfer, t.max_duration) == (None, None, None)
     target = TargetSettings(url="https://h/artifactory/", token=Secret("t"))
@@ -131,9 +131,10 @@ def test_defaults_match_the_design() -> None:
 def test_memory_formula_in_the_docstring_is_the_computed_one() -> None:
     doc = TransferSettings.__doc__ or ""
     estimate = TransferSettings().memory_estimate()
-    assert estimate == 8 * (2 * (1 << 20) + (2 << 20) + 256 * 1024) + 16 * 1024
+    assert estimate == 128 * (2 * (1 << 20) + (2 << 20) + 256 * 1024) + 256 * 1024
     assert f"{estimate // 1024:,} KiB" in doc
-    assert "workers × (chunk_size × 2 + read-ahead + socket buffers)" in doc
+    assert "copies in flight × (chunk_size × 2 + read-ahead + socket buffers)" in doc
+    assert "copies in flight ≤ workers" in doc
     assert TransferSettings.BUFFERS_PER_STREAM == 2
     # The formula scales with what it names.
     bigger = TransferSettings(workers=16, chunk_size=4 << 20, queue_size=100)
@@ -455,7 +456,7 @@ def test_redacted_dict_shows_every_setting_but_no_secret() -> None:
     assert (
         data["target"]["token"] == data["source"]["api_key"] == data["store"]["password"] == "***"
     )
-    assert data["transfer"]["workers"] == 8
+    assert data["transfer"]["workers"] == 128
     assert data["store"]["path"] == "/srv/transfer-state.db"
     assert {s.reveal() for s in settings.secrets()} == {"bt-key-1", "tok-1", "pg-pass-1"}
 

@@ -71,6 +71,8 @@ class AdaptiveLimiter:
         self._quota_left: int | None = None
         self.throttles = 0
         """How many throttle signals lowered the limit (for progress and reports)."""
+        self.peak_in_flight = 0
+        """The most slots held at once (for progress and reports)."""
 
     @property
     def limit(self) -> int:
@@ -98,6 +100,7 @@ class AdaptiveLimiter:
         # A borrower per slot, not per task: a task may hold slots of several requests.
         borrower = object()
         await self._tokens.acquire_on_behalf_of(borrower)
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             yield
         finally:
@@ -108,11 +111,16 @@ class AdaptiveLimiter:
         """The smoothed round trip of the accepted requests, in seconds (when told)."""
         return self._smoothed
 
-    def on_success(self, seconds: float | None = None) -> None:
+    def on_success(self, seconds: float | None = None, *, limited: bool = True) -> None:
         """Record a request the server accepted (in ``seconds``, when known); every
-        ``increase_after`` in a row add a slot, unless round trips show the server queueing."""
+        ``increase_after`` in a row add a slot, unless round trips show the server queueing.
+        ``limited=False`` says the limit was not what held the caller back (slots stood idle):
+        the round trip still counts, the success does not grow the limit (as TCP grows its
+        window only while the window is full, RFC 7661)."""
         if seconds is not None:
             self._observe(seconds)
+        if not limited:
+            return
         self._successes += 1
         if self._successes >= self._increase_after:
             self._successes = 0

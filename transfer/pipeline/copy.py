@@ -5,7 +5,8 @@ run did not create), let the planner decide, try a checksum deploy when the cont
 be there, otherwise stream the download straight into the upload, hashing on the way. A file is
 ``done`` only when the declared size and checksums, the computed ones and the ones the target
 returns agree. Retryable errors are retried here (:meth:`RetryPolicy.run`: backoff with jitter,
-honouring ``Retry-After``); the concurrency limiter shrinks on 429/503 and grows back on success.
+honouring ``Retry-After``); each 429/503 is told to the limiter of copies in flight, which
+halves (the engine holds its slots and tells it of the copies that succeed).
 """
 
 from __future__ import annotations
@@ -212,7 +213,6 @@ class CopyWorker:
                 http_status=getattr(error, "status", None) or None,
                 duration=self._clock() - started,
             )
-        self._limiter.on_success()
         if outcome.state is ItemState.DONE:
             self._breaker.success()
         return Outcome(
@@ -369,7 +369,6 @@ class CopyWorker:
         spec = item.spec
         hasher = MultiHasher(digests_to_compute(declared, self._target_checksums))
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self._limiter.slot())
             try:
                 download = await stack.enter_async_context(self._source.open_download(spec.source))
             except TransferError as error:

@@ -4,6 +4,15 @@ Stages are tasks in one task group joined by a bounded stream of work items (STY
 
     discover ──► store ──► claimer ──(bounded stream, queue_size)──► N workers ──► store
 
+N (``workers``) is the ceiling; how many of the N copy at once is an :class:`AdaptiveLimiter`'s
+limit (:func:`copy_limiter`): a worker takes a slot before it takes an item, so items wait in the
+bounded stream, never in a worker. The limit grows while whole copies of small files stay short
+of queueing (at 100 ms round trips more copies in flight are what makes files/s; when the
+services, or our own event loop, start to queue, more would only wait there) and only while it
+is what holds copying back (no worker with a slot waits for an item: when discovery sets the
+pace, more copies would only take CPU from it), and halves when a service pushes back (429/503,
+reported by the copy worker for each try).
+
 Closing the claimer's send side ends the workers; nothing else signals the end. Shutdown order:
 the claimer stops claiming (a limit or a signal asked to stop), workers finish the item in their
 hands (a hard stop cancels them instead), the heartbeat stops, and finally — shielded from
@@ -19,12 +28,42 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from transfer.checkpoint.base import CheckpointStore, Outcome, WorkItem
+from transfer.http.pacing import AdaptiveLimiter
+from transfer.models import ItemState
 from transfer.pipeline.copy import CopyObserver, CopyWorker
 
-__all__ = ["EngineObserver", "EngineOptions", "StopControl", "run_artifacts"]
+__all__ = ["EngineObserver", "EngineOptions", "StopControl", "copy_limiter", "run_artifacts"]
+
+COPIES_START = 8
+"""Copies in flight before the services have said anything (the old fixed default)."""
+_COPIES_GROW_AFTER = 4  # successful copies in a row per extra copy in flight
+_COPIES_LATENCY_TOLERANCE = 2.0  # small copies this much slower than the fastest: queueing
+_ROUND_TRIP_SAMPLE_MAX = 1024 * 1024  # larger files measure bandwidth, not round trips
+
+
+def copy_limiter(ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> AdaptiveLimiter:
+    """The adaptive limit of copies in flight, up to ``ceiling`` (``transfer.workers``)."""
+    return AdaptiveLimiter(
+        max(1, ceiling),
+        initial=min(COPIES_START, max(1, ceiling)),
+        increase_after=_COPIES_GROW_AFTER,
+        latency_tolerance=_COPIES_LATENCY_TOLERANCE,
+        clock=clock,
+    )
+
+
+def round_trip_sample(outcome: Outcome, seconds: float) -> float | None:
+    """``seconds`` when the copy measured round trips (a small file streamed at the first
+    try: download, redirect, deploy), else ``None``: a checksum deploy is one round trip, a
+    large file's time is its bytes', a retried one's its backoff's."""
+    small = (outcome.bytes_transferred or 0) <= _ROUND_TRIP_SAMPLE_MAX
+    if outcome.how == "streamed" and outcome.add_attempts <= 1 and small:
+        return seconds
+    return None
 
 
 class EngineObserver(CopyObserver, Protocol):
@@ -64,7 +103,7 @@ class StopControl:
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """Sizes and limits of the artifacts phase."""
+    """Sizes and limits of the artifacts phase; ``workers`` is the ceiling of copies at once."""
 
     owner: str
     workers: int = 8
@@ -88,11 +127,15 @@ async def run_artifacts(
     discovery: Callable[[], Awaitable[object]] | None = None,
     bytes_moved: Callable[[], int] = lambda: 0,
     clock: Callable[[], float] = time.monotonic,
+    copies: AdaptiveLimiter | None = None,
 ) -> None:
     """Run discovery and copying until everything claimable is done or a stop is asked.
 
-    ``bytes_moved`` reports the bytes moved so far, for ``max_transfer``.
+    ``bytes_moved`` reports the bytes moved so far, for ``max_transfer``. ``copies`` limits
+    the copies in flight (it hears each one's success and time; the copy worker tells it of
+    push-back); without it all ``workers`` copy at once.
     """
+    limiter = copies or AdaptiveLimiter(max(1, options.workers))
     discovery_done = anyio.Event()
     holding = 0  # items this process claimed and has not recorded yet
     started = clock()
@@ -129,14 +172,27 @@ async def run_artifacts(
                         return
                     await send.send(item)
 
-    async def copy_worker(receive: ObjectReceiveStream[WorkItem]) -> None:
+    async def copy_worker(receive: MemoryObjectReceiveStream[WorkItem]) -> None:
         nonlocal holding
         async with receive:
-            async for item in receive:
-                if stop.requested():
-                    continue  # claimed but not started: released to pending at the end
-                observer.item_started(item)
-                outcome = await worker.copy(item)
+            while True:
+                async with limiter.slot():
+                    try:
+                        item = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                    if stop.requested():
+                        continue  # claimed but not started: released to pending at the end
+                    observer.item_started(item)
+                    began = clock()
+                    outcome = await worker.copy(item)
+                    if outcome.state in (ItemState.DONE, ItemState.SKIPPED, ItemState.CONFLICT):
+                        # a worker holding a slot while it waits for an item: the limit is
+                        # not what holds copying back (discovery is), so it does not grow
+                        limiter.on_success(
+                            round_trip_sample(outcome, clock() - began),
+                            limited=receive.statistics().tasks_waiting_receive == 0,
+                        )
                 with anyio.CancelScope(shield=True):
                     await store.record(item.id, outcome, owner=options.owner)
                 holding -= 1

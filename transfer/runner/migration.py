@@ -45,7 +45,7 @@ from transfer.pipeline.bandwidth import BandwidthLimiter
 from transfer.pipeline.coordination import discover_shared, phase_lock
 from transfer.pipeline.copy import CopyOptions, CopyWorker
 from transfer.pipeline.discover import DiscoveryResult, discover
-from transfer.pipeline.engine import EngineOptions, StopControl, run_artifacts
+from transfer.pipeline.engine import EngineOptions, StopControl, copy_limiter, run_artifacts
 from transfer.pipeline.incremental import IncrementalListing, begin_listing, end_listing
 from transfer.pipeline.planner import (
     ConflictPolicy,
@@ -126,6 +126,7 @@ class _BusObserver:
         self._bus = bus
         self._owner = owner
         self._finished = 0  # files this worker finished (its share in `status`)
+        self.copies: AdaptiveLimiter | None = None  # the limit of copies in flight, once set
 
     def bytes_moved(self, n: int) -> None:
         self._bus.add_bytes(n)
@@ -165,6 +166,15 @@ class _BusObserver:
             "bytes_per_second": rate,
             "retries": snap.retries,
             "pid": os.getpid(),
+            **(
+                {}
+                if self.copies is None
+                else {
+                    "copies_limit": self.copies.limit,
+                    "copies_peak": self.copies.peak_in_flight,
+                    "copies_throttles": self.copies.throttles,
+                }
+            ),
         }
 
 
@@ -246,7 +256,7 @@ async def migrate(
         if "artifacts" in phases and not stop.requested():
             summary.phases.append("artifacts")
             summary.discovery = await _artifacts(
-                settings, source, target, store, bus, stop, owner, breaker
+                settings, source, target, store, bus, stop, owner, breaker, summary.notes
             )
         if "properties" in phases and not stop.requested():
             summary.phases.append("properties")
@@ -296,6 +306,7 @@ async def _artifacts(
     stop: StopControl,
     owner: str,
     breaker: CircuitBreaker,
+    notes: list[str],
 ) -> DiscoveryResult:
     t = settings.transfer
     bus.emit(PhaseStarted(name="artifacts"))
@@ -352,6 +363,7 @@ async def _artifacts(
     # repositories this migration created (recorded by the repositories phase)
     created_repos = await created_repositories(store)
     probe_all = settings.target.probe_created_repositories
+    copies = observer.copies = copy_limiter(t.workers)
     worker = CopyWorker(
         source,
         target,
@@ -365,7 +377,7 @@ async def _artifacts(
             ),
             checksum_files=target.capabilities.checksum_files,
         ),
-        limiter=AdaptiveLimiter(t.workers),
+        limiter=copies,
         bandwidth=BandwidthLimiter(t.bandwidth_limit),
         observer=observer,
         # a repository this migration created may still hold a file someone else put there
@@ -400,6 +412,11 @@ async def _artifacts(
             ),
         ),
         bytes_moved=lambda: bus.counters.bytes_moved,
+        copies=copies,
+    )
+    notes.append(
+        f"copies in flight: up to {copies.peak_in_flight} at once (limit now {copies.limit}"
+        f" of at most {copies.max_limit}; {copies.throttles} push-backs halved it)"
     )
     # this worker's final figures for `transfer status`
     await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})

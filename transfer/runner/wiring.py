@@ -63,6 +63,8 @@ def open_source(settings: Settings) -> Source:
         timeouts=_http_timeouts(s.timeouts),
         retry_policy=_retry_policy(settings),
         api_concurrency=s.api_concurrency,
+        # every copy in flight holds a download connection, to the dl host or the CDN
+        download_connections=max(16, 2 * settings.transfer.workers),
     )
 
 

@@ -127,7 +127,9 @@ class BintraySource(BintrayOrganizationReads):
     ``exclude_repos``, ``packages`` and ``versions`` are case-sensitive fnmatch globs.
     ``page_size`` is the server's page size: a full page without paging headers is noted in
     :attr:`warnings`.  ``api_concurrency`` caps the API calls in flight (the adaptive limit
-    moves below it).  Use as ``async with BintraySource(...) as source:``.
+    moves below it); ``download_connections`` the connections of the download client, which
+    follows each download's redirect to the CDN host (one copy in flight holds one, kept alive
+    between files).  Use as ``async with BintraySource(...) as source:``.
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class BintraySource(BintrayOrganizationReads):
         retry_policy: RetryPolicy | None = None,
         http_factory: HttpFactory | None = None,
         api_concurrency: int = API_CONCURRENCY,
+        download_connections: int = 16,
     ) -> None:
         self.subject = subject
         self.include_unpublished = include_unpublished
@@ -175,7 +178,9 @@ class BintraySource(BintrayOrganizationReads):
                 verify_tls=verify_tls,
                 retry_policy=retry_policy,
                 # the API host sees as many connections as calls may be in flight
-                max_connections=max(16, api_concurrency) if base_url == api_url else 16,
+                max_connections=(
+                    max(16, api_concurrency) if base_url == api_url else download_connections
+                ),
             )
 
         factory = http_factory or default_factory
