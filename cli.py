@@ -60,7 +60,11 @@ def _target_profile_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, help="parallel copy workers (transfer.workers)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="ceiling of copies in flight, which adapt below it (transfer.workers)",
+    )
     parser.add_argument(
         "--bandwidth", metavar="RATE", help="cap, e.g. 50MB/s (transfer.bandwidth_limit)"
     )
