@@ -172,7 +172,7 @@ def test_the_memory_formula_is_checked_against_the_machine() -> None:
     with pytest.raises(ConfigError, match=r"needs about 415\.2 GiB"):
         memory_advice(TransferSettings(workers=100_000), 16 * gib)
     with pytest.raises(ConfigError, match=r"chunk_size 2048 MiB needs about 32\.0 GiB"):
-        memory_advice(TransferSettings(chunk_size=2 * gib), 16 * gib)
+        memory_advice(TransferSettings(workers=8, chunk_size=2 * gib), 16 * gib)
     warning = memory_advice(TransferSettings(workers=600), 8 * gib)
     assert warning is not None
     assert "more than a quarter" in warning
