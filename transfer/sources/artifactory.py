@@ -55,8 +55,7 @@ from transfer.models import SourceFile
 from transfer.redaction import Secret
 from transfer.settings import Settings
 from transfer.sources.base import (
-    AttributeKind,
-    SourceAttribute,
+    NoAttributes,
     SourcePackage,
     SourceRepository,
     SourceVersion,
@@ -137,7 +136,7 @@ def _page_name(first: Key, last: Key) -> str:
     return f"{_PAGE_PREFIX}{digest}"
 
 
-class ArtifactorySource(HttpClientOwner):
+class ArtifactorySource(NoAttributes, HttpClientOwner):
     """The Artifactory at ``url`` (its base, ending in ``/artifactory``) as a source.
 
     Give ``token`` or ``user`` + ``password``.  ``repos``/``exclude_repos`` are globs on
@@ -345,17 +344,6 @@ class ArtifactorySource(HttpClientOwner):
             repo, after=first, inclusive=True, through=last, limit=None, since=self._since
         )
         return [self._file(repo, package, row) for row in await self._query(query)]
-
-    async def get_attributes(
-        self,
-        kind: AttributeKind,
-        repo: str,
-        package: str = "",
-        version: str = "",
-        path: str = "",
-    ) -> list[SourceAttribute]:
-        """Artifactory has properties, carried with each file (:meth:`file_properties`)."""
-        return []
 
     def file_properties(self, file: SourceFile) -> dict[str, list[str]]:
         """The properties ``file`` had on the source, plus :data:`PROVENANCE_PROPERTIES`."""

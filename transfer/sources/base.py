@@ -32,6 +32,7 @@ __all__ = [
     "AttributeKind",
     "Download",
     "ListsSkipped",
+    "NoAttributes",
     "Readable",
     "Restricted",
     "SkippedFile",
@@ -250,6 +251,22 @@ class ListsSkipped(Protocol):
     def skipped_files(self) -> list[SkippedFile]:
         """Every entry left out by the listing so far, each once."""
         ...
+
+
+class NoAttributes:
+    """Mixin for a source whose content carries no attributes (plain files, properties that
+    travel with each file): :meth:`Source.get_attributes` answers nothing."""
+
+    async def get_attributes(
+        self,
+        kind: AttributeKind,
+        repo: str,
+        package: str = "",
+        version: str = "",
+        path: str = "",
+    ) -> list[SourceAttribute]:
+        """Nothing: this source has no attributes to read."""
+        return []
 
 
 _ORG_ADMIN_FIELDS = ("teams", "quota_used_bytes")

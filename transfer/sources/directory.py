@@ -69,9 +69,8 @@ from transfer.errors import ConfigError, NotFoundError, SourceChanged, Unreadabl
 from transfer.models import SourceFile
 from transfer.settings import Settings
 from transfer.sources.base import (
-    AttributeKind,
+    NoAttributes,
     SkippedFile,
-    SourceAttribute,
     SourcePackage,
     SourceRepository,
     SourceVersion,
@@ -309,7 +308,7 @@ class FileDownload:
             )
 
 
-class DirectorySource:
+class DirectorySource(NoAttributes):
     """Files under ``root``, one folder per repository (see the module docstring).
 
     ``manifest`` and ``repo_settings`` are optional files (``None``: the default names in
@@ -481,17 +480,6 @@ class DirectorySource:
         for path in sorted(declared):
             self._skip(repo, path, "listed in the manifest, but not on disk")
         return files
-
-    async def get_attributes(
-        self,
-        kind: AttributeKind,
-        repo: str,
-        package: str = "",
-        version: str = "",
-        path: str = "",
-    ) -> list[SourceAttribute]:
-        """A folder of files has no attributes."""
-        return []
 
     @asynccontextmanager
     async def open_download(self, file: SourceFile) -> AsyncIterator[FileDownload]:

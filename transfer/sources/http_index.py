@@ -37,8 +37,7 @@ from transfer.models import SourceFile
 from transfer.redaction import redact_url
 from transfer.settings import Settings, SourceSettings
 from transfer.sources.base import (
-    AttributeKind,
-    SourceAttribute,
+    NoAttributes,
     SourcePackage,
     SourceRepository,
     SourceVersion,
@@ -110,7 +109,7 @@ def _encoded(path: str) -> str:
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
-class HttpIndexSource(HttpClientOwner):
+class HttpIndexSource(NoAttributes, HttpClientOwner):
     """Files under ``download_url``, listed by autoindex or by the manifest at ``manifest_url``.
 
     ``repos``/``exclude_repos`` are fnmatch globs on the first path segment; ``subject`` names
@@ -292,17 +291,6 @@ class HttpIndexSource(HttpClientOwner):
         await crawl(package)
         found.sort(key=lambda f: f.path)
         return found
-
-    async def get_attributes(
-        self,
-        kind: AttributeKind,
-        repo: str,
-        package: str = "",
-        version: str = "",
-        path: str = "",
-    ) -> list[SourceAttribute]:
-        """A plain HTTP server has no attributes."""
-        return []
 
     @asynccontextmanager
     async def open_download(self, file: SourceFile) -> AsyncIterator[StreamedDownload]:
