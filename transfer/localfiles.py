@@ -19,6 +19,7 @@ import csv
 import errno
 import os
 import stat
+import uuid
 from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
 from typing import Final
@@ -97,7 +98,8 @@ def check_writable_dir(directory: Path, what: str, *, file: Path | None = None) 
     named = file or directory
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".transfer-probe.{os.getpid()}"
+        # unique per call: several workers of one process may probe the same folder at once
+        probe = directory / f".transfer-probe.{os.getpid()}.{uuid.uuid4().hex}"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
         probe.unlink()
@@ -119,11 +121,10 @@ class AtomicFile:
         check_regular_file(path, what, missing_ok=True)
         self.path = path
         self.what = what
-        self._temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # unique per writer: several workers of one process may write the same file at once
+        self._temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                self._temporary.unlink()
             # O_EXCL + mode at creation: a 0600 file is never readable by others, not even
             # for an instant.
             fd = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
