@@ -47,6 +47,8 @@ MAX_TEXT_FILE: Final = 16 * 1024 * 1024
 def _reason(error: OSError) -> str:
     if error.errno == errno.EROFS:
         return "read-only file system"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free space and run the same command again"
     return error.strerror or str(error)
 
 

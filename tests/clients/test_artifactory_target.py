@@ -354,3 +354,17 @@ async def test_probe_falls_back_to_file_info_when_head_has_no_checksums() -> Non
     assert found.size == 5
     assert found.checksums == Checksums(sha1=sha1, sha256=sha256, md5="c" * 32)
     assert absent is None
+
+
+async def test_a_revoked_token_no_longer_exists_and_a_second_revoke_says_so() -> None:
+    async with (
+        serving() as (emulator, url),
+        ArtifactoryTarget(url, api_key=Secret(emulator.admin_api_key)) as target,
+    ):
+        assert target.admin is not None
+        issued = await target.admin.create_access_token(username="admin", expires_in=86400)
+        token_id = str(issued["token_id"])
+        assert await target.admin.get_access_token(token_id) is not None
+        assert await target.admin.revoke_access_token(token_id) is True
+        assert await target.admin.get_access_token(token_id) is None
+        assert await target.admin.revoke_access_token(token_id) is False

@@ -112,7 +112,11 @@ class SecretsFile:
             return dict(existing)
         _register(entry)
         data[kind][name] = dict(entry)
-        self._write(data)
+        try:
+            self._write(data)
+        except BaseException:
+            del data[kind][name]  # not on disk, so not held: a later get must not find it
+            raise
         return dict(entry)
 
     def _write(self, data: Mapping[str, Any]) -> None:

@@ -10,7 +10,9 @@ looked up (GET) before anything is written, so a second run creates nothing twic
 * a permission target that exists only gains what is missing (repositories, patterns, group
   actions): re-runs add, they never take away rights someone granted by hand;
 * a password or token already in the secrets file is reused or kept, never replaced. A token
-  the store says was issued but the file no longer holds is reported, not re-issued.
+  the store says was issued but the file no longer holds is reported, not re-issued; one the
+  file cannot take (a full disk) is revoked at once and the run stops, so the next run issues
+  it afresh and no token lives that nobody holds.
 
 Side records (kinds :data:`USER_KIND`, :data:`GROUP_KIND`, :data:`PERMISSION_KIND`,
 :data:`TOKEN_KIND`, :data:`ACCESS_KEY_KIND`) say what was done and, for access keys, which new
@@ -19,6 +21,7 @@ secret their holders need and how; they never hold a secret.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,7 +30,14 @@ from typing import Any, Final
 import anyio
 
 from transfer.checkpoint.base import CheckpointStore
-from transfer.errors import AuthError, ConflictError, PermissionDenied, RemoteError
+from transfer.errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    PermissionDenied,
+    RemoteError,
+    StoreError,
+)
 from transfer.migrate.access import GroupPlan, PermissionTargetPlan, UserPlan
 from transfer.migrate.keys import KeyPlan, TokenPlan
 from transfer.migrate.secrets import SecretsFile, generate_password
@@ -370,25 +380,56 @@ class _Applier:
                 f"the token expires in {plan.expires_in} s, too soon for Artifactory to keep a "
                 "record of it: it cannot be listed or revoked, it simply expires"
             )
-        await anyio.to_thread.run_sync(
-            self.secrets.add,
-            "tokens",
-            plan.key,
-            {
-                "access_token": str(issued["access_token"]),
-                "token_id": token_id,
-                "username": plan.username,
-                "scope": plan.scope,
-                "expires_in": plan.expires_in,
-                "revocable": persisted,
-                "created_at": self.stamp(),
-            },
-        )
+        entry = {
+            "access_token": str(issued["access_token"]),
+            "token_id": token_id,
+            "username": plan.username,
+            "scope": plan.scope,
+            "expires_in": plan.expires_in,
+            "revocable": persisted,
+            "created_at": self.stamp(),
+        }
+        try:
+            await anyio.to_thread.run_sync(self.secrets.add, "tokens", plan.key, entry)
+        except ConfigError as error:
+            raise await self.unsaved_token(plan, detail, error) from None
         self.result.add("created", TOKEN_KIND, plan.key)
         await self.store.record_side(
             TOKEN_KIND, plan.key, "created", {**detail, "token_id": token_id}
         )
         return True
+
+    async def unsaved_token(
+        self, plan: TokenPlan, detail: dict[str, Any], error: ConfigError
+    ) -> ConfigError:
+        """A token the target issued but the secrets file could not keep (a full disk): nobody
+        will ever see its secret, so it is revoked at once and the next run issues a new one.
+        One that cannot be revoked is recorded as issued, so no run mints a second behind it."""
+        token_id = str(detail["token_id"])
+        if not detail["revocable"]:
+            fate = (
+                f"the access token just created for {plan.key} cannot be revoked (too "
+                f"short-lived for Artifactory to keep); unused, it expires in {plan.expires_in} s"
+            )
+            state = "failed"
+        else:
+            try:
+                revoked = await self.admin.revoke_access_token(token_id)
+            except RemoteError as failure:
+                fate = (
+                    f"the access token just created for {plan.key} could not be revoked "
+                    f"({failure}): revoke token id {token_id} by hand"
+                )
+                state = "created"  # the next run then refuses to mint a second one
+            else:
+                gone = "was revoked" if revoked else "was already gone"
+                fate = f"the access token just created for {plan.key} {gone} (id {token_id})"
+                state = "failed"
+        with contextlib.suppress(StoreError):  # the store may sit on the same full disk
+            await self.store.record_side(
+                TOKEN_KIND, plan.key, state, {**detail, "error": f"{error}; {fate}"}
+            )
+        return ConfigError(f"{error}; {fate}")
 
     async def key(self, plan: KeyPlan, token_ok: bool) -> None:
         detail = plan.as_dict()

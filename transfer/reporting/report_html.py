@@ -26,6 +26,7 @@ import jinja2
 import markupsafe
 
 from transfer.checkpoint.base import CheckpointStore
+from transfer.localfiles import write_file_atomically
 from transfer.models import ItemState
 from transfer.redaction import REGISTRY, redact_text
 from transfer.reporting.charts import MAX_BARS, Timeline, repository_bars, throughput_chart
@@ -226,7 +227,7 @@ async def write_report_html(
             data, failures=failures, timeline=timeline, files=files, live_seconds=live_seconds
         )
     )
-    await anyio.Path(path).write_text(page, encoding="utf-8")
+    await anyio.to_thread.run_sync(write_file_atomically, path, page, "the report page")
     return path
 
 

@@ -76,6 +76,10 @@ class TargetAdmin(Protocol):
         too short-lived for Access to persist)."""
         ...
 
+    async def revoke_access_token(self, token_id: str) -> bool:
+        """Revoke a token by id; ``False`` when the target does not know it."""
+        ...
+
     async def create_signed_url(
         self,
         repo_key: str,

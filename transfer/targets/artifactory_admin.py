@@ -196,6 +196,19 @@ class ArtifactoryAdmin:
         )
         return found if isinstance(found, dict) else None
 
+    async def revoke_access_token(self, token_id: str) -> bool:
+        """``DELETE /access/api/v1/tokens/{id}``: ``False`` when Access does not know the token
+        (404: unknown, already revoked, or too short-lived to be persisted)."""
+        try:
+            await self._client.request(
+                "DELETE",
+                f"{self.platform_url}/access/api/v1/tokens/{_name(token_id)}",
+                expected=(200, 204),
+            )
+        except NotFoundError:
+            return False
+        return True
+
     async def create_signed_url(
         self,
         repo_key: str,
