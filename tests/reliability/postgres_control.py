@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,6 +64,26 @@ class Postgres:
         """Stop the server (``fast``: clients disconnected; ``immediate``: as after a crash)."""
         self._as_postgres(self._pg_ctl, "-D", str(self.data), "-w", "-m", mode, "stop")
 
+    def _signal_all(self, signum: int) -> None:
+        """Send ``signum`` to the postmaster first (so that it forks no new backend), then to
+        its children (backends, background workers); one that has just exited is skipped."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signum)
+        for stat_file in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # the parent pid is the second field after the parenthesised command name
+                if int(stat_file.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    os.kill(int(stat_file.parent.name), signum)
+
+    def freeze(self) -> None:
+        """Stop every server process (SIGSTOP): connections stay open but nothing answers,
+        as with a hung server or a network that drops packets."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen server go on (SIGCONT)."""
+        self._signal_all(signal.SIGCONT)
+
 
 @contextmanager
 def own_postgres() -> Iterator[Postgres]:
@@ -79,6 +100,8 @@ def own_postgres() -> Iterator[Postgres]:
         server.start()
         yield server
     finally:
+        with contextlib.suppress(OSError):  # not running
+            server.thaw()
         with contextlib.suppress(subprocess.SubprocessError):  # never started, or stopped
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)

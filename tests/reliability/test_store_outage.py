@@ -1,12 +1,15 @@
 """The store fails under a running migration (issue 15): PostgreSQL restarted (fast and immediate
 shutdown) or its connections killed with ``pg_terminate_backend`` in the middle of a three-worker
 run. The workers pause with one clear line, reconnect
-with backoff and go on; nothing is lost or done twice. (A store that stays away past
-``store.outage_timeout`` stops the run with exit 3: tests/unit/test_postgres_outage_wait.py.)
+with backoff and go on; nothing is lost or done twice. A store that stays away past
+``store.outage_timeout`` — stopped, or frozen so that nothing answers — stops the CLI with
+exit 3, and the same command finishes once it is back (the decision alone:
+tests/unit/test_postgres_outage_wait.py).
 Each test starts a PostgreSQL server of its own (tests/reliability/postgres_control.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import replace
@@ -16,7 +19,14 @@ import anyio
 import asyncpg
 import pytest
 from postgres_control import own_postgres
-from reliability_kit import migrate_once, sandbox_settings
+from reliability_kit import (
+    CliResult,
+    migrate_once,
+    run_cli,
+    sandbox_settings,
+    target_differences,
+    write_cli_config,
+)
 
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
@@ -145,3 +155,59 @@ async def test_a_worker_with_a_skewed_clock_cannot_steal_or_lose_live_leases() -
             assert len(mine) == len(late) == len(taken) == 2
             assert taken.isdisjoint(mine | late)  # nothing live was stolen
             assert await ahead.renew_leases("ahead", 60) == 2
+
+
+async def _done_in(dsn: str) -> int:
+    """Items the run has finished so far, read beside it (0 before its tables exist)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("SELECT to_regclass('items') IS NOT NULL"):
+            return 0
+        return int(await conn.fetchval("SELECT count(*) FROM items WHERE state = 'done'"))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("how", ["stopped", "frozen"])
+async def test_a_store_away_past_the_outage_timeout_stops_the_run_resumably(
+    tmp_path: Path, how: str
+) -> None:
+    """The CLI, end to end: PostgreSQL goes away mid-run — stopped (connections refused) or
+    frozen (connections open, nothing answers: a hung server, a silent network) — for longer
+    than a 2-second ``store.outage_timeout``. The run says it pauses, then stops with exit 3
+    and one line; once the server is back the same command finishes the job."""
+    with own_postgres() as server:
+        async with Sandbox("tiny", faults="download:latency=0.05") as sandbox:
+            config, env = write_cli_config(sandbox, tmp_path)
+            store = f'[store]\nurl = "{server.dsn}"\nrun = "timeout"\noutage_timeout = 2\n'
+            sqlite = f"[store]\npath = {json.dumps(str(tmp_path / 'state.db'))}\n"
+            config.write_text(config.read_text().replace(sqlite, store))
+            command = ("migrate", "-c", str(config), "--no-progress", "--workers", "2")
+            ran: list[CliResult] = []
+
+            async def migrate() -> None:
+                ran.append(await run_cli(*command, env=env, deadline=20))  # a hang fails here
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(migrate)
+                with anyio.fail_after(15):
+                    while await _done_in(server.dsn) < 3:
+                        assert not ran, ran[0].err[-3000:]  # it must still be running
+                        await anyio.sleep(0.05)
+                if how == "frozen":
+                    server.freeze()
+                else:
+                    await anyio.to_thread.run_sync(server.stop, "fast")
+            line = ran[0].assert_clean_error(3, "store.outage_timeout", "run stops here")
+            assert "pausing and reconnecting for up to 2 s" in ran[0].err, ran[0].err[-2000:]
+            print(f"store {how}: {line}")
+
+            if how == "frozen":
+                server.thaw()
+            else:
+                await anyio.to_thread.run_sync(server.start)
+            result = await run_cli(*command, env=env, deadline=20)
+            assert result.code == 0, result.err[-3000:]
+            total = sum(1 for _ in sandbox.org.iter_files())
+            assert await _done_in(server.dsn) == total
+            assert target_differences(sandbox) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transfer.checkpoint.postgres import PostgresBackend
+from transfer.checkpoint.postgres import PostgresBackend, _NoAnswer
 from transfer.errors import StoreUnreachable
 
 
@@ -38,3 +38,13 @@ def test_a_lost_server_is_told_once_and_waited_for_until_the_timeout() -> None:
     with pytest.raises(StoreUnreachable, match=r"store.outage_timeout\): the run stops") as gone:
         backend._lost(3, 0.4, lost)
     assert gone.value.exit_code == 3
+
+
+def test_an_unanswered_call_counts_from_when_it_was_sent() -> None:
+    now, told = [100.0], []
+    backend = _backend(now, told)
+    backend._lost(1, 0.1, _NoAnswer(since=70.0, waited=30.0))  # a hung server: 30 s gone
+    assert "(no answer for 30 s)" in told[0]
+    now[0] = 130.0  # 60 s after the call was sent, though only 30 after it was noticed
+    with pytest.raises(StoreUnreachable):
+        backend._lost(2, 0.2, ConnectionRefusedError(111, "Connect call failed"))

@@ -17,7 +17,8 @@ its own way is in :mod:`transfer.checkpoint.postgres_db`):
   ``UPDATE ... FROM unnest(...)`` per batch. A transaction the server aborted only to break a
   deadlock or a serialization conflict is run again, as the :class:`RetryPolicy` decides.
 * **outages**: a connection lost in the middle of a run (the server restarted, fast or
-  immediate, or the connection killed with ``pg_terminate_backend``) pauses the call: it is tried
+  immediate, the connection killed with ``pg_terminate_backend``, or a call left unanswered for
+  :data:`_NO_ANSWER` seconds by a hung server or a silent network) pauses the call: it is tried
   again on a fresh pooled connection with backoff (:data:`_OUTAGE`, the one retry owner's
   policy), and ``on_outage`` is told once when the pause starts and once when the store is back.
   A store away longer than ``outage_timeout`` seconds raises :class:`StoreUnreachable` (exit 3;
@@ -38,7 +39,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, Unpack
+from typing import Any, Final, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import anyio
@@ -79,6 +80,19 @@ _LOST = (
     asyncpg.exceptions.InternalClientError,  # a connection used again after it broke
 )
 """What a server restart or a killed connection looks like from a running call."""
+_NO_ANSWER: Final = 60.0
+"""Seconds a call may go unanswered before the store counts as away: a hung server or a network
+that drops packets (no reset, no error) would otherwise hold a call, and the run, forever."""
+
+
+class _NoAnswer(TimeoutError):
+    """A call the server did not answer in time; ``since`` is when it was sent."""
+
+    def __init__(self, since: float, waited: float) -> None:
+        super().__init__(f"no answer for {waited:.0f} s")
+        self.since = since
+
+
 _OUTAGE = RetryPolicy(
     max_attempts=1_000_000,  # bounded by outage_timeout, not by tries
     base_delay=0.1,
@@ -173,8 +187,11 @@ class PostgresBackend:
     async def open(self, run: str, now: float) -> int:
         """Connect, check (or create) the tables, join ``run``; returns the run's id."""
         try:
+            # No connection floor: asyncpg >= 0.32 would otherwise restore it in a background
+            # task of its own while the server is away, logging a traceback a second, outside
+            # the outage handling here (which reconnects on the next call anyway).
             self._pool = await asyncpg.create_pool(
-                min_size=1, max_size=self._pool_size, **self._connect_args
+                min_size=0, max_size=self._pool_size, **self._connect_args
             )
             async with self._pool.acquire() as conn:
                 await db.ensure_schema(
@@ -195,10 +212,14 @@ class PostgresBackend:
         return run_id
 
     async def close(self) -> None:
-        """Close the pool; a connection stuck on a dead server is dropped after 5 seconds."""
+        """Close the pool; a connection stuck on a dead server is dropped after 5 seconds, at
+        once when the server is known to be away."""
         self._connected = False
         pool, self._pool = self._pool, None
         if pool is None:
+            return
+        if self._outage_since is not None:
+            pool.terminate()  # nobody answers: closing politely would only wait
             return
         with anyio.move_on_after(5):
             with contextlib.suppress(Exception):
@@ -241,7 +262,14 @@ class PostgresBackend:
 
         async def attempt(_: int) -> T:
             async with self._pool.acquire() as conn:
-                return await func(conn, *args)
+                try:
+                    return await func(conn, *args)
+                except anyio.get_cancelled_exc_class():
+                    # Cut off mid-call (no answer, or the run stops): the connection's state is
+                    # unknown, so drop it rather than let the pool reset it on a server that may
+                    # never answer (a reset that would outlive this call in the background).
+                    conn.terminate()
+                    raise
 
         async def contended(_: int) -> T:
             return await _CONTENTION.run(attempt)
@@ -249,16 +277,17 @@ class PostgresBackend:
         return await self._call_lost(contended)
 
     def _lost(self, attempt: int, delay: float, error: Exception) -> None:
-        """A call lost its connection: pause (told once), or give up past the timeout."""
+        """A call lost its connection: pause (told once), or give up past the timeout. An
+        unanswered call counts from when it was sent."""
         now = self._monotonic()
         if self._outage_since is None:
-            self._outage_since = now
+            self._outage_since = error.since if isinstance(error, _NoAnswer) else now
             self._tell(
                 f"lost the connection to the PostgreSQL store {self._where} "
                 f"({self._scrub(str(error) or type(error).__name__)}); pausing and reconnecting "
                 f"for up to {self._outage_timeout:.0f} s (store.outage_timeout)"
             )
-        elif now - self._outage_since > self._outage_timeout:
+        if now - self._outage_since >= self._outage_timeout:
             raise StoreUnreachable(
                 f"the PostgreSQL store {self._where} has been unreachable for more than "
                 f"{self._outage_timeout:.0f} s (store.outage_timeout): the run stops here and "
@@ -315,8 +344,7 @@ class PostgresBackend:
             try:
                 return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
             except BaseException:
-                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                    await conn.close(timeout=5)
+                conn.terminate()  # the session, and any lock it took, ends with the socket
                 conn = None
                 raise
 
@@ -334,9 +362,22 @@ class PostgresBackend:
                     await conn.close(timeout=5)
 
     async def _call_lost(self, attempt: Callable[[int], Awaitable[T]]) -> T:
-        """``attempt`` tried again while the store is away (see ``outage_timeout``)."""
+        """``attempt`` tried again while the store is away (see ``outage_timeout``). Each try
+        waits at most :data:`_NO_ANSWER` seconds, and during an outage no longer than what is
+        left of it, so the deadline holds even against a server that never answers."""
+
+        async def answered(number: int) -> T:
+            sent = self._monotonic()
+            if self._outage_since is None:
+                patience = min(_NO_ANSWER, self._outage_timeout)
+            else:
+                patience = self._outage_since + self._outage_timeout - sent
+            with anyio.move_on_after(max(0.0, patience)):
+                return await attempt(number)
+            raise _NoAnswer(sent, self._monotonic() - sent)
+
         try:
-            result = await _OUTAGE.run(attempt, on_retry=self._lost)
+            result = await _OUTAGE.run(answered, on_retry=self._lost)
         except StoreError:
             raise
         except _DRIVER_ERRORS as exc:

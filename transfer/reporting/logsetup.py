@@ -113,10 +113,13 @@ _handlers: list[logging.Handler] = []
 class _ConsoleFilter(logging.Filter):
     """Keep progress events off the console: the progress display draws them, and failures
     are summarised there once per cause, not once per file. At debug level (``-vv``) every
-    failed file gets its own line as well."""
+    failed file gets its own line as well. A store outage (one line when it starts, one when
+    it ends) is always shown: a run that seems to stall says why."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(EVENTS_LOGGER):
+            return True
+        if isinstance(record.msg, dict) and record.msg.get("event") == StoreOutage.kind:
             return True
         return record.levelno >= logging.WARNING and logging.getLogger().level <= logging.DEBUG
 
