@@ -48,7 +48,7 @@ def _reason(error: OSError) -> str:
     if error.errno == errno.EROFS:
         return "read-only file system"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full; free space and run the same command again"
+        return "the disk is full (no space left on device); free space and run it again"
     return error.strerror or str(error)
 
 
