@@ -102,10 +102,14 @@ async def run_cli(
 
 
 def store_rows(db: Path) -> list[dict[str, Any]]:
-    """Every item row of the store file (read-only connection)."""
+    """Every item row of the store file (read-only connection); none when the file exists but a
+    process was killed before it created its tables."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
+        tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'")
+        if tables.fetchone() is None:
+            return []
         return [dict(row) for row in conn.execute("SELECT * FROM items ORDER BY id")]
     finally:
         conn.close()
