@@ -47,6 +47,7 @@ from transfer.http import (
     error_message_from_body,
     parse_retry_after,
 )
+from transfer.http.client import environment_routes_http
 from transfer.redaction import redact_text, redact_url
 
 pytestmark = pytest.mark.anyio
@@ -399,6 +400,42 @@ async def test_auth_headers_for_each_scheme() -> None:
             }
     assert PASSWORD not in repr(BasicAuth(USER, Secret(PASSWORD)).password)
     assert "password" not in repr(BasicAuth(USER, Secret(PASSWORD)))
+
+
+async def test_a_netrc_file_still_gives_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment is trusted (netrc, proxies) only when it names something: with a netrc
+    file for the host, a client without credentials of its own sends the netrc ones; without
+    one (or with NETRC naming a missing file) it sends none."""
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"authorization": request.headers.get("Authorization")})
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with serve({"/echo": echo}) as server:
+        assert not environment_routes_http()
+        async with make_client(server, auth=None) as client:
+            assert await client.request_json("GET", "echo") == {"authorization": None}
+        netrc.write_text(f"machine {server.host} login {USER} password {PASSWORD}\n")
+        netrc.chmod(0o600)
+        assert environment_routes_http()
+        async with make_client(server, auth=None) as client:
+            seen = await client.request_json("GET", "echo")
+    basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert seen == {"authorization": basic}
+
+
+def test_a_proxy_in_the_environment_is_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETRC", "/nonexistent/netrc")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert not environment_routes_http()
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert environment_routes_http()
 
 
 async def test_credentials_do_not_follow_a_redirect_to_another_host() -> None:

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = ["AdaptiveLimiter", "RateLimitInfo", "int_header"]
 
@@ -167,7 +167,9 @@ class AdaptiveLimiter:
 def int_header(headers: Mapping[str, str], name: str) -> int | None:
     """The whole number in header ``name`` (its name in any case); ``None`` when absent or not
     a number."""
-    value = CIMultiDict(headers).get(name)
+    if not isinstance(headers, CIMultiDict | CIMultiDictProxy):
+        headers = CIMultiDict(headers)  # aiohttp's own headers are looked up as they are
+    value = headers.get(name)
     if value is None:
         return None
     try:
