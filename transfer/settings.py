@@ -234,6 +234,9 @@ class TargetSettings:
     ``probe_created_repositories = false`` skips asking the target what a path holds in the
     repositories this migration created (one request less per file), at the price of
     overwriting a file someone else put there between their creation and the copy.
+    ``folder_listing_max_age`` is how long one listing of a folder answers what each path in it
+    holds (one request for the files of a version instead of a ``HEAD`` each); 0 probes each
+    path with its own ``HEAD``, right before it is written.
     """
 
     type: Literal["artifactory", "webdav"] = "artifactory"
@@ -249,6 +252,7 @@ class TargetSettings:
     conflict: Literal["report", "skip", "overwrite", "fail"] = "report"
     suppress_pom_consistency_checks: bool = True
     probe_created_repositories: bool = True
+    folder_listing_max_age: float = field(default=10.0, metadata=_meta("duration"))
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
@@ -264,6 +268,7 @@ class TargetSettings:
             _fail("user", "is required with target.password")
         _check_repo_key_template(self.repo_key_template)
         _at_least("min_checksum_deploy_size", self.min_checksum_deploy_size, 0)
+        _at_least("folder_listing_max_age", self.folder_listing_max_age, 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -152,3 +152,32 @@ async def test_a_wrong_credential_is_an_authentication_error(target_case: Target
     async with target_case.unauthorised() as target:
         with pytest.raises(AuthError):
             await target.check_access()
+
+
+async def test_a_folder_listing_says_what_probes_would(target_case: TargetCase) -> None:
+    """A listing (when the target offers one) holds exactly the files directly in the folder,
+    with the size and checksums a probe reports, and names its sub-folders; a folder that does
+    not exist lists empty, and a file is no folder to list."""
+    target, repo = target_case.target, target_case.repo
+    for path, seed in (("lib/1.0/a.bin", 1), ("lib/1.0/b.bin", 2), ("lib/1.0/sub/c.bin", 3)):
+        await put(target_case, path, body(seed))
+    listing = await target.list_folder(repo, "lib/1.0")
+    if listing is None:
+        return  # this target is probed path by path
+    assert set(listing.files) == {"a.bin", "b.bin"}
+    assert listing.folders == {"sub"}
+    for name, listed in listing.files.items():
+        probed = await target.probe(repo, f"lib/1.0/{name}")
+        assert probed is not None
+        assert (listed.repo, listed.path, listed.size) == (repo, f"lib/1.0/{name}", probed.size)
+        assert (listed.checksums.sha1, listed.checksums.sha256) == (
+            probed.checksums.sha1,
+            probed.checksums.sha256,
+        )
+    root = await target.list_folder(repo, "")
+    assert root is not None
+    assert (root.folders, dict(root.files)) == ({"lib"}, {})
+    absent = await target.list_folder(repo, "lib/2.0")
+    assert absent is not None
+    assert (absent.folders, dict(absent.files)) == (frozenset(), {})
+    assert await target.list_folder(repo, "lib/1.0/a.bin") is None

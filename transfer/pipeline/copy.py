@@ -42,6 +42,7 @@ from transfer.models import Checksums, ItemState
 from transfer.pipeline.bandwidth import BandwidthLimiter
 from transfer.pipeline.checksum_files import check_checksum_file
 from transfer.pipeline.dedup import ContentRegistry
+from transfer.pipeline.folder_probe import DEFAULT_MAX_AGE, FolderProbe
 from transfer.pipeline.planner import (
     Action,
     ConflictPolicy,
@@ -93,6 +94,9 @@ class CopyOptions:
     # The target serves checksum files itself and refuses them as files (Artifactory): check
     # a source's X.sha1 / X.md5 / X.sha256 against the X in the target instead of copying it.
     checksum_files: bool = False
+    # How long a folder listing answers "what is at this path" for the files in it (0: a HEAD
+    # per file), see :mod:`~transfer.pipeline.folder_probe`.
+    listing_max_age: float = DEFAULT_MAX_AGE
 
 
 @dataclass(slots=True)
@@ -101,6 +105,7 @@ class _Try:
     fails the try was the target's)."""
 
     source_error: TransferError | None = None
+    first: bool = True  # the item's first try (a retry may follow an upload of ours)
 
     def blame(self, error: TransferError) -> tuple[str, TransferError]:
         """The service that failed this try, and its error."""
@@ -144,6 +149,7 @@ class CopyWorker:
     ) -> None:
         self._source = source
         self._target = target
+        self._probe = FolderProbe(target, max_age=options.listing_max_age, clock=clock)
         self._options = options
         self._limiter = limiter
         self._bandwidth = bandwidth
@@ -177,7 +183,7 @@ class CopyWorker:
             if self._breaker.tripped is not None:
                 raise ServiceDown  # a service is down: leave the item for a later run
             attempts = attempt
-            tried = _Try()
+            tried = _Try(first=attempt == 1)
             try:
                 return await self._attempt(item, tried)
             except TransferError as error:
@@ -252,7 +258,9 @@ class CopyWorker:
             return item.written
         return bad if bad.known() else None
 
-    async def _facts(self, item: WorkItem, written: Checksums | None) -> TargetFacts | None:
+    async def _facts(
+        self, item: WorkItem, written: Checksums | None, tried: _Try
+    ) -> TargetFacts | None:
         spec = item.spec
         if written is None:
             return None  # ours, from this run, and nothing to compare it by: overwritten
@@ -262,7 +270,7 @@ class CopyWorker:
             return None
         if unsafe_path_reason(spec.target_path) is not None:
             return None  # never sent anywhere, not even asked about: the planner refuses it
-        found = await self._target.probe(spec.target_repo, spec.target_path)
+        found = await self._probe.probe(spec.target_repo, spec.target_path, first_try=tried.first)
         if found is None:
             return TargetFacts(exists=False)
         return TargetFacts(exists=True, size=found.size, checksums=found.checksums)
@@ -275,7 +283,7 @@ class CopyWorker:
         declared = Checksums(sha1=spec.sha1, sha256=spec.sha256)
         digest = spec.sha256 or spec.sha1
         written = self._written(item)
-        facts = await self._facts(item, written)
+        facts = await self._facts(item, written, tried)
         decision = decide(
             path=spec.target_path,
             declared=declared,

@@ -376,6 +376,7 @@ async def _artifacts(
                 ("sha1", "sha256", "md5") if target.capabilities.server_checksums else ()
             ),
             checksum_files=target.capabilities.checksum_files,
+            listing_max_age=settings.target.folder_listing_max_age,
         ),
         limiter=copies,
         bandwidth=BandwidthLimiter(t.bandwidth_limit),

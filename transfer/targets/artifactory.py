@@ -48,7 +48,14 @@ from transfer.targets.artifactory_paths import (
     matrix_safe,
     matrix_suffix,
 )
-from transfer.targets.base import Properties, TargetCapabilities, TargetFile, TargetInfo, exactly
+from transfer.targets.base import (
+    FolderListing,
+    Properties,
+    TargetCapabilities,
+    TargetFile,
+    TargetInfo,
+    exactly,
+)
 
 __all__ = ["MINIMUM_VERSION", "ArtifactoryTarget", "choose_auth", "parse_version"]
 
@@ -56,6 +63,8 @@ _USER_AGENT = "transfer/0.1 (artifactory-target)"
 _OK = (200, 201, 202)
 _ANY_2XX = tuple(range(200, 300))
 """``PATCH /api/metadata`` has no documented success status (reference §13): any 2xx is one."""
+_CANNOT_LIST = frozenset({400, 403, 405, 501})
+"""Statuses of a folder listing that mean "probe each path instead" (see ``list_folder``)."""
 _CAPABILITIES = TargetCapabilities(
     checksum_deploy=True, properties=True, server_checksums=True, checksum_files=True
 )
@@ -69,6 +78,19 @@ def _size(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
+
+
+def _listed(repo_key: str, path: str, entry: dict[str, Any]) -> TargetFile:
+    """A file entry of a ``?list`` answer: ``size`` a number, SHA-256 under ``sha2``."""
+    return TargetFile(
+        repo=repo_key,
+        path=path,
+        size=_size(entry.get("size")),
+        checksums=Checksums(
+            sha1=str(entry.get("sha1") or "").lower(), sha256=str(entry.get("sha2") or "").lower()
+        ),
+        raw=entry,
+    )
 
 
 class ArtifactoryTarget(HttpClientOwner):
@@ -186,6 +208,40 @@ class ArtifactoryTarget(HttpClientOwner):
             )
         return self._file(repo_key, path, info)
 
+    async def list_folder(self, repo_key: str, folder: str) -> FolderListing | None:
+        """``GET /api/storage/{repo}/{folder}?list&deep=0&listFolders=1`` (reference §3.4): the
+        files (size, sha1, sha256) and sub-folders directly in ``folder``; empty when it does
+        not exist (404).  ``None`` when this folder or this server cannot be listed: 400 (the
+        parent is a file, or parameters the server does not take), 403 (anonymous, no Pro, or
+        not allowed), 405/501; every other error is raised as for a probe."""
+        item = encode_item_path(repo_key, folder) if folder else encode_name(repo_key)
+        try:
+            body = await self._client.request_json(
+                "GET",
+                f"api/storage/{item}",
+                params={"list": "", "deep": "0", "listFolders": "1"},
+            )
+        except NotFoundError:
+            return FolderListing()
+        except RemoteError as error:
+            if error.status in _CANNOT_LIST and not isinstance(error, AuthError):
+                return None
+            raise
+        files: dict[str, TargetFile] = {}
+        folders: set[str] = set()
+        entries = body.get("files") if isinstance(body, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            name = str(entry.get("uri", "")).strip("/")
+            if not name or "/" in name:
+                continue  # not directly in the folder (a server that ignored deep=0)
+            if str(entry.get("folder")).lower() == "true":  # a boolean; the docs print "true"
+                folders.add(name)
+                continue
+            files[name] = _listed(repo_key, f"{folder}/{name}" if folder else name, entry)
+        return FolderListing(files, frozenset(folders))
+
     async def list_files(self, repo_key: str) -> list[TargetFile] | None:
         """Every file of ``repo_key`` (deep ``?list``, one request), or ``None`` when the
         repository does not exist. Sizes and sha1/sha256 come from the listing itself."""
@@ -202,18 +258,7 @@ class ArtifactoryTarget(HttpClientOwner):
         for entry in files:
             if not isinstance(entry, dict) or entry.get("folder"):
                 continue
-            uri = str(entry.get("uri", ""))
-            listed.append(
-                TargetFile(
-                    repo=repo_key,
-                    path=uri.lstrip("/"),
-                    size=_size(entry.get("size")),
-                    checksums=Checksums(
-                        sha1=str(entry.get("sha1") or ""), sha256=str(entry.get("sha2") or "")
-                    ),
-                    raw=entry,
-                )
-            )
+            listed.append(_listed(repo_key, str(entry.get("uri", "")).lstrip("/"), entry))
         return listed
 
     @staticmethod

@@ -21,6 +21,7 @@ from transfer.models import Checksums
 from transfer.targets.admin import TargetAdmin
 
 __all__ = [
+    "FolderListing",
     "Properties",
     "Target",
     "TargetCapabilities",
@@ -75,6 +76,16 @@ class TargetFile:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True, slots=True)
+class FolderListing:
+    """What one folder of the target holds directly, from one request: its files by name (size
+    and checksums, as :meth:`Target.probe` gives them) and the names of its sub-folders.  A
+    folder that does not exist is an empty listing."""
+
+    files: Mapping[str, TargetFile] = field(default_factory=dict)
+    folders: frozenset[str] = frozenset()
+
+
 @runtime_checkable
 class Target(Protocol):
     """A place files are copied to.  Open it with ``async with`` before use."""
@@ -109,6 +120,11 @@ class Target(Protocol):
 
     async def probe(self, repo_key: str, path: str) -> TargetFile | None:
         """The file at ``path``, or ``None`` when there is none."""
+        ...
+
+    async def list_folder(self, repo_key: str, folder: str) -> FolderListing | None:
+        """What ``folder`` (``""``: the repository root) holds directly, in one request, or
+        ``None`` when the target cannot list it (then each path is probed)."""
         ...
 
     async def checksum_deploy(

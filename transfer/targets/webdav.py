@@ -15,7 +15,14 @@ from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, T
 from transfer.models import Checksums
 from transfer.redaction import Secret
 from transfer.targets.artifactory_paths import encode_item_path
-from transfer.targets.base import Properties, TargetCapabilities, TargetFile, TargetInfo, exactly
+from transfer.targets.base import (
+    FolderListing,
+    Properties,
+    TargetCapabilities,
+    TargetFile,
+    TargetInfo,
+    exactly,
+)
 
 __all__ = ["WebDavTarget"]
 
@@ -78,6 +85,10 @@ class WebDavTarget(HttpClientOwner):
         length = response.headers.get("Content-Length")
         size = int(length) if length is not None and length.isdigit() else None
         return TargetFile(repo_key, path, size, Checksums())
+
+    async def list_folder(self, repo_key: str, folder: str) -> FolderListing | None:
+        """None: a plain WebDAV server is probed path by path."""
+        return None
 
     async def checksum_deploy(
         self,
