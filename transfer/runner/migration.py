@@ -419,6 +419,12 @@ async def _artifacts(
         f"copies in flight: up to {copies.peak_in_flight} at once (limit now {copies.limit}"
         f" of at most {copies.max_limit}; {copies.throttles} push-backs halved it)"
     )
+    api = getattr(source, "api_limiter", None)
+    if isinstance(api, AdaptiveLimiter):
+        notes.append(
+            f"source API calls in flight: up to {api.peak_in_flight} at once (limit now "
+            f"{api.limit} of at most {api.max_limit}; {api.throttles} push-backs halved it)"
+        )
     # this worker's final figures for `transfer status`
     await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})
     counts = await store.counts()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 __all__ = [
@@ -57,7 +58,7 @@ def json_response(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """A JSON answer; null fields are the caller's to omit (Artifactory omits them)."""
-    body = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    body = orjson.dumps(data, option=orjson.OPT_INDENT_2)  # json.dumps(indent=2)'s text, faster
     return web.Response(body=body, status=status, headers=headers, content_type=content_type)
 
 
