@@ -23,6 +23,7 @@ from transfer.errors import (
 )
 from transfer.http import RetryPolicy
 from transfer.models import Checksums
+from transfer.pipeline.folder_probe import FolderProbe
 from transfer.redaction import Secret
 from transfer.sandbox.artifactory import ArtifactoryEmulator, ArtifactoryOptions
 from transfer.sandbox.awkward import SEPARATOR_VALUE
@@ -368,3 +369,26 @@ async def test_a_revoked_token_no_longer_exists_and_a_second_revoke_says_so() ->
         assert await target.admin.revoke_access_token(token_id) is True
         assert await target.admin.get_access_token(token_id) is None
         assert await target.admin.revoke_access_token(token_id) is False
+
+
+async def test_a_listing_without_checksums_is_checked_with_a_probe() -> None:
+    """A server whose ``?list`` entries carry no sha1/sha2: the folder probe does not take
+    such an entry for the file's truth, it asks the path (HEAD) instead."""
+    sha1, heads = "a" * 40, []
+
+    async def storage(request: web.Request) -> web.Response:
+        files = [{"uri": "/a.bin", "size": 5, "folder": False}]
+        return web.json_response({"uri": "", "created": "", "files": files})
+
+    async def head(request: web.Request) -> web.Response:
+        heads.append(request.path)
+        return web.Response(headers={"Content-Length": "5", "X-Checksum-Sha1": sha1})
+
+    app = web.Application()
+    app.router.add_get("/artifactory/api/storage/{tail:.*}", storage)
+    app.router.add_route("HEAD", "/artifactory/{tail:.*}", head)
+    async with TestServer(app) as server, admin_target(str(server.make_url("/artifactory"))) as t:
+        found = await FolderProbe(t).probe(REPO, "lib/a.bin")
+    assert found is not None
+    assert (found.size, found.checksums.sha1) == (5, sha1)
+    assert heads == [f"/artifactory/{REPO}/lib/a.bin"]

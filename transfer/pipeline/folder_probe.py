@@ -11,6 +11,7 @@ What keeps this as truthful as a probe per path:
   again), and for each name at most once (a path asked about again, e.g. a file re-opened in the
   same run, gets a ``HEAD``);
 * only a first try uses it: a retry may follow an upload of ours that reached the target;
+* a file listed without a checksum is probed (the probe falls back to the file info);
 * a name is looked up in a listing only when it is plain ASCII (letters, digits, ``._~-``), so
   no encoding of the listing's ``uri`` can hide it; a name the listing holds in another case
   (a case-insensitive database), a sub-folder of that name, or any other name gets a ``HEAD``,
@@ -90,9 +91,11 @@ class FolderProbe:
             return await self._target.probe(repo, path)
         listed.asked.add(name)
         found = listed.listing.files.get(name)
-        if found is not None:
+        if found is not None and (found.checksums.sha1 or found.checksums.sha256):
             self.answered += 1
             return found
+        if found is not None:  # listed without a checksum: the probe falls back to file info
+            return await self._target.probe(repo, path)
         if name.lower() in listed.lowered:
             # a sub-folder of that name, or a file the target may take for ours
             return await self._target.probe(repo, path)
