@@ -26,7 +26,8 @@ package: files/s with and without file attributes).
 nginx and rclone are installed with apt-get when missing (as root), or skipped with the reason
 printed. ``--quick`` shrinks everything (1,000 small files, 300 mixed, 64 MiB large files,
 N in 8 and 16). Raw results go to ``benchmarks/results/<timestamp>.json``, the chart to
-``<timestamp>.png``; a table and the ratios are printed.
+``<timestamp>.png``; a table and the ratios are printed. The README's figures come from
+``python -m benchmarks.readme`` instead: one fixed set of these scenarios in one run.
 """
 
 from __future__ import annotations

@@ -161,9 +161,11 @@ def run_scenario(
     timeout: float,
     keep_data: bool = False,
     data_dir: Path | None = None,
+    emulated: bool = True,
     profile_hook: Callable[[str, DataSet, NginxServer, Path], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every run of one scenario (nginx peers, then emulator → emulator)."""
+    """Every run of one scenario (nginx peers, then emulator → emulator unless not
+    ``emulated``)."""
     runs: list[dict[str, Any]] = []
     workdir.mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)
@@ -183,7 +185,7 @@ def run_scenario(
                 shutil.rmtree(root, ignore_errors=True)
     elif scenario != "half":
         _say(f"{scenario}: nginx peers skipped: {'; '.join(nginx_problems.values())}")
-    if scenario in ("small", "large", "half"):
+    if emulated and scenario in ("small", "large", "half"):
         _say(f"{scenario}: transfer, emulator -> emulator ...")
         run = run_emulated(
             scenario,
