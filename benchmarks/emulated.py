@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,32 +57,56 @@ path = "state.db"
 """
 
 
-async def _preload_half(ep: Endpoints) -> tuple[int, int]:
-    """Copy every other file of repository ``bench*`` into the target; (files, bytes)."""
-    async with open_session(32) as session:
-        moved = [0, 0]
-        jobs = []
+async def _files(ep: Endpoints, every: int) -> list[tuple[str, str, int]]:
+    """(repo, path, size) of every ``every``-th file (by path) of the repositories ``bench*``."""
+    async with open_session(16) as session:
+        found = []
         for repo in ep["repos"]:
             files = sorted(await list_file_paths(session, ep, repo))
-            for path, size in files[::2]:
+            found += [(repo, path, size) for path, size in files[::every]]
+    return found
 
-                async def copy(repo: str = repo, path: str = path, size: int = size) -> None:
-                    async def into_upload(chunks: AsyncIterator[bytes]) -> int:
-                        await upload(session, ep, repo, path, chunks, size)
-                        return size
 
-                    await download(session, ep, repo, path, sink=into_upload)
-                    moved[0] += 1
-                    moved[1] += size
+async def _naive_copy(ep: Endpoints, files: list[tuple[str, str, int]]) -> tuple[int, int]:
+    """Stream each file from Bintray into the target, 16 at a time, nothing else; (files, bytes).
 
-                jobs.append(copy)
-        await run_concurrently(jobs, 16)
+    Run after the migration, it is the baseline the engine is divided by: the same bytes
+    through the same two emulator processes with the least client work possible."""
+    async with open_session(32) as session:
+        moved = [0, 0]
+
+        async def copy(repo: str, path: str, size: int) -> None:
+            async def into_upload(chunks: AsyncIterator[bytes]) -> int:
+                await upload(session, ep, repo, path, chunks, size)
+                return size
+
+            await download(session, ep, repo, path, sink=into_upload)
+            moved[0] += 1
+            moved[1] += size
+
+        await run_concurrently([partial(copy, *file) for file in files], 16)
     return moved[0], moved[1]
 
 
 async def _warm(ep: Endpoints) -> int:
     async with open_session(16) as session:
         return await warm_digests(session, ep)
+
+
+def _timed_naive_copy(ep: Endpoints) -> dict[str, Any]:
+    files = asyncio.run(_files(ep, 1))  # listed first: the baseline copies, it does not discover
+    started = time.perf_counter()
+    count, size = asyncio.run(_naive_copy(ep, files))
+    seconds = time.perf_counter() - started
+    return {
+        "naive_copy": {
+            "files": count,
+            "bytes": size,
+            "seconds": seconds,
+            "files_per_s": count / seconds if seconds > 0 else 0.0,
+            "mb_per_s": size / _MB / seconds if seconds > 0 else 0.0,
+        }
+    }
 
 
 def run_emulated(
@@ -97,13 +122,15 @@ def run_emulated(
     faults: tuple[str, str] = ("", ""),
     engine_path: str | None = None,
     extra_config: str = "",
+    naive_baseline: bool = False,
 ) -> dict[str, Any]:
     """One measured emulator → emulator migration; the raw figures.
 
     ``workers=None`` keeps the engine's default; ``faults`` are the (Bintray, Artifactory)
     emulators' fault specs; ``engine_path`` puts another checkout's ``transfer`` package first
     on the measured process's import path (a before/after comparison in one run);
-    ``extra_config`` is appended to the ``[source]`` table.
+    ``extra_config`` is appended to the ``[source]`` table; ``naive_baseline`` times a naive
+    copy of every file through the same two emulators after the migration (``naive_copy``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     with (
@@ -133,10 +160,10 @@ def run_emulated(
             env=env,
             timeout=_SETUP_TIMEOUT,
         )
-        preloaded = (0, 0)
-        if preload_half:
-            ep["repos"] = ["bench"] if profile == "bench-small" else ["bench-large"]
-            preloaded = asyncio.run(_preload_half(ep))
+        ep["repos"] = ["bench"] if profile == "bench-small" else ["bench-large"]
+        preloaded = (
+            asyncio.run(_naive_copy(ep, asyncio.run(_files(ep, 2)))) if preload_half else (0, 0)
+        )
         cpu_before = (cpu_seconds(source.pid), cpu_seconds(target.pid))
         args = transfer_args(
             "migrate", "-c", str(config), "--only", "artifacts", "--no-progress", "--json"
@@ -149,6 +176,7 @@ def run_emulated(
             cpu_seconds(source.pid) - cpu_before[0],
             cpu_seconds(target.pid) - cpu_before[1],
         )
+        baseline = _timed_naive_copy(ep) if naive_baseline else {}
     done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
     times, hows = store_durations(workdir / "state.db")
     timeline = discovery_timeline(workdir / "state.db", began)
@@ -166,6 +194,7 @@ def run_emulated(
         **figures(stats, done["bytes"], done["items"], times),
         **timeline,
         "emulator_cpu_seconds": {"bintray": emulator_cpu[0], "artifactory": emulator_cpu[1]},
+        **baseline,
         "command": " ".join(args[2:]),
         "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",
     }

@@ -3,10 +3,10 @@
 One fixed set of scenarios, run back to back in one process tree so that every ratio compares
 figures taken in the same run (see :mod:`benchmarks.run` for what each scenario does):
 
-* ``ceiling`` — naive copies through the emulators, the baselines of the emulator rows;
 * ``large`` (3 × 1 GiB), ``small`` (10,000 files), ``mixed`` (2,000 files): curl pipes,
   rclone, the naive script and ``transfer`` through nginx at N = 16, ``transfer`` between the
-  emulators too (large, small);
+  emulators too (large, small), followed by a naive copy of the same files through the same
+  two emulator processes, the baseline it is divided by;
 * ``small@20ms`` — 1,000 small files through :mod:`benchmarks.relay` adding 20 ms per round
   trip, every peer;
 * ``half`` — small between the emulators with every other file already in the target;
@@ -45,7 +45,6 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ceiling import measure_ceiling
 from benchmarks.discovery import run_discovery_rate
 from benchmarks.engine import run_engine
 from benchmarks.machine_load import LoadSample, load_record
@@ -70,15 +69,13 @@ class ReadmeSizes:
     mixed_count: int
     concurrency: int  # every peer's N
     rtt_ms: float  # added round-trip time of the relayed small run
-    ceiling_size: int
-    ceiling_count: int
     wan_count: int
     discovery_count: int
     many_count: int
 
 
-FULL = ReadmeSizes(GiB, 10_000, 1_000, 2_000, 16, 20.0, GiB, 10_000, 10_000, 20_000, 100_000)
-QUICK = ReadmeSizes(16 * MiB, 300, 60, 100, 16, 20.0, 16 * MiB, 300, 300, 500, 2_000)
+FULL = ReadmeSizes(GiB, 10_000, 1_000, 2_000, 16, 20.0, 10_000, 20_000, 100_000)
+QUICK = ReadmeSizes(16 * MiB, 300, 60, 100, 16, 20.0, 300, 500, 2_000)
 _FULL_TRIMS = (
     "rclone does not run on the 10,000 small files (~30 files/s here: 5+ minutes alone; it runs "
     "on small@20ms and mixed)",
@@ -163,17 +160,11 @@ def _steps(
                     timeout=args.timeout,
                     data_dir=args.data_dir,
                     emulated=emulated,
+                    naive_baseline=emulated and scenario != "half",
                 )
             )
 
         return step
-
-    def ceiling() -> None:
-        record["ceiling"].update(
-            measure_ceiling(
-                workdir / "ceiling", large_size=sizes.ceiling_size, small_count=sizes.ceiling_count
-            )
-        )
 
     def wan() -> None:
         record["engine"].extend(
@@ -199,7 +190,6 @@ def _steps(
         )
 
     return [
-        ("ceiling", ceiling),
         ("large", peers("large", sizes.small_count, 0.0, True)),
         ("small", peers("small", sizes.small_count, 0.0, True)),
         (
@@ -232,7 +222,6 @@ def run_set(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "units": "MB = 10^6 bytes; ratios = transfer ÷ the other, same run",
         "skipped": {},
         "runs": [],
-        "ceiling": {},
         "engine": [],
         "errors": [],
         "step_seconds": {},

@@ -162,10 +162,11 @@ def run_scenario(
     keep_data: bool = False,
     data_dir: Path | None = None,
     emulated: bool = True,
+    naive_baseline: bool = False,
     profile_hook: Callable[[str, DataSet, NginxServer, Path], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every run of one scenario (nginx peers, then emulator → emulator unless not
-    ``emulated``)."""
+    ``emulated``, followed by a naive copy through the same emulators with ``naive_baseline``)."""
     runs: list[dict[str, Any]] = []
     workdir.mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)
@@ -196,6 +197,7 @@ def run_scenario(
             workers=sizes.concurrency,
             preload_half=scenario == "half",
             timeout=timeout,
+            naive_baseline=naive_baseline,
         )
         run["scenario"] = scenario
         run["server"] = "emulators"
