@@ -136,6 +136,9 @@ def _steps(
     sizes: ReadmeSizes, workdir: Path, args: argparse.Namespace, record: dict[str, Any]
 ) -> list[tuple[str, Callable[[], None]]]:
     nginx_problems, skipped = available_peers()
+    if nginx_problems:  # the peers are half the set: a README without them must not be written
+        problem = "; ".join(nginx_problems.values())
+        record["errors"].append({"step": "nginx peers", "error": f"not run: {problem}"})
     n = sizes.concurrency
 
     def peers(scenario: str, small_count: int, rtt: float, emulated: bool) -> Callable[[], None]:

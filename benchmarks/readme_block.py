@@ -364,7 +364,10 @@ def render_block(record: dict[str, Any]) -> str:
         "timed after listing the files."
     )
     if record.get("trimmed"):
-        out.append("Trimmed to keep the run near 20 minutes: " + "; ".join(record["trimmed"]) + ".")
+        out += [
+            "",
+            "Trimmed to keep the run near 20 minutes: " + "; ".join(record["trimmed"]) + ".",
+        ]
     drawn = chart(ratios_of(record))
     if drawn:
         out += ["", "```text", drawn, "```"]
