@@ -136,19 +136,16 @@ def _steps(
     sizes: ReadmeSizes, workdir: Path, args: argparse.Namespace, record: dict[str, Any]
 ) -> list[tuple[str, Callable[[], None]]]:
     nginx_problems, skipped = available_peers()
-    if nginx_problems:  # the peers are half the set: a README without them must not be written
-        problem = "; ".join(nginx_problems.values())
+    problem = "; ".join(nginx_problems.values())
+    if problem:  # the peers are half the set: a README without them must not be written
         record["errors"].append({"step": "nginx peers", "error": f"not run: {problem}"})
     n = sizes.concurrency
 
     def peers(scenario: str, small_count: int, rtt: float, emulated: bool) -> Callable[[], None]:
         label = scenario_label(scenario, rtt)
         not_run = {**skipped, **_TRIMMED_PEERS.get(label, {})} if not args.quick else skipped
-        if nginx_problems:
-            not_run = {
-                p: f"nginx: {'; '.join(nginx_problems.values())}"
-                for p in ("curl", "rclone", "naive")
-            }
+        if problem:
+            not_run = dict.fromkeys(("curl", "rclone", "naive"), f"nginx: {problem}")
         record["skipped"][label] = not_run
         peer_sizes = PeerSizes(small_count, sizes.mixed_count, sizes.large_size, n, (n,), (rtt,))
 
