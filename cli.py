@@ -10,13 +10,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from transfer import PHASES
-from transfer.errors import EXIT_STOPPED, EXIT_USAGE, TransferError
+
+def _stop_before_the_run(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM before the run installs its own handlers stops like Ctrl-C (exit 4), not with
+    the signal's default death: a scheduler's stop can arrive while Python still imports."""
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _stop_before_the_run)
+try:
+    from transfer import PHASES
+    from transfer.errors import EXIT_STOPPED, EXIT_USAGE, TransferError
+except KeyboardInterrupt:  # stopped while importing: nothing has begun, nothing to resume
+    print("transfer: interrupted before it began; run the same command again", file=sys.stderr)
+    raise SystemExit(4) from None
 
 EXIT_CODES_HELP = """exit codes:
   0  everything asked for is done

@@ -39,6 +39,34 @@ async def test_help_lists_commands_and_exit_codes() -> None:
     assert "exit codes" in out
 
 
+# A signal that arrives while the command still imports the engine: the hook sends it at the
+# import of ``transfer``, deterministically inside the window a loaded machine makes long.
+_SIGNAL_DURING_IMPORT = """
+import builtins, os, signal, sys
+real_import = builtins.__import__
+signum = getattr(signal, sys.argv[1])
+def hooked(name, *args, **kwargs):
+    if name == "transfer":
+        builtins.__import__ = real_import
+        os.kill(os.getpid(), signum)
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = hooked
+sys.argv = ["transfer", "--help"]
+import cli
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+async def test_a_signal_during_start_up_exits_4_without_a_traceback(signal_name: str) -> None:
+    result = await anyio.run_process(
+        [sys.executable, "-c", _SIGNAL_DURING_IMPORT, signal_name], cwd=REPO_ROOT, check=False
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 4, err
+    assert "Traceback" not in err
+    assert err.strip() == "transfer: interrupted before it began; run the same command again"
+
+
 async def test_missing_config_is_one_line_exit_2(tmp_path: Path) -> None:
     code, out, err = await transfer("migrate", "-c", str(tmp_path / "nope.toml"))
     assert code == 2

@@ -35,6 +35,27 @@ async def _run(
         return await supervise(command, env, kill_after, output)
 
 
+async def _copying_began(db: Path) -> None:
+    """Wait until the run has claimed files (a stop during start-up is another test's case:
+    a loaded machine can take seconds to import)."""
+
+    def claimed() -> bool:
+        if not db.exists():
+            return False
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            query = "SELECT count(*) FROM items WHERE state <> 'pending'"
+            return bool(conn.execute(query).fetchone()[0])
+        except sqlite3.OperationalError:  # the tables are not there yet
+            return False
+        finally:
+            conn.close()
+
+    with anyio.fail_after(60):
+        while not claimed():  # noqa: ASYNC110 (another process)
+            await anyio.sleep(0.2)
+
+
 @pytest.mark.parametrize(
     ("stop_how", "extra"),
     [("sigint", ()), ("sigterm", ()), ("max-duration", ("--max-duration", "1s"))],
@@ -55,7 +76,7 @@ async def test_soft_stop_exits_4_and_resumes(
                 command, env=env, cwd=REPO_ROOT, stdout=sink, stderr=sink
             ) as process:
                 if stop_how != "max-duration":
-                    await anyio.sleep(1.5)
+                    await _copying_began(tmp_path / "state.db")
                     process.send_signal(signal.SIGINT if stop_how == "sigint" else signal.SIGTERM)
                 with anyio.fail_after(60):
                     code = await process.wait()
