@@ -15,13 +15,16 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
-__all__ = ["Postgres", "own_postgres"]
+__all__ = ["Postgres", "item_rows", "own_postgres"]
 
 
 def _binary(name: str) -> str | None:
@@ -84,6 +87,12 @@ class Postgres:
         """Let a frozen server go on (SIGCONT)."""
         self._signal_all(signal.SIGCONT)
 
+    def restart(self, mode: str, *, down: float = 1.0) -> None:
+        """Stop (``mode`` as in :meth:`stop`), stay away ``down`` seconds, start again."""
+        self.stop(mode)
+        time.sleep(down)
+        self.start()
+
 
 @contextmanager
 def own_postgres() -> Iterator[Postgres]:
@@ -105,3 +114,20 @@ def own_postgres() -> Iterator[Postgres]:
         with contextlib.suppress(subprocess.SubprocessError):  # never started, or stopped
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def item_rows(dsn: str, run: str) -> list[dict[str, Any]]:
+    """Every item row of ``run`` in the store at ``dsn``, as the SQLite checks read them (none
+    before a worker has created the tables)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("SELECT to_regclass('items') IS NOT NULL"):
+            return []
+        rows = await conn.fetch(
+            "SELECT items.* FROM items JOIN runs ON runs.id = items.run_id "
+            "WHERE runs.name = $1 ORDER BY items.id",
+            run,
+        )
+    finally:
+        await conn.close()
+    return [dict(row) for row in rows]
