@@ -66,7 +66,10 @@ async def test_upload_reset_mid_body_stores_nothing() -> None:
             await a.deploy("r/f.bin", data)
         assert a.emulator.item("r", "f.bin") is None
         assert a.emulator.blob_count() == 0
+        cut = a.emulator.bytes_received  # what arrived of the two cut bodies
+        assert 0 < cut < 2 * len(data)
         assert (await a.deploy("r/f.bin", data)).status == 201
+        assert a.emulator.bytes_received == cut + len(data)
         assert list((a.emulator.storage_dir / "tmp").iterdir()) == []
 
 

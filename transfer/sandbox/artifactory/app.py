@@ -181,8 +181,8 @@ class ArtifactoryEmulator:
     key :attr:`admin_api_key`. No other users, groups or permission targets exist at start.
 
     Read-only helpers for tests and benchmarks: :meth:`item`, :meth:`properties`, :meth:`files`,
-    :meth:`repositories`, :meth:`blob_count`, :meth:`blob_path`, :attr:`storage_dir`; and
-    :meth:`create_repository` to seed a repository without HTTP.
+    :meth:`repositories`, :meth:`blob_count`, :meth:`blob_path`, :attr:`bytes_received`,
+    :attr:`storage_dir`; and :meth:`create_repository` to seed a repository without HTTP.
     """
 
     def __init__(
@@ -305,6 +305,12 @@ class ArtifactoryEmulator:
     def blob_count(self) -> int:
         """Distinct binaries stored (dedup makes this smaller than the file count)."""
         return self._state.blobs.blob_count()
+
+    @property
+    def bytes_received(self) -> int:
+        """Upload body bytes received so far, counted as they arrive, cut uploads included
+        (the request log only has a request's bytes once it ends)."""
+        return self._state.blobs.received
 
     def blob_path(self, sha1: str) -> Path | None:
         """Where a binary's bytes are on disk (None in sink mode or when unknown)."""

@@ -79,6 +79,8 @@ class BlobStore:
         self._by_sha256: dict[str, str] = {}
         self._refs: dict[str, int] = {}
         self.offload = True
+        self.received = 0
+        """Body bytes taken in so far, as they arrive (uploads cut off included)."""
 
     def _final(self, sha1: str) -> Path:
         return self.root / "blobs" / sha1[:2] / sha1
@@ -96,6 +98,7 @@ class BlobStore:
             async for chunk in chunks:
                 batch.append(chunk)
                 pending += len(chunk)
+                self.received += len(chunk)
                 if pending < _BATCH:
                     continue
                 if not self.offload:
