@@ -20,6 +20,7 @@ from checksum_files import checksum_file_problem, is_checksum_file
 
 from transfer.sandbox.artifactory import ArtifactoryEmulator
 from transfer.sandbox.artifactory_pair import ArtifactoryPair, write_pair_config
+from transfer.sandbox.requestlog import RequestRecord
 from transfer.sandbox.serve import Sandbox, config_environment, write_config
 
 Digests = dict[tuple[str, str], tuple[int, str, str]]
@@ -60,9 +61,9 @@ class MigrationCase:
 
 
 @asynccontextmanager
-async def bintray_migration(seed: int) -> AsyncIterator[MigrationCase]:
-    """The demo organisation on the Bintray emulator."""
-    async with Sandbox("demo", seed=seed) as sandbox:
+async def bintray_migration(seed: int, profile: str = "demo") -> AsyncIterator[MigrationCase]:
+    """The demo organisation (or another sandbox ``profile``) on the Bintray emulator."""
+    async with Sandbox(profile, seed=seed) as sandbox:
         org = sandbox.org
         files: Digests = {}
         for f in org.iter_files():
@@ -178,10 +179,13 @@ def properties_on(
 
 def uploads_to(target: ArtifactoryEmulator) -> list[Any]:
     """Artifact PUTs that carried bytes (not API calls, not checksum deploys)."""
-    return [
-        r
-        for r in target.request_log
-        if r.method == "PUT"
-        and r.bytes_in > 0
-        and not r.path.startswith(("/artifactory/api/", "/access/"))
-    ]
+    return [r for r in target.request_log if is_upload(r)]
+
+
+def is_upload(record: RequestRecord) -> bool:
+    """Whether ``record`` is an artifact PUT that carried bytes."""
+    return (
+        record.method == "PUT"
+        and record.bytes_in > 0
+        and not record.path.startswith(("/artifactory/api/", "/access/"))
+    )

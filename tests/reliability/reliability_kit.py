@@ -7,20 +7,33 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 from checksum_files import checksum_file_problem
-from migration_cases import differences, finish_cli_config, properties_on, uploads_to
+from migration_cases import (
+    MigrationCase,
+    differences,
+    finish_cli_config,
+    is_upload,
+    properties_on,
+    uploads_to,
+)
 from sandbox_settings import sandbox_settings as sandbox_settings  # re-exported for the tests
 
+from transfer.config_load import load_settings
 from transfer.models import ItemState
 from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import PHASES, MigrationSummary, migrate
+from transfer.sandbox.artifactory import ArtifactoryEmulator
+from transfer.sandbox.requestlog import RequestRecord
 from transfer.sandbox.serve import Sandbox, write_config
 from transfer.settings import Settings
 
@@ -116,13 +129,21 @@ def store_rows(db: Path) -> list[dict[str, Any]]:
 
 
 def impossible_states(db: Path, *, live_owners: Iterable[str] = ()) -> list[str]:
-    """Items in a state no correct run can leave behind; empty when the store is sane.
+    """Items of the store file ``db`` in a state no correct run can leave behind (see
+    :func:`impossible_rows`); empty when the store is sane."""
+    return impossible_rows(store_rows(db), live_owners=live_owners)
+
+
+def impossible_rows(
+    rows: Iterable[dict[str, Any]], *, live_owners: Iterable[str] = ()
+) -> list[str]:
+    """Item rows (of any store) in a state no correct run can leave behind; empty when sane.
 
     ``live_owners`` may still hold leases (a run in progress); nobody else may.
     """
     live = set(live_owners)
     problems: list[str] = []
-    for row in store_rows(db):
+    for row in rows:
         where = f"item {row['id']} {row['repo']}/{row['path']} ({row['state']})"
         state = row["state"]
         if state not in _STATES:
@@ -153,10 +174,10 @@ def impossible_states(db: Path, *, live_owners: Iterable[str] = ()) -> list[str]
     return problems
 
 
-def count_states(db: Path) -> dict[str, int]:
-    """Items per state."""
+def count_states(db: Path | Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Items per state, of the store file ``db`` or of item rows already read."""
     counts: dict[str, int] = {}
-    for row in store_rows(db):
+    for row in store_rows(db) if isinstance(db, Path) else db:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     return counts
 
@@ -210,6 +231,74 @@ def target_properties(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, list[
 def uploads(sandbox: Sandbox) -> list[Any]:
     """Artifact PUTs that carried bytes (not API calls, not checksum deploys)."""
     return uploads_to(sandbox.artifactory)
+
+
+def done_at(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """``target_repo/target_path`` → ``finished_at`` of every done item among ``rows``."""
+    return {
+        f"{row['target_repo']}/{row['target_path']}": float(row["finished_at"])
+        for row in rows
+        if row["state"] == ItemState.DONE
+    }
+
+
+def uploads_after_done(
+    target: ArtifactoryEmulator,
+    snapshots: Iterable[tuple[int, Container[str]]],
+    finished: Mapping[str, float],
+) -> list[str]:
+    """Files uploaded again once the store had them done: after a snapshot — the length of
+    ``target``'s request log, taken just after reading the :func:`done_at` paths — saw them
+    done, or after the ``finished_at`` the store ends with (``finished``). (The emulator logs a
+    request before its response leaves, so the upload that made a file done is always logged
+    before the snapshot that sees it done.)"""
+    records = list(target.request_log)
+    problems = []
+    for position, done in snapshots:
+        again = [_artifact(r) for r in records[position:] if is_upload(r)]
+        problems += [
+            f"{path} uploaded again after a snapshot saw it done" for path in again if path in done
+        ]
+    for record in filter(is_upload, records):
+        path = _artifact(record)
+        if path in finished and record.at > finished[path] + 0.001:
+            problems.append(f"{path} uploaded after it was done")
+    return problems
+
+
+def completed_twice(target: ArtifactoryEmulator) -> list[str]:
+    """Files whose upload the target accepted more than once."""
+    complete = Counter(_artifact(r) for r in uploads_to(target) if r.status in (200, 201))
+    return sorted(path for path, n in complete.items() if n > 1)
+
+
+def _artifact(record: RequestRecord) -> str:
+    return unquote(record.path.removeprefix("/artifactory/"))
+
+
+async def compare_with_clean_run(
+    case: AbstractAsyncContextManager[MigrationCase],
+    workdir: Path,
+    properties: Mapping[tuple[str, str], dict[str, list[str]]],
+    sent: int,
+) -> str:
+    """Migrate ``case`` (a fresh copy of the source a torture test migrated) once, cleanly, in
+    this process with a store under ``workdir``; assert its target ends with the same
+    ``properties`` as the tortured one. Returns how many more bytes than the clean run the
+    tortured run, which uploaded ``sent`` bytes, sent again."""
+    async with case as clean:
+        await anyio.Path(workdir).mkdir()
+        config, env = clean.write_config(workdir)
+        await migrate_once(load_settings(config, environ=env))
+        assert differences(clean.target, clean.files) == []
+        clean_props = properties_on(clean.target, clean.files)
+        clean_bytes = sum(r.bytes_in for r in uploads_to(clean.target))
+    differing = [key for key in clean_props if clean_props[key] != properties.get(key)]
+    assert differing == [], f"{len(differing)} files differ in properties, e.g. {differing[:3]}"
+    assert any(clean_props.values())  # the comparison compared something
+    resent = sent - clean_bytes
+    share = resent / max(clean_bytes, 1)
+    return f"re-sent bytes {resent} ({share:.1%} of a clean run's {clean_bytes})"
 
 
 # --------------------------------------------------------------------------- mounts

@@ -18,14 +18,20 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
 import anyio
 import pytest
 from migration_cases import MIGRATION_CASES, differences, properties_on, uploads_to
-from reliability_kit import REPO_ROOT, count_states, impossible_states, migrate_once, store_rows
-
-from transfer.config_load import load_settings
+from reliability_kit import (
+    REPO_ROOT,
+    compare_with_clean_run,
+    completed_twice,
+    count_states,
+    done_at,
+    impossible_states,
+    store_rows,
+    uploads_after_done,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -36,13 +42,7 @@ DATA_SEED = 1
 
 def _done(db: Path) -> dict[str, float]:
     """``repo/path`` → finished_at of every done item (empty before the store exists)."""
-    if not db.exists():
-        return {}
-    return {
-        f"{row['target_repo']}/{row['target_path']}": float(row["finished_at"])
-        for row in store_rows(db)
-        if row["state"] == "done"
-    }
+    return done_at(store_rows(db)) if db.exists() else {}
 
 
 async def _run(
@@ -106,41 +106,21 @@ async def test_sigkill_torture(tmp_path: Path, source: str) -> None:
 
         # Nothing recorded done is uploaded again: not after a kill saw it done, and not after
         # the moment the store says it was finished.
-        records = list(log)
-        for position, done in snapshots:
-            for record in records[position:]:
-                if record.method == "PUT" and record.bytes_in > 0:
-                    path = unquote(record.path.removeprefix("/artifactory/"))
-                    assert path not in done, f"{path} uploaded again after a kill saw it done"
-        finished = _done(db)
+        assert uploads_after_done(case.target, snapshots, _done(db)) == []
+        assert completed_twice(case.target) == [], "a file was uploaded completely twice"
         sent = uploads_to(case.target)
-        for record in sent:
-            path = unquote(record.path.removeprefix("/artifactory/"))
-            assert record.at <= finished[path] + 0.001, f"{path} uploaded after it was done"
         complete = [r.path for r in sent if r.status in (200, 201)]
-        assert len(complete) == len(set(complete)), "a file was uploaded completely twice"
         torture_props = properties_on(case.target, case.files)
         torture_bytes = sum(r.bytes_in for r in sent)
 
     # The same source migrated cleanly: same properties, and the bytes a clean run sends.
-    async with MIGRATION_CASES[source](DATA_SEED) as clean:
-        (tmp_path / "clean").mkdir()
-        clean_config, clean_env = clean.write_config(tmp_path / "clean")
-        await migrate_once(load_settings(clean_config, environ=clean_env))
-        assert differences(clean.target, clean.files) == []
-        clean_props = properties_on(clean.target, clean.files)
-        clean_bytes = sum(r.bytes_in for r in uploads_to(clean.target))
-    differing = [key for key in clean_props if clean_props[key] != torture_props.get(key)]
-    assert differing == [], f"{len(differing)} files differ in properties, e.g. {differing[:3]}"
-    assert any(clean_props.values())  # the comparison compared something
-
-    resent = torture_bytes - clean_bytes
+    clean = MIGRATION_CASES[source](DATA_SEED)
+    resent = await compare_with_clean_run(clean, tmp_path / "clean", torture_props, torture_bytes)
     print(
         f"\ntorture ({source}): {kills} kills survived (seed {SEED}"
         f"{', finished before the last kill' if finished_early else ''}), "
         f"done after each kill {progress}, {len(sent)} uploads ({len(sent) - len(complete)} "
         f"cut by a kill) for {total} files, "
-        f"re-sent bytes {resent} ({resent / max(clean_bytes, 1):.1%} of a clean run's "
-        f"{clean_bytes}), {time.monotonic() - started:.0f}s"
+        f"{resent}, {time.monotonic() - started:.0f}s"
     )
     assert kills >= min(KILLS, 3), "the migration finished too fast to be killed"
