@@ -147,8 +147,10 @@ class Worker:
             return False
         if code == 0:
             return True
+        # 255: asyncio's stand-in when another waitpid in this process took the real status
+        # (seen once in ~10 runs, only for such a quick exit; its output shows the exit-3 path)
         if (
-            code == 3
+            code in (3, 255)
             and restarted_at is not None
             and self.started < restarted_at
             and CANNOT_REACH in self.this_life()
@@ -225,7 +227,7 @@ class Torture:
             await anyio.sleep(0.2)
 
 
-# ~40 s alone on 2 cores (23 `transfer` processes, the kills, the tail, a clean run)
+# ~20 s of CPU (23 `transfer` processes, a clean run): 65-135 s wall on 2 cores at load 15-18
 @pytest.mark.timeout(400)
 async def test_sigkill_torture_of_workers_sharing_a_postgres_run(tmp_path: Path) -> None:
     rng = random.Random(SEED)
