@@ -28,6 +28,7 @@ from benchmarks.engine import parse_summary
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
 from benchmarks.procs import REPO_ROOT, ProcessStats, run_measured, transfer_args
+from benchmarks.profiling import profiled_args
 
 __all__ = [
     "PEERS",
@@ -204,10 +205,7 @@ path = "state.db"
     )
     args += ["--workers", str(n)]
     if profile_to is not None:
-        # pyinstrument samples the main thread's wall clock: where the event loop spends it
-        renderer = profile_to.suffix.lstrip(".") or "text"
-        args[1:3] = ["-m", "pyinstrument", "--renderer", renderer, "--outfile", str(profile_to)]
-        args[7:7] = ["-m", "transfer"]
+        args = profiled_args(args, profile_to)
     stats = run_measured(args, cwd=workdir, env={}, timeout=timeout)
     times, hows = store_durations(workdir / "state.db")
     done = parse_summary(stats.stdout).get("items", {}).get("done", {}).get("items", 0)
@@ -217,7 +215,8 @@ path = "state.db"
 def profile_transfer(
     data: DataSet, nginx: NginxServer, workdir: Path, n: int, out: Path, timeout: float
 ) -> dict[str, Any]:
-    """``transfer`` nginx → nginx once more, under pyinstrument (its report goes to ``out``)."""
+    """``transfer`` nginx → nginx once more, under the profiler ``out``'s name asks for
+    (:func:`benchmarks.profiling.profiled_args`; its report goes to ``out``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     nginx.reset_uploads()
     stats, _, extra = _transfer(data, nginx, workdir, n, timeout, profile_to=out)

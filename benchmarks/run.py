@@ -52,6 +52,7 @@ from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
 from benchmarks.peers import profile_transfer
 from benchmarks.procs import REPO_ROOT
+from benchmarks.profiling import summarise
 from benchmarks.report import chart, peer_table, ratio_table, ratios
 from benchmarks.results import machine_info, render_table, rows_for, write_json
 from benchmarks.scenarios import PEER_SCENARIOS, PeerSizes, available_peers, run_scenario
@@ -113,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
         help="also profile transfer (nginx -> nginx) on small and large with pyinstrument",
     )
     parser.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="also profile transfer (nginx -> nginx) on small and large with py-spy (native "
+        "frames, every thread; pip install py-spy): collapsed stacks and a CPU summary",
+    )
+    parser.add_argument(
+        "--perf",
+        action="store_true",
+        help="also profile transfer (nginx -> nginx) on small and large with perf: each "
+        "shared object's share of the CPU (hashing, kernel copies, interpreter, memmove)",
+    )
+    parser.add_argument(
         "--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results", metavar="DIR"
     )
     parser.add_argument("--workdir", type=Path, help="keep logs and stores here (default: temp)")
@@ -161,23 +174,23 @@ def _say(text: str) -> None:
 
 
 def _profiler(args: argparse.Namespace, sizes: Sizes, stamp: str, notes: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    if not args.pyinstrument:
+    suffixes = [f"pyinstrument.{args.pyinstrument}"] if args.pyinstrument else []
+    suffixes += ["py-spy.txt"] if args.py_spy else []
+    suffixes += ["perf.data"] if args.perf else []
+    if not suffixes:
         return None
 
     def hook(scenario: str, data: DataSet, nginx: NginxServer, workdir: Path) -> None:
         if scenario not in ("small", "large"):
             return
-        out = args.results_dir / f"{stamp}-{scenario}.pyinstrument.{args.pyinstrument}"
         args.results_dir.mkdir(parents=True, exist_ok=True)
-        _say(f"  {scenario}: profiling transfer N={sizes.concurrency} -> {out}")
-        notes.append(
-            {
-                "scenario": scenario,
-                **profile_transfer(
-                    data, nginx, workdir / "profiled", sizes.concurrency, out, args.timeout
-                ),
-            }
-        )
+        for suffix in suffixes:
+            out = args.results_dir / f"{stamp}-{scenario}.{suffix}"
+            _say(f"  {scenario}: profiling transfer N={sizes.concurrency} -> {out}")
+            profiled = profile_transfer(
+                data, nginx, workdir / f"profiled-{suffix}", sizes.concurrency, out, args.timeout
+            )
+            notes.append({"scenario": scenario, **profiled, "cpu_shares": summarise(out)})
 
     return hook
 
@@ -265,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timeout=args.timeout,
                 profile_hook=_profiler(args, sizes, stamp, profiles),
                 data_dir=args.data_dir,
+                naive_baseline=scenario == "large",
             )
         ceiling, engine_runs = _engine_only(chosen, sizes, workdir, args)
     finally:
@@ -307,6 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if discovery_runs:
         print()
         print(discovery_table(discovery_runs))
+    for note in profiles:
+        if note.get("cpu_shares"):
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in note["cpu_shares"].items() if v < 1)
+            print(f"\nprofile {note['scenario']} ({note['profile_output']}): {shares}")
     print(f"\nraw results: {path}" + (f"\nchart: {png}" if png else ""))
     failed = [r for r in runs + engine_runs if not r["ok"]]
     for run in failed:

@@ -47,7 +47,7 @@ from transfer.http import (
     error_message_from_body,
     parse_retry_after,
 )
-from transfer.http.client import environment_routes_http
+from transfer.http.client import SMALLEST_PIECE, environment_routes_http
 from transfer.redaction import redact_text, redact_url
 
 pytestmark = pytest.mark.anyio
@@ -502,7 +502,8 @@ async def test_throttles_lower_the_adaptive_limit() -> None:
     assert limiter.in_flight == 0
 
 
-async def test_stream_yields_exact_chunks() -> None:
+@pytest.mark.parametrize("chunk_size", [4096, 100_000, 1024 * 1024])
+async def test_stream_hands_on_pieces_of_at_most_chunk_size(chunk_size: int) -> None:
     payload = bytes(range(256)) * (3 * 4096) + b"tail!"
 
     async def download(request: web.Request) -> web.Response:
@@ -515,9 +516,35 @@ async def test_stream_yields_exact_chunks() -> None:
     ):
         assert response.status == 200
         assert response.content_length == len(payload)
-        chunks = [c async for c in response.iter_chunks(1024 * 1024)]
-    assert [len(c) for c in chunks] == [1024 * 1024] * 3 + [5]
+        chunks = [c async for c in response.iter_chunks(chunk_size)]
     assert b"".join(chunks) == payload
+    assert all(0 < len(c) <= chunk_size for c in chunks)
+    assert all(len(c) >= min(chunk_size, SMALLEST_PIECE) for c in chunks[:-1])
+
+
+async def test_stream_gathers_small_pieces_before_handing_them_on() -> None:
+    # A server that trickles the body out in small writes (a slow link, TLS records): the
+    # upload still gets pieces of at least SMALLEST_PIECE, not one write per socket read.
+    piece = b"0123456789" * 100
+    count = 400
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = len(piece) * count
+        await response.prepare(request)
+        for _ in range(count):
+            await response.write(piece)
+            await asyncio.sleep(0)
+        return response
+
+    async with (
+        serve({"/dl/slow.bin": trickle}) as server,
+        make_client(server) as client,
+        client.stream("GET", "dl/slow.bin") as response,
+    ):
+        chunks = [c async for c in response.iter_chunks(1024 * 1024)]
+    assert b"".join(chunks) == piece * count
+    assert all(len(c) >= SMALLEST_PIECE for c in chunks[:-1])
 
 
 async def test_stream_maps_a_status_error() -> None:
