@@ -287,14 +287,15 @@ class TransferSettings:
         in-flight bytes ≈ copies in flight × (chunk_size × 2 + read-ahead + socket buffers)
                           + queue_size × item record size,   copies in flight ≤ workers
 
-    Each copy holds about two pieces of at most ``chunk_size``: one being hashed and sent,
-    one the upload has not yet written out. The read-ahead is what aiohttp keeps unread before
-    it pauses the download socket: twice its ``read_bufsize`` of 1 MiB
-    (:data:`transfer.http.client.STREAM_READ_BUFFER`). Socket buffers are the kernel's receive
-    buffer of the download and send buffer of the upload, estimated at 256 KiB per copy
-    (Linux autotuning can grow them on fast, distant links). A queued work item (a file
-    record, not its bytes) is about 1 KiB. A small file holds no more than its own size, so
-    the bound is reached only when every copy in flight is a large file. At the ceiling with
+    Each copy holds less than two ``chunk_size`` of pieces (each at most ``chunk_size``): the
+    batch being hashed and handed to the upload, which the upload may not yet have written out.
+    The read-ahead is what aiohttp keeps unread before it pauses the download socket: twice
+    its ``read_bufsize`` of 1 MiB (:data:`transfer.http.client.STREAM_READ_BUFFER`). Socket
+    buffers are the kernel's receive buffer of the download and send buffer of the upload,
+    estimated at 256 KiB per copy (Linux autotuning can grow them on fast, distant links). A
+    queued work item (a file record, not its bytes) is about 1 KiB. A small file holds no
+    more than its own size, so the bound is reached only when every copy in flight is a
+    large file. At the ceiling with
     the defaults (128 workers, 1 MiB chunks, queue of 256)::
 
         128 × (2 × 1 MiB + 2 MiB + 256 KiB) + 256 × 1 KiB = 557,312 KiB ≈ 544 MiB

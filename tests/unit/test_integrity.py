@@ -83,32 +83,37 @@ class ThreadSpy(MultiHasher):
         super().update(chunk)
 
 
-async def test_hashing_offloads_large_chunks_to_a_thread() -> None:
+async def test_hashing_offloads_batches_of_chunks_to_a_thread() -> None:
     loop_thread = threading.get_ident()
     spy = ThreadSpy()
-    sizes = [10, 5000, 10, 5000]
+    sizes = [10, 5000, 3000, 2000, 10]
 
     async def chunks() -> AsyncIterator[bytes]:
         for size in sizes:
             yield b"z" * size
 
-    async for _ in hashing(chunks(), spy, offload_threshold=4096):
-        pass
+    handed_on = [len(c) async for c in hashing(chunks(), spy, offload_threshold=4096)]
+    assert handed_on == sizes  # unchanged, in order
+    # [10, 5000] and [3000, 2000] reach the threshold: a thread each; the short tail: inline
     on_loop = [t == loop_thread for t in spy.threads]
-    assert on_loop == [True, False, True, False]
+    assert on_loop == [False, False, False, False, True]
+    assert spy.digests() == expected(b"z" * sum(sizes))
     inline = ThreadSpy()
     async for _ in hashing(chunks(), inline, offload_threshold=None):
         pass
     assert set(inline.threads) == {loop_thread}
 
 
-async def test_hashing_counts_only_what_was_handed_on() -> None:
+@pytest.mark.parametrize(("offload_threshold", "counted"), [(None, 1000), (4096, 5000)])
+async def test_hashing_counts_what_was_read_at_most_a_batch_ahead(
+    offload_threshold: int | None, counted: int
+) -> None:
     hasher = MultiHasher()
-    stream = hashing(chunked(DATA, 1000), hasher)
+    stream = hashing(chunked(DATA, 1000), hasher, offload_threshold=offload_threshold)
     async for _ in stream:
         break
     await stream.aclose()  # type: ignore[attr-defined]
-    assert hasher.size == 1000
+    assert hasher.size == counted
 
 
 def test_verify_passes_and_reports_what_it_checked() -> None:

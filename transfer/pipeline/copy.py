@@ -388,7 +388,7 @@ class CopyWorker:
                         _blamed(download.chunks(self._options.chunk_size), tried)
                     ),
                     hasher,
-                    offload_threshold=self._options.hash_offload_threshold,
+                    offload_threshold=self._hash_batch(),
                 )
             )
             try:
@@ -420,6 +420,12 @@ class CopyWorker:
         return Outcome(
             ItemState.DONE, how="streamed", bytes_transferred=hasher.size, target=stored.checksums
         )
+
+    def _hash_batch(self) -> int | None:
+        """Bytes hashed per worker-thread call: at most ``chunk_size``, so that a copy holds
+        less than two chunks (the settings' memory formula)."""
+        threshold = self._options.hash_offload_threshold
+        return None if threshold is None else min(threshold, self._options.chunk_size)
 
     def _check_verified(
         self, path: str, declared: Checksums, hasher: MultiHasher, verified: Verified
