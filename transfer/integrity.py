@@ -8,7 +8,9 @@ serving other transfers meanwhile.  Measured on loopback (2 cores, server in ano
 with 1 MiB per hand-off: one stream, inline and offloaded are equal (~250-275 MiB/s); four
 concurrent streams, offloading wins (~300-340 vs ~215-265 MiB/s).  A hand-off per 256 KiB socket
 read instead cost ~0.2 CPU s/GB more than inline hashing (loaded machine, same run): hence
-batches, a quarter of the hand-offs.
+batches, a quarter of the hand-offs; they still cost ~0.1-0.15 CPU s/GB more than inline
+(3 streams nginx → nginx, 2 loaded cores), for no clear gain in MB/s there.  ``None`` (inline)
+is the cheaper choice where every core is busy anyway.
 """
 
 from __future__ import annotations
