@@ -11,7 +11,9 @@ of queueing (at 100 ms round trips more copies in flight are what makes files/s;
 services, or our own event loop, start to queue, more would only wait there) and only while it
 is what holds copying back (no worker with a slot waits for an item: when discovery sets the
 pace, more copies would only take CPU from it), and halves when a service pushes back (429/503,
-reported by the copy worker for each try).
+reported by the copy worker for each try). The claimer keeps a batch, or twice that limit if it
+is more, waiting in the stream, so a worker slowed by push-back leaves the rest of the run to the
+others.
 
 Closing the claimer's send side ends the workers; nothing else signals the end. Shutdown order:
 the claimer stops claiming (a limit or a signal asked to stop), workers finish the item in their
@@ -28,8 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
-from anyio.abc import ObjectSendStream
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from transfer.checkpoint.base import CheckpointStore, Outcome, WorkItem
 from transfer.http.pacing import AdaptiveLimiter
@@ -43,6 +44,11 @@ COPIES_START = 8
 _COPIES_GROW_AFTER = 4  # successful copies in a row per extra copy in flight
 _COPIES_LATENCY_TOLERANCE = 2.0  # small copies this much slower than the fastest: queueing
 _ROUND_TRIP_SAMPLE_MAX = 1024 * 1024  # larger files measure bandwidth, not round trips
+QUEUED_PER_COPY = 2
+"""Claimed items waiting in the stream per copy the limit allows (at least ``claim_batch``):
+what a worker holds beyond its copies in flight, so what it keeps from the run's other workers
+(and what waits for a lease to expire if it dies)."""
+_FULL_QUEUE_POLL = 0.02  # seconds between looks at a queue that holds enough
 
 
 def copy_limiter(ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> AdaptiveLimiter:
@@ -150,14 +156,27 @@ async def run_artifacts(
     async def nothing_left_anywhere() -> bool:
         return not await store.outstanding(options.owner)
 
-    async def claimer(send: ObjectSendStream[WorkItem]) -> None:
+    def room(send: MemoryObjectSendStream[WorkItem]) -> int:
+        """How many items to claim now: enough for a batch, or twice the copies the limit
+        allows if that is more, to wait in the stream; at most a batch at once. Filling the
+        whole stream instead would hoard, once a service's push-back has lowered the limit,
+        files the run's other workers could copy (one worker of two held all of a 300-file
+        run while the other idled)."""
+        queued = send.statistics().current_buffer_used
+        wanted = max(options.claim_batch, QUEUED_PER_COPY * limiter.limit)
+        return min(options.claim_batch, wanted - queued)
+
+    async def claimer(send: MemoryObjectSendStream[WorkItem]) -> None:
         nonlocal holding
         idle = 0.01  # polls start fast (discovery is usually just ahead) and back off
         async with send:
             while not stop.requested():
-                batch = await store.claim_batch(
-                    options.owner, options.claim_batch, options.lease_seconds
-                )
+                wanted = room(send)
+                if wanted <= 0:
+                    with anyio.move_on_after(_FULL_QUEUE_POLL):
+                        await stop.soft.wait()
+                    continue
+                batch = await store.claim_batch(options.owner, wanted, options.lease_seconds)
                 if not batch:
                     if discovery_done.is_set() and await nothing_left_anywhere():
                         return
