@@ -3,7 +3,6 @@ server but never the password, locks freed with their holder's session, and sele
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -20,16 +19,6 @@ from transfer.redaction import Secret, redact_dsn
 from transfer.runner import open_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
-
-DSN_ENV = "TRANSFER_TEST_POSTGRES_DSN"
-
-
-@pytest.fixture
-def dsn() -> str:
-    value = os.environ.get(DSN_ENV)
-    if not value:
-        pytest.skip(f"{DSN_ENV} is not set: run scripts/test.sh, or start_postgres first")
-    return value
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ those leases expired (counted in the Artifactory emulator's request log).
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
@@ -26,16 +25,7 @@ from transfer.sandbox.serve import Sandbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
 
-DSN_ENV = "TRANSFER_TEST_POSTGRES_DSN"
 LEASE_SECONDS = 3
-
-
-@pytest.fixture
-def dsn() -> str:
-    value = os.environ.get(DSN_ENV)
-    if not value:
-        pytest.skip(f"{DSN_ENV} is not set: run scripts/test.sh, or start_postgres first")
-    return value
 
 
 def _use_postgres(config: Path, dsn: str, run: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import re
 import time
 import uuid
@@ -93,14 +92,6 @@ async def test_the_live_page_is_the_report_refreshed_from_the_store(run: DemoRep
                 assert time.monotonic() < deadline, "the live page never showed the change"
                 async with http.get(url) as response:
                     page = await response.text()
-
-
-@pytest.fixture
-def dsn() -> str:
-    value = os.environ.get("TRANSFER_TEST_POSTGRES_DSN")
-    if not value:
-        pytest.skip("TRANSFER_TEST_POSTGRES_DSN is not set: run scripts/test.sh")
-    return value
 
 
 @pytest.mark.anyio

@@ -4,7 +4,6 @@ side phases create things once, and every file is uploaded once and ends ``done`
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -21,16 +20,6 @@ from transfer.sandbox.serve import Sandbox
 from transfer.settings import Settings, StoreSettings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
-
-DSN_ENV = "TRANSFER_TEST_POSTGRES_DSN"
-
-
-@pytest.fixture
-def dsn() -> str:
-    value = os.environ.get(DSN_ENV)
-    if not value:
-        pytest.skip(f"{DSN_ENV} is not set: run scripts/test.sh, or start_postgres first")
-    return value
 
 
 def _on_postgres(settings: Settings, dsn: str) -> Settings:
