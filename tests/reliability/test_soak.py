@@ -15,11 +15,13 @@ workers run every phase, as a user starts them. Afterwards:
 * memory flat: each worker's RSS (``VmRSS``) is sampled every half second; over the copying
   window, from 10 % of the files done (warmed up: connection pools, queues, allocator arenas
   full) to the last file done, the peak of the last third may exceed the peak of the first third
-  by at most ``max(15 %, 24 MiB)``. A leak of L bytes per file shows as roughly N/3 x L between
-  the two (each worker copies about half of the files over the window's thirds): 24 MiB is above
-  the allocator's step noise (arenas and aiohttp buffers grow in MiB steps) and catches any leak
-  over ~400 bytes per file at 200,000 files; at the CI size it catches only gross ones (a file's
-  body kept), which is what a quick run can tell.
+  by at most ``max(15 %, 24 MiB)``. A leak of L bytes per file shows as roughly 0.3 x N x L
+  between the two (each worker copies about half of the 60 % of the files between the thirds'
+  ends): 24 MiB is above the allocator's step noise (arenas and aiohttp buffers grow in MiB
+  steps) and above what the copy's deduplication registry legitimately gains (about 200 bytes
+  per distinct file, bounded at 200,000 entries: 12 MiB over those 60,000 files at N = 200,000),
+  so it catches a leak over ~200 bytes per file at 200,000 files; at the CI size only gross ones
+  (a file's body kept), which is what a quick run can tell.
 
 A worker that exits 1 (files failed after every retry) is followed, once both have exited, by
 ``transfer migrate --retry-failed``: what the CLI tells a user to do.
@@ -58,10 +60,10 @@ FILES = int(os.environ.get("TRANSFER_SOAK_FILES", "300"))
 SAMPLE_EVERY = 0.5
 WARM_FRACTION = 0.10
 MARGIN_FRACTION = 0.15
-MARGIN_BYTES = 24 * 2**20
+MiB = 2**20
+MARGIN_BYTES = 24 * MiB
 # generous: the pair copies about 8 files/s through these faults on two loaded cores
 DEADLINE = 120 + FILES / 4
-MB = 2**20
 
 
 # --------------------------------------------------------------------------- the emulators
@@ -157,9 +159,9 @@ class Samples:
     def table(self) -> str:
         """The samples, one line every ~5% of them."""
         step = max(1, len(self.at) // 20)
-        lines = [f"{'t/s':>7} {'done':>8} {'w0 MB':>8} {'w1 MB':>8}"]
+        lines = [f"{'t/s':>7} {'done':>8} {'w0 MiB':>8} {'w1 MiB':>8}"]
         for i in range(0, len(self.at), step):
-            cells = " ".join(f"{v / MB:8.1f}" if v else f"{'-':>8}" for v in self.rss[i])
+            cells = " ".join(f"{v / MiB:8.1f}" if v else f"{'-':>8}" for v in self.rss[i])
             lines.append(f"{self.at[i]:7.1f} {self.done[i]:8d} {cells}")
         return "\n".join(lines)
 
@@ -303,13 +305,13 @@ async def test_soak_two_workers_through_mix_faults(dsn: str, tmp_path: Path) -> 
     )
     for worker, (first, last) in enumerate(peaks):
         print(
-            f"worker {worker} RSS peak: first third {first / MB:.1f} MB, last third "
-            f"{last / MB:.1f} MB ({(last - first) / MB:+.1f} MB, {last / first - 1:+.1%})"
+            f"worker {worker} RSS peak: first third {first / MiB:.1f} MiB, last third "
+            f"{last / MiB:.1f} MiB ({(last - first) / MiB:+.1f} MiB, {last / first - 1:+.1%})"
         )
     print(samples.table())
     for worker, (first, last) in enumerate(peaks):
         allowed = max(first * (1 + MARGIN_FRACTION), first + MARGIN_BYTES)
         assert last <= allowed, (
-            f"worker {worker}: RSS grew from {first / MB:.1f} MB to {last / MB:.1f} MB "
-            f"(allowed {allowed / MB:.1f} MB)\n{samples.table()}"
+            f"worker {worker}: RSS grew from {first / MiB:.1f} MiB to {last / MiB:.1f} MiB "
+            f"(allowed {allowed / MiB:.1f} MiB)\n{samples.table()}"
         )
