@@ -11,7 +11,8 @@ workers run every phase, as a user starts them. Afterwards:
 * nothing stored twice: no path was stored by two completed PUTs (the ``mix`` deploy faults strike
   before a file is stored, and corrupt downloads are refused by the declared checksums, so a
   second completed PUT would be a real duplicate);
-* no impossible store state, and both workers copied files (neither got stuck);
+* no impossible store state, and each worker copied at least 10 % of the files (neither got
+  stuck, nor starved by the other claiming the run);
 * memory flat: each worker's RSS (``VmRSS``) is sampled every half second; over the copying
   window, from 10 % of the files done (warmed up: connection pools, queues, allocator arenas
   full) to the last file done, the peak of the last third may exceed the peak of the first third
@@ -59,6 +60,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
 FILES = int(os.environ.get("TRANSFER_SOAK_FILES", "300"))
 SAMPLE_EVERY = 0.5
 WARM_FRACTION = 0.10
+MIN_SHARE = 0.10  # of the files, each worker (30-53 % seen; 0-3 % when one hoarded the queue)
 MARGIN_FRACTION = 0.15
 MiB = 2**20
 MARGIN_BYTES = 24 * MiB
@@ -291,7 +293,9 @@ async def test_soak_two_workers_through_mix_faults(dsn: str, tmp_path: Path) -> 
     assert target["faults"] > 0, "no fault fired: the soak soaked nothing"
     finished = [int(w.get("files_finished", 0)) for w in facts["workers"].values()]
     assert len(finished) == 2, facts["workers"]
-    assert all(finished), f"a worker copied nothing: {facts['workers']}"
+    # A worker holds at most a batch beyond its copies, so neither can starve the other: with
+    # the whole queue claimed at once, one held 290-300 of 300 files while the other idled.
+    assert min(finished) >= FILES * MIN_SHARE, f"a worker copied too little: {finished}"
 
     peaks = [samples.thirds(w, FILES) for w in (0, 1)]
     start, end = samples.window(FILES)
