@@ -9,7 +9,7 @@ import anyio.lowlevel
 import pytest
 
 from transfer.checkpoint.base import Outcome
-from transfer.http.pacing import AdaptiveLimiter, RateLimitInfo
+from transfer.http.pacing import FASTEST_WINDOW, AdaptiveLimiter, RateLimitInfo
 from transfer.models import ItemState
 from transfer.pipeline.engine import COPIES_START, copy_limiter, round_trip_sample
 
@@ -233,6 +233,35 @@ def test_growth_stops_while_round_trips_show_the_server_queueing() -> None:
     for _ in range(200):  # the queue drained
         limiter.on_success(0.150)
     assert limiter.limit > grown
+
+
+def test_a_lucky_early_round_trip_is_forgotten_after_two_windows() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(64, initial=4, increase_after=1, latency_tolerance=2.0, clock=clock)
+    limiter.on_success(0.002)  # one request that never waited anywhere
+    for _ in range(50):  # every later one takes 20 ms: ten times that, queueing by that rule
+        limiter.on_success(0.020)
+    held = limiter.limit
+    assert held < 8
+    for _ in range(3):  # two minutes of the same 20 ms: that is the service's round trip
+        clock.now += FASTEST_WINDOW
+        for _ in range(5):
+            limiter.on_success(0.020)
+    assert limiter.limit > held + 5
+
+
+def test_refusals_inside_the_cooldown_do_not_restart_the_run_of_successes() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(16, initial=8, increase_after=4, cooldown=1.0, clock=clock)
+    limiter.on_throttle()
+    assert limiter.limit == 4
+    for _ in range(4):  # a steady trickle: a refusal after every three successes
+        clock.now += 0.2
+        for _ in range(3):
+            limiter.on_success()
+        limiter.on_throttle()  # within the cool-down of the last decrease: the same push-back
+    assert limiter.limit == 7
+    assert limiter.throttles == 1
 
 
 def test_a_quota_being_spent_below_the_low_mark_is_a_throttle() -> None:

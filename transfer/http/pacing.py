@@ -9,9 +9,11 @@ AIMD rule only moves its ``total_tokens``.
 
 Two optional signals make it fit a remote API whose round trips are long (Bintray: 100-300 ms):
 with ``latency_tolerance`` the limit grows only while round trips stay within that factor of the
-shortest seen (longer ones mean the server queues our requests, so more in flight would only
-wait there), and :meth:`AdaptiveLimiter.on_quota` treats a rate-limit quota running low as a
-throttle signal before the server has to refuse anything.
+shortest seen in the last minute or two (longer ones mean the server queues our requests, so
+more in flight would only wait there; the shortest is forgotten after a while, as BBR's windowed
+minimum is, so one lucky early request or a machine that got busier cannot hold the limit down
+for the rest of a run), and :meth:`AdaptiveLimiter.on_quota` treats a rate-limit quota running
+low as a throttle signal before the server has to refuse anything.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = ["AdaptiveLimiter", "RateLimitInfo", "int_header"]
+
+FASTEST_WINDOW = 60.0
+"""Seconds per window of the shortest round trip: the shortest of this window and the last."""
 
 
 class AdaptiveLimiter:
@@ -66,7 +71,9 @@ class AdaptiveLimiter:
         self._last_decrease: float | None = None
         self._tolerance = latency_tolerance
         self._quota_low = quota_low
-        self._fastest: float | None = None
+        self._fastest: float | None = None  # the shortest of this window and the last
+        self._window_fastest: float | None = None  # the shortest of this window alone
+        self._window_ends = clock() + FASTEST_WINDOW
         self._smoothed: float | None = None
         self._quota_left: int | None = None
         self.throttles = 0
@@ -129,7 +136,12 @@ class AdaptiveLimiter:
 
     def _observe(self, seconds: float) -> None:
         seconds = max(seconds, 1e-4)
-        self._fastest = seconds if self._fastest is None else min(self._fastest, seconds)
+        now = self._clock()
+        if now >= self._window_ends:  # a new window: what the one before it saw is forgotten
+            self._fastest, self._window_fastest = self._window_fastest, None
+            self._window_ends = now + FASTEST_WINDOW
+        self._window_fastest = min(seconds, self._window_fastest or seconds)
+        self._fastest = min(seconds, self._fastest or seconds)
         # an exponential average over about the last 20 requests
         self._smoothed = (
             seconds if self._smoothed is None else self._smoothed + (seconds - self._smoothed) / 20
@@ -153,11 +165,15 @@ class AdaptiveLimiter:
             self.on_throttle()
 
     def on_throttle(self) -> None:
-        """Record that the server asked us to slow down: multiply the limit by the factor."""
-        self._successes = 0
+        """Record that the server asked us to slow down: multiply the limit by the factor.
+
+        Signals inside the cool-down are the same push-back (a burst's other requests): they
+        neither lower the limit again nor restart the run of successes, or a steady trickle of
+        refusals (a flaky proxy's 503s) would pin the limit at one for good."""
         now = self._clock()
         if self._last_decrease is not None and now - self._last_decrease < self._cooldown:
             return
+        self._successes = 0
         self._last_decrease = now
         self.throttles += 1
         # Slots already held stay held; nobody new enters until fewer are in flight.
