@@ -31,13 +31,14 @@ from benchmarks.engine import parse_summary
 from benchmarks.peers import discovery_timeline, figures, store_durations
 from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
 
-__all__ = ["run_emulated"]
+__all__ = ["emulator_config", "run_emulated"]
 
 _MB = 1e6
 _SETUP_TIMEOUT = 300.0
 
 
-def _config(source: SandboxProcess, target: SandboxProcess, extra: str = "") -> str:
+def emulator_config(source: SandboxProcess, target: SandboxProcess, extra: str = "") -> str:
+    """The configuration joining a Bintray-side and an Artifactory-side sandbox process."""
     s, t = source.endpoints, target.endpoints
     return f"""[source]
 api_url = "{s["bintray_api"]}"
@@ -145,7 +146,7 @@ def run_emulated(
         SandboxProcess(workdir / "artifactory", "tiny", sink=True, faults=faults[1]) as target,
     ):
         config = workdir / "transfer.toml"
-        config.write_text(_config(source, target, extra_config), encoding="utf-8")
+        config.write_text(emulator_config(source, target, extra_config), encoding="utf-8")
         env = {
             "BENCH_BINTRAY_KEY": source.endpoints["bintray_key"],
             "BENCH_ARTIFACTORY_PASSWORD": target.endpoints["artifactory_password"],

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -78,7 +78,8 @@ class SandboxProcess:
 
     ``config`` is the transfer configuration it writes (store and report land next to it);
     ``env`` holds its secrets; ``endpoints`` the parsed URLs and logins; ``faults`` is a fault
-    spec (:mod:`transfer.sandbox.faultspec`), e.g. per route family latency.
+    spec (:mod:`transfer.sandbox.faultspec`), e.g. per route family latency; ``ready_timeout``
+    how long building the organisation and binding may take (a million files take ~30 s).
     """
 
     def __init__(
@@ -91,8 +92,10 @@ class SandboxProcess:
         file_size: int | None = None,
         seed: int = 1,
         faults: str = "",
+        ready_timeout: float = _READY_TIMEOUT,
     ) -> None:
         self.workdir = workdir
+        self.ready_timeout = ready_timeout
         self.config = workdir / "transfer.toml"
         args = ["sandbox", "serve", "--profile", profile, "--seed", str(seed)]
         args += ["--host", "127.0.0.1", "--write-config", str(self.config)]
@@ -140,14 +143,14 @@ class SandboxProcess:
 
     def _wait_ready(self) -> None:
         assert self._process is not None
-        deadline = time.monotonic() + _READY_TIMEOUT
+        deadline = time.monotonic() + self.ready_timeout
         log = self.workdir / "sandbox.log"
         # The config is written before the URLs are printed, and the secrets before the config.
         while "Artifactory login" not in log.read_text(errors="replace"):
             if self._process.poll() is not None:
                 raise RuntimeError(f"the sandbox exited early:\n{log.read_text(errors='replace')}")
             if time.monotonic() > deadline:
-                raise TimeoutError("the sandbox did not start within a minute")
+                raise TimeoutError(f"the sandbox did not start within {self.ready_timeout:g} s")
             time.sleep(0.05)
         self.env = _read_env_file(self.config.with_name(self.config.name + ".env"))
         config = tomllib.loads(self.config.read_text(encoding="utf-8"))
@@ -217,8 +220,12 @@ def run_measured(
     env: dict[str, str],
     timeout: float,
     poll_interval: float = 0.1,
+    on_poll: Callable[[int], None] | None = None,
 ) -> ProcessStats:
-    """Run ``args`` to completion and measure it; killed (and reported) after ``timeout`` s."""
+    """Run ``args`` to completion and measure it; killed (and reported) after ``timeout`` s.
+
+    ``on_poll`` is called with the child's pid on every poll (a sampler of its own).
+    """
     environ = {**os.environ, **env}
     stdout_path, stderr_path = cwd / "child.stdout", cwd / "child.stderr"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
@@ -240,6 +247,8 @@ def run_measured(
             if pid:
                 break
             hwm = max(hwm, _vm_hwm(process.pid))
+            if on_poll is not None:
+                on_poll(process.pid)
             samples += 1
             if time.perf_counter() > deadline:
                 process.kill()

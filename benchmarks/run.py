@@ -16,10 +16,13 @@ that adds that round-trip time to every connection of every peer alike (scenario
 and so on); the relay's own CPU is reported apart from the peer's.
 
 Engine-only scenarios (by name): ``ceiling`` (the emulators alone, plain aiohttp), ``many``
-(``bench-small`` with 100,000 files: files/s and peak RSS) and ``wan`` (``bench-small`` between
-the emulators with 100 ms on every Bintray API call and 30 ms on every other request, default
-settings: files/s and discovery time; ``--wan-before DIR`` measures the ``transfer`` package of
-another checkout too, back to back, for a before/after pair on the same load) and ``discovery``
+(``bench-small`` with ``--many-count`` files, 100,000 by default, 1,000,000 for issue 12:
+peak RSS and its time series, the emulators' RSS, store bytes per file, files/s per minute and
+the last minute's over the first's, time to first file; see :mod:`benchmarks.many`) and
+``wan`` (``bench-small`` between the emulators with 100 ms on every Bintray API call and 30 ms
+on every other request, default settings: files/s and discovery time; ``--wan-before DIR``
+measures the ``transfer`` package of another checkout too, back to back, for a before/after pair
+on the same load) and ``discovery``
 (discovery alone at 150 ms per Bintray API call over ``--discovery-count`` files, 100 per
 package: files/s with and without file attributes).
 
@@ -47,7 +50,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.ceiling import measure_ceiling
 from benchmarks.discovery import discovery_table, run_discovery_rate
-from benchmarks.engine import run_engine
+from benchmarks.many import many_table, run_many
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
 from benchmarks.peers import profile_transfer
@@ -104,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ceiling-size", type=int, metavar="BYTES")
     parser.add_argument("--ceiling-count", type=int, metavar="N")
-    parser.add_argument("--many-count", type=int, metavar="N")
+    parser.add_argument("--many-count", type=int, metavar="N", help="many: files (100,000)")
     parser.add_argument(
         "--skip", metavar="PEER,PEER", default="", help="peers not to run (curl,rclone,naive)"
     )
@@ -205,15 +208,7 @@ def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argpa
         )
     if "many" in chosen:
         _say(f"many: bench-small, {sizes.many_count:,} files ...")
-        runs.append(
-            run_engine(
-                f"many {sizes.many_count}",
-                workdir / "many",
-                profile="bench-small",
-                file_count=sizes.many_count,
-                timeout=args.timeout,
-            )
-        )
+        runs.append(run_many(workdir / "many", file_count=sizes.many_count, timeout=args.timeout))
     if "wan" in chosen:
         api_ms, other_ms = (float(ms) for ms in args.wan_latency.split(","))
         engines: dict[str, str | None] = {}
@@ -321,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if discovery_runs:
         print()
         print(discovery_table(discovery_runs))
+    for run in (r for r in engine_runs if r["name"].startswith("many")):
+        print()
+        print(many_table(run))
     for note in profiles:
         if note.get("cpu_shares"):
             shares = ", ".join(f"{k} {v:.0%}" for k, v in note["cpu_shares"].items() if v < 1)
