@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import unquote
 
 __all__ = [
@@ -104,16 +105,20 @@ def parse_matrix(segments: list[str]) -> dict[str, list[str]]:
     Keys and values are percent-decoded; values are then split on unescaped commas and ``\\,``
     unescaped. A segment without ``=`` sets an empty value; ``key+`` (the mandatory marker of
     resolution queries) is the plain key on deploy.
+
+    Keys and values are interned: a million deployed files carry the same few keys and mostly
+    the same values, and the sink keeps every file's properties.
     """
     result: dict[str, list[str]] = {}
     for segment in segments:
         if not segment:
             continue
         raw_key, sep, raw_value = segment.partition("=")
-        key = unquote(raw_key).removesuffix("+")
+        key = sys.intern(unquote(raw_key).removesuffix("+"))
         if not key:
             continue
-        values = [unescape(v) for v in split_unescaped(unquote(raw_value), ",")] if sep else [""]
+        raw_values = split_unescaped(unquote(raw_value), ",") if sep else [""]
+        values = [sys.intern(unescape(v)) for v in raw_values]
         bucket = result.setdefault(key, [])
         bucket.extend(v for v in values if v not in bucket)
     return result
