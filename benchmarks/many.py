@@ -7,7 +7,8 @@ other is the Artifactory sink (sizes and checksums kept, no bytes). Digests are 
 target repositories created before the clock starts; then ``transfer migrate --only artifacts``
 runs with the engine's default settings, and while it runs a sampler records, every
 ``sample_every`` seconds, the resident memory (``VmRSS``) of the migrating process and of both
-emulators, and the items done so far (a count on the store, read-only).
+emulators, its CPU seconds, the load average, and the items done so far (a count on the store,
+read-only).
 
 Figures, beside the usual ones (wall, files/s, CPU):
 
@@ -18,6 +19,8 @@ Figures, beside the usual ones (wall, files/s, CPU):
   ``end_vs_start``: files done in the last 60 s of copying over those done in the first 60 s
   (both windows measured from the first and last finish, so neither start-up nor a partial
   bucket weighs in; ``None`` when the copy took under two minutes);
+* the migrate's CPU milliseconds per file over each tenth of the samples: on a shared machine
+  the wall-clock rate follows the load, CPU per file shows whether the engine itself slows;
 * time to first byte: seconds from the migrate process's start until the first file was
   complete at the target (the store marks an item done only after the target confirmed it),
   and until the first copy started (discovery and start-up included).
@@ -38,7 +41,7 @@ from benchmarks.emulated import emulator_config
 from benchmarks.engine import parse_summary
 from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
 
-__all__ = ["ManySampler", "many_table", "rate_figures", "run_many"]
+__all__ = ["ManySampler", "cpu_per_file", "many_table", "rate_figures", "run_many"]
 
 _MB = 1e6
 _SETUP_TIMEOUT = 600.0
@@ -54,6 +57,31 @@ def _status_kb(pid: int, field: str) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _load_average() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_per_file(samples: list[dict[str, Any]]) -> list[float | None]:
+    """The migrate's CPU milliseconds per file done, over each tenth of the sampled run.
+
+    Wall-clock rates on a shared machine follow its load; CPU per file does not: if it stays
+    flat while files/s falls, the engine is not slowing down, the machine is.
+    """
+    points = [(s["migrate_cpu_s"], s["done"]) for s in samples if s.get("done") is not None]
+    if len(points) < 11:
+        return []
+    out: list[float | None] = []
+    for k in range(10):
+        cpu_a, done_a = points[len(points) * k // 10]
+        cpu_b, done_b = points[min(len(points) - 1, len(points) * (k + 1) // 10)]
+        per_file = (cpu_b - cpu_a) * 1000 / (done_b - done_a) if done_b > done_a else None
+        out.append(None if per_file is None else round(per_file, 2))
+    return out
 
 
 def _done_count(db: Path) -> int | None:
@@ -98,6 +126,8 @@ class ManySampler:
         }
         for name, emulator in self.emulators.items():
             sample[f"{name}_rss_mb"] = _status_kb(emulator, "VmRSS") * 1024 / _MB
+        sample["migrate_cpu_s"] = cpu_seconds(pid)
+        sample["load1"] = _load_average()
         sample["done"] = _done_count(self.db)
         self.samples.append(sample)
         if self.log is not None:
@@ -266,6 +296,11 @@ def run_many(
         "store_bytes_per_file": store_bytes / files if files else None,
         **rate_figures(finished, began),
         "time_to_first_copy_started_s": _first_copy_started(db, began) if db.exists() else None,
+        "migrate_cpu_ms_per_file_by_tenth": cpu_per_file(sampler.samples),
+        "load_average": {
+            "min": min((x["load1"] for x in sampler.samples), default=None),
+            "max": max((x["load1"] for x in sampler.samples), default=None),
+        },
         "rss_samples": sampler.samples,
         "sample_every_s": sample_every,
         "digest_warmup_seconds": warm_seconds,
@@ -292,6 +327,9 @@ def many_table(run: dict[str, Any]) -> str:
         f"{run['last_minute_files_per_s'] or 0:,.1f} files/s, end/start "
         + (f"{ratio:.2f} (target >= 0.90)" if ratio is not None else "n/a (under 2 min)"),
         f"  files/s by tenth of files   {run['files_per_s_by_tenth']}",
+        f"  migrate CPU ms per file     {run['migrate_cpu_ms_per_file_by_tenth']} (by tenth of"
+        " the samples; flat = the engine is, whatever the load)",
+        f"  load average (1 min)        {run['load_average']['min']}-{run['load_average']['max']}",
         f"  time to first copy started  {run['time_to_first_copy_started_s']} s; "
         f"first file done at target {run['time_to_first_file_done_s']} s",
     ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.many import rate_figures
+from benchmarks.many import cpu_per_file, rate_figures
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +51,8 @@ def test_many_reports_the_scale_figures(tmp_path: Path) -> None:
     first_started = run["time_to_first_copy_started_s"]
     assert 0 < first_started <= run["time_to_first_file_done_s"] < run["wall_seconds"]
     assert run["end_vs_start"] is None  # a run of seconds has no first and last minute
+    assert isinstance(run["migrate_cpu_ms_per_file_by_tenth"], list)
+    assert run["load_average"]["max"] >= run["load_average"]["min"] >= 0
     assert "store per file" in done.stdout
     assert "many 300: 300 of 300 files" in done.stdout
 
@@ -71,3 +73,18 @@ def test_rate_figures_tell_flat_from_falling() -> None:
     assert figures["files_per_s_by_tenth"][0] == pytest.approx(100, abs=1)
     assert figures["files_per_s_by_tenth"][-1] == pytest.approx(50, abs=1)
     assert rate_figures([], began)["end_vs_start"] is None
+
+
+def test_cpu_per_file_is_flat_when_the_engine_is_whatever_the_wall_clock_rate() -> None:
+    # 2 ms of CPU per file throughout, while the files done per sample halve half-way
+    samples, cpu, done = [], 0.0, 0
+    for n in range(40):
+        step = 100 if n < 20 else 50
+        cpu, done = cpu + step * 0.002, done + step
+        samples.append({"migrate_cpu_s": cpu, "done": done})
+    assert cpu_per_file(samples) == [2.0] * 10
+    # a store that costs more per file as it grows: CPU per file rises
+    rising = [{"migrate_cpu_s": 0.001 * n * n, "done": 10 * n} for n in range(40)]
+    figures = cpu_per_file(rising)
+    assert figures[-1] > 3 * figures[1]
+    assert cpu_per_file(samples[:5]) == []  # too few samples to split in tenths
