@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ceiling-count", type=int, metavar="N")
     parser.add_argument("--many-count", type=int, metavar="N", help="many: files (100,000)")
     parser.add_argument(
+        "--many-cold", action="store_true", help="many: no digest warm-up (done in the run)"
+    )
+    parser.add_argument(
         "--skip", metavar="PEER,PEER", default="", help="peers not to run (curl,rclone,naive)"
     )
     parser.add_argument(
@@ -208,7 +211,14 @@ def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argpa
         )
     if "many" in chosen:
         _say(f"many: bench-small, {sizes.many_count:,} files ...")
-        runs.append(run_many(workdir / "many", file_count=sizes.many_count, timeout=args.timeout))
+        runs.append(
+            run_many(
+                workdir / "many",
+                file_count=sizes.many_count,
+                timeout=args.timeout,
+                warm=not args.many_cold,
+            )
+        )
     if "wan" in chosen:
         api_ms, other_ms = (float(ms) for ms in args.wan_latency.split(","))
         engines: dict[str, str | None] = {}
