@@ -14,7 +14,7 @@ Figures, beside the usual ones (wall, files/s, CPU):
 
 * peak RSS of the migrating process (``wait4`` ``ru_maxrss``, cross-checked with VmHWM) and the
   RSS time series; the emulators' peak RSS (VmHWM at the end) and their series;
-* the store's size (database plus WAL) divided by the files done;
+* the store's size (database plus WAL) divided by the items it holds (the files, once done);
 * files/s per minute and per tenth of the files, from the store's ``finished_at`` stamps, and
   ``end_vs_start``: files done in the last 60 s of copying over those done in the first 60 s
   (both windows measured from the first and last finish, so neither start-up nor a partial
@@ -196,8 +196,15 @@ def _first_copy_started(db: Path, began: float) -> float | None:
     return None if stamp is None else round(float(stamp) - began, 3)
 
 
-def _store_bytes(db: Path) -> int:
-    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+def _store_size(db: Path) -> tuple[int, int]:
+    """(bytes of the database and its WAL, items it holds in any state): a run stopped early
+    holds discovered items not yet copied, so bytes per file divide by the items held."""
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (items,) = conn.execute("SELECT COUNT(*) FROM items").fetchone()
+    files = (db, db.with_name(db.name + "-wal"))
+    return sum(p.stat().st_size for p in files if p.exists()), int(items)
 
 
 async def _warm(ep: dict[str, Any]) -> int:
@@ -268,7 +275,7 @@ def run_many(
     finished = _finish_stamps(db) if db.exists() else []
     files = done["items"] or len(finished)  # a killed run has no summary: count the store
     wall = stats.wall_seconds
-    store_bytes = _store_bytes(db)
+    store_bytes, store_items = _store_size(db)
     return {
         "name": f"many {file_count}",
         "profile": "bench-small",
@@ -299,7 +306,8 @@ def run_many(
             for name in emulators
         },
         "store_bytes": store_bytes,
-        "store_bytes_per_file": store_bytes / files if files else None,
+        "store_items": store_items,
+        "store_bytes_per_file": store_bytes / store_items if store_items else None,
         **rate_figures(finished, began),
         "time_to_first_copy_started_s": _first_copy_started(db, began) if db.exists() else None,
         "migrate_cpu_ms_per_file_by_tenth": cpu_per_file(sampler.samples),
