@@ -133,3 +133,17 @@ async def test_a_target_that_cannot_list_is_probed_path_by_path() -> None:
         assert not probe.lists
         assert await probe.probe(REPO, "lib/1.0/a.bin") is None
         assert s.asked() == (0, 1)
+
+
+async def test_a_folder_too_large_to_list_again_is_probed_path_by_path() -> None:
+    async with site() as s:
+        for n in range(3):
+            await s.put(f"flat/f{n}.bin", n)
+        s.asked()
+        probe = FolderProbe(s.target, max_entries=2)
+        assert await probe.probe(REPO, "flat/f0.bin") is not None
+        assert await probe.probe(REPO, "flat/new.bin") is None
+        assert s.asked() == (1, 2)  # listed once, then a HEAD per path
+        assert probe.lists  # other folders are still listed
+        assert await probe.probe(REPO, "lib/1.0/a.bin") is None
+        assert s.asked() == (1, 0)

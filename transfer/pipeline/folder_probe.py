@@ -17,7 +17,10 @@ What keeps this as truthful as a probe per path:
   (a case-insensitive database), a sub-folder of that name, or any other name gets a ``HEAD``,
   which keeps the probe's own answers (a folder at the path is a conflict);
 * a target that cannot list (``None`` three times in a row: WebDAV, a 403 without Pro) is probed
-  path by path for the rest of the run.
+  path by path for the rest of the run;
+* a folder that holds more than ``max_entries`` names (a flat repository of a million files) is
+  probed path by path from then on: listing it again every ``max_age`` would cost the target
+  and this process more than a ``HEAD`` per file.
 
 Several workers asking about one folder at once wait for the same listing.
 """
@@ -40,6 +43,8 @@ DEFAULT_MAX_AGE = 10.0
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._~-]+")
 _GIVE_UP_AFTER = 3  # listings refused in a row before every path is probed on its own
 _MAX_FOLDERS = 4096  # listings kept at once (the oldest go first)
+MAX_ENTRIES = 10_000
+"""Names a listing may hold to be kept; a larger folder is probed path by path."""
 
 
 @dataclass(slots=True)
@@ -63,6 +68,7 @@ class FolderProbe:
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
         max_folders: int = _MAX_FOLDERS,
+        max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._target = target
         self._max_age = max_age
@@ -70,6 +76,8 @@ class FolderProbe:
         self._max_folders = max(1, max_folders)
         self._listed: dict[tuple[str, str], _Listed] = {}  # oldest first
         self._listing: dict[tuple[str, str], anyio.Event] = {}
+        self._max_entries = max_entries
+        self._too_large: dict[tuple[str, str], None] = {}  # folders probed path by path
         self._refused = 0
         self.listings = 0
         """Folder listings asked for (for tests and figures)."""
@@ -104,6 +112,8 @@ class FolderProbe:
 
     async def _folder(self, repo: str, folder: str) -> _Listed | None:
         key = (repo, folder)
+        if key in self._too_large:
+            return None
         self._forget_old()
         listed = self._listed.get(key)
         if listed is not None:
@@ -124,6 +134,11 @@ class FolderProbe:
             return None
         self._refused = 0
         names = (*listing.files, *listing.folders)
+        if len(names) > self._max_entries:
+            self._too_large[key] = None
+            if len(self._too_large) > self._max_folders:
+                del self._too_large[next(iter(self._too_large))]
+            return None
         listed = _Listed(self._clock(), listing, frozenset(n.lower() for n in names))
         self._listed[key] = listed
         return listed
