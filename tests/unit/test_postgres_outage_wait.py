@@ -8,7 +8,7 @@ from transfer.checkpoint.postgres import PostgresBackend, _NoAnswer
 from transfer.errors import StoreUnreachable
 
 
-def _backend(now: list[float], told: list[str]) -> PostgresBackend:
+def _backend(now: list[float], told: list[str], outage_timeout: float = 60.0) -> PostgresBackend:
     return PostgresBackend(
         "postgresql://migrator@db.example.com/transfer",
         password=None,
@@ -17,7 +17,7 @@ def _backend(now: list[float], told: list[str]) -> PostgresBackend:
         pool_size=2,
         connect_timeout=1.0,
         lock_poll=0.1,
-        outage_timeout=60.0,
+        outage_timeout=outage_timeout,
         on_outage=told.append,
         clock=lambda: now[0],
     )
@@ -48,3 +48,24 @@ def test_an_unanswered_call_counts_from_when_it_was_sent() -> None:
     now[0] = 130.0  # 60 s after the call was sent, though only 30 after it was noticed
     with pytest.raises(StoreUnreachable):
         backend._lost(2, 0.2, ConnectionRefusedError(111, "Connect call failed"))
+
+
+@pytest.mark.parametrize(
+    ("outage_timeout", "patience"), [(300.0, 60.0), (20.0, 20.0), (2.0, 5.0), (0.0, 5.0)]
+)
+def test_a_call_waits_for_its_answer_a_minute_at_most_and_a_few_seconds_at_least(
+    outage_timeout: float, patience: float
+) -> None:
+    """With ``outage_timeout = 0`` a call still gets its answer (a wait of none would count
+    every call as unanswered and stop the run at once)."""
+    now, told = [100.0], []
+    backend = _backend(now, told, outage_timeout)
+    assert backend._patience(100.0) == patience
+
+
+def test_during_an_outage_a_call_waits_only_for_what_is_left_of_it() -> None:
+    now, told = [100.0], []
+    backend = _backend(now, told)
+    backend._lost(1, 0.1, ConnectionRefusedError(111, "Connect call failed"))
+    assert backend._patience(130.0) == 30.0
+    assert backend._patience(170.0) == 0.0

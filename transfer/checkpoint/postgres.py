@@ -85,6 +85,11 @@ _NO_ANSWER: Final = 60.0
 that drops packets (no reset, no error) would otherwise hold a call, and the run, forever."""
 
 
+_LEAST_PATIENCE: Final = 5.0
+"""Seconds every call may wait for its answer, however short ``outage_timeout`` is (with 0, a
+wait of none would count every call as unanswered)."""
+
+
 class _NoAnswer(TimeoutError):
     """A call the server did not answer in time; ``since`` is when it was sent."""
 
@@ -361,6 +366,14 @@ class PostgresBackend:
                     # closing the session frees the lock; no explicit unlock round trip needed
                     await conn.close(timeout=5)
 
+    def _patience(self, sent: float) -> float:
+        """Seconds a call sent at ``sent`` may wait for its answer: :data:`_NO_ANSWER` (or
+        ``outage_timeout`` when shorter, but never under :data:`_LEAST_PATIENCE`), and during
+        an outage no longer than what is left of it."""
+        if self._outage_since is None:
+            return min(_NO_ANSWER, max(self._outage_timeout, _LEAST_PATIENCE))
+        return max(0.0, self._outage_since + self._outage_timeout - sent)
+
     async def _call_lost(self, attempt: Callable[[int], Awaitable[T]]) -> T:
         """``attempt`` tried again while the store is away (see ``outage_timeout``). Each try
         waits at most :data:`_NO_ANSWER` seconds, and during an outage no longer than what is
@@ -368,11 +381,7 @@ class PostgresBackend:
 
         async def answered(number: int) -> T:
             sent = self._monotonic()
-            if self._outage_since is None:
-                patience = min(_NO_ANSWER, self._outage_timeout)
-            else:
-                patience = self._outage_since + self._outage_timeout - sent
-            with anyio.move_on_after(max(0.0, patience)):
+            with anyio.move_on_after(self._patience(sent)):
                 return await attempt(number)
             raise _NoAnswer(sent, self._monotonic() - sent)
 
