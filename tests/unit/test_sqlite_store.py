@@ -17,6 +17,7 @@ import pytest
 
 from transfer.checkpoint import ItemSpec, Outcome, SqliteStore, StateCount, UpsertCounts
 from transfer.checkpoint.schema import SCHEMA_VERSION
+from transfer.checkpoint.sqlite_db import _CHUNK, current_rows
 from transfer.checkpoint.writer import RecordWriter
 from transfer.errors import EXIT_USAGE, StoreError
 from transfer.models import ItemState, Rejection
@@ -416,3 +417,22 @@ async def test_hundred_thousand_items_upsert_and_claim(tmp_path: Path) -> None:
         assert streamed == 200
     # shown with -s; not asserted: the machine may be busy
     print(f"\n100k items: upsert {upserted - started:.2f}s, claim {claimed - upserted:.2f}s")
+
+
+async def test_recording_reads_the_items_by_primary_key_not_by_scanning_the_run(
+    tmp_path: Path,
+) -> None:
+    """The rows a batch of outcomes decides on are found by id, whatever the batch's size:
+    SQLite's planner, with no statistics, took a ``(run_id, ...)`` index for a long ``IN`` list
+    and read the whole run per batch (recording slowed with every file of a million)."""
+    async with SqliteStore(tmp_path / "state.db") as store:
+        await store.upsert_items([spec(1)])
+    conn = sqlite3.connect(tmp_path / "state.db")
+    try:
+        for count in (1, 200, _CHUNK):
+            plan = conn.execute(f"EXPLAIN QUERY PLAN {current_rows(count)}", (1, *range(count)))
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "PRIMARY KEY" in details, (count, details)
+            assert "INDEX" not in details, (count, details)
+    finally:
+        conn.close()
