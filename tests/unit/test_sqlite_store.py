@@ -18,6 +18,7 @@ import pytest
 from transfer.checkpoint import ItemSpec, Outcome, SqliteStore, StateCount, UpsertCounts
 from transfer.checkpoint.schema import SCHEMA_VERSION
 from transfer.checkpoint.sqlite_db import _CHUNK, current_rows
+from transfer.checkpoint.statements import items_page
 from transfer.checkpoint.writer import RecordWriter
 from transfer.errors import EXIT_USAGE, StoreError
 from transfer.models import ItemState, Rejection
@@ -436,3 +437,21 @@ async def test_recording_reads_the_items_by_primary_key_not_by_scanning_the_run(
             assert "INDEX" not in details, (count, details)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("states", [None, [ItemState.DONE], [ItemState.PENDING, ItemState.FAILED]])
+async def test_walking_the_items_pages_by_primary_key_without_sorting(
+    tmp_path: Path, states: list[ItemState] | None
+) -> None:
+    """Each page of ``iter_items`` reads on from the last id: with the claim index and a sort
+    instead, every page read all matching rows of the run (quadratic at a million items)."""
+    async with SqliteStore(tmp_path / "state.db") as store:
+        await store.upsert_items([spec(1)])
+    sql, args = items_page(1, 0, states, None, 500)
+    conn = sqlite3.connect(tmp_path / "state.db")
+    try:
+        details = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+    finally:
+        conn.close()
+    assert "PRIMARY KEY" in details, details
+    assert "TEMP B-TREE" not in details, details

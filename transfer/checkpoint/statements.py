@@ -128,11 +128,16 @@ def items_page(
     run_id: int, after: int, states: Sequence[ItemState] | None, repo: str | None, limit: int
 ) -> tuple[str, list[Any]]:
     """Up to ``limit`` items with id above ``after``, in id order, filtered (``states``
-    non-empty when given)."""
-    sql = f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE run_id = ? AND id > ?"
+    non-empty when given).
+
+    ``+run_id`` and ``state || ''`` keep the planner on the primary key: SQLite, with no
+    statistics, took the claim index and sorted every matching row of the run for each page
+    (97 ms a page at a million items, against 0.4 ms), so walking the items was quadratic.
+    Walked by id, all the pages together read the run once."""
+    sql = f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE +run_id = ? AND id > ?"
     args: list[Any] = [run_id, after]
     if states is not None:
-        sql += f" AND state IN ({marks(len(states))})"
+        sql += f" AND state || '' IN ({marks(len(states))})"
         args.extend(s.value for s in states)
     if repo is not None:
         sql += " AND repo = ?"
