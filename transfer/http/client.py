@@ -586,11 +586,13 @@ class HttpClient:
         *,
         params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
         expected: Sequence[int] = (200,),
         allow_redirects: bool | None = None,
         timeouts: Timeouts | None = None,
     ) -> AsyncIterator[StreamedResponse]:
-        """Open a response for streaming its body (downloads); never retried here.
+        """Open a response for streaming its body (downloads, listings read as they arrive);
+        never retried here.
 
         Yields once the status is known to be in ``expected``; read the body with
         :meth:`StreamedResponse.iter_chunks`.  Redirects are followed for GET/HEAD.
@@ -606,6 +608,7 @@ class HttpClient:
                     method,
                     URL(url, encoded=True),
                     params=params,
+                    data=data,
                     headers=headers,
                     allow_redirects=self._redirects(method, allow_redirects),
                     max_redirects=self._max_redirects,

@@ -16,10 +16,11 @@ What keeps this as truthful as a probe per path:
   no encoding of the listing's ``uri`` can hide it; a name the listing holds in another case
   (a case-insensitive database), a sub-folder of that name, or any other name gets a ``HEAD``,
   which keeps the probe's own answers (a folder at the path is a conflict);
-* a target that cannot list (``None`` three times in a row: WebDAV, a 403 without Pro) is probed
-  path by path for the rest of the run;
-* a folder that holds more than ``max_entries`` names (a flat repository of a million files) is
-  probed path by path from then on: listing it again every ``max_age`` would cost the target
+* a target that cannot list (``None`` three times in a row: WebDAV without PROPFIND, a 403
+  without Pro) is probed path by path for the rest of the run;
+* a folder that holds more than ``max_entries`` names (a flat repository of a million files), or
+  that the target stopped listing part way (:attr:`FolderListing.complete`), is probed path by
+  path from then on: listing it again every ``max_age`` would cost the target
   and this process more than a ``HEAD`` per file.
 
 Several workers asking about one folder at once wait for the same listing.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from transfer.targets.base import FolderListing, Target, TargetFile
+from transfer.targets.base import LISTING_LIMIT, FolderListing, Target, TargetFile
 
 __all__ = ["DEFAULT_MAX_AGE", "FolderProbe"]
 
@@ -43,7 +44,7 @@ DEFAULT_MAX_AGE = 10.0
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._~-]+")
 _GIVE_UP_AFTER = 3  # listings refused in a row before every path is probed on its own
 _MAX_FOLDERS = 4096  # listings kept at once (the oldest go first)
-MAX_ENTRIES = 10_000
+MAX_ENTRIES = LISTING_LIMIT
 """Names a listing may hold to be kept; a larger folder is probed path by path."""
 
 
@@ -134,7 +135,7 @@ class FolderProbe:
             return None
         self._refused = 0
         names = (*listing.files, *listing.folders)
-        if len(names) > self._max_entries:
+        if not listing.complete or len(names) > self._max_entries:
             self._too_large[key] = None
             if len(self._too_large) > self._max_folders:
                 del self._too_large[next(iter(self._too_large))]

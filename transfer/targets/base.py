@@ -21,6 +21,7 @@ from transfer.models import Checksums
 from transfer.targets.admin import TargetAdmin
 
 __all__ = [
+    "LISTING_LIMIT",
     "FolderListing",
     "Properties",
     "Target",
@@ -32,6 +33,10 @@ __all__ = [
 
 Properties = Mapping[str, Sequence[str]]
 """Multi-valued properties: key → values."""
+
+LISTING_LIMIT = 10_000
+"""Names a folder listing reads before it stops (:attr:`FolderListing.complete` False): a larger
+folder is asked about path by path (:mod:`~transfer.pipeline.folder_probe`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,9 @@ class FolderListing:
 
     files: Mapping[str, TargetFile] = field(default_factory=dict)
     folders: frozenset[str] = frozenset()
+    complete: bool = True
+    """False when the target stopped reading at :data:`LISTING_LIMIT` names: the folder holds
+    more, and what is not listed is not known to be absent."""
 
 
 @runtime_checkable

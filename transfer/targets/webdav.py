@@ -2,20 +2,24 @@
 benchmarks that measure byte moving without Artifactory's bookkeeping.
 
 Deploy is a PUT with ``Content-Length`` to ``{url}/{repo}/{path}``; probe is a HEAD (size
-only).  No checksum deploy, no properties, no server checksums.  nginx needs
+only); a folder is listed with PROPFIND (:mod:`~transfer.targets.webdav_listing`), so a fresh
+folder costs one request, not a HEAD per file.  No checksum deploy, no properties, no server
+checksums.  nginx needs
 ``create_full_put_path on`` for PUTs into folders that do not exist yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
+from urllib.parse import unquote, urlsplit
 
-from transfer.errors import ConfigError
+from transfer.errors import AuthError, ConfigError, RemoteError
 from transfer.http import BasicAuth, HttpClient, HttpClientOwner, RetryPolicy, Timeouts
 from transfer.models import Checksums
 from transfer.redaction import Secret
-from transfer.targets.artifactory_paths import encode_item_path
+from transfer.targets.artifactory_paths import encode_item_path, encode_name
 from transfer.targets.base import (
+    LISTING_LIMIT,
     FolderListing,
     Properties,
     TargetCapabilities,
@@ -23,10 +27,14 @@ from transfer.targets.base import (
     TargetInfo,
     exactly,
 )
+from transfer.targets.webdav_listing import PROPFIND_BODY, NotAFolder, read_listing
 
 __all__ = ["WebDavTarget"]
 
 _CAPABILITIES = TargetCapabilities()
+_CANNOT_LIST = frozenset({400, 403, 405, 409, 501})
+_PROPFIND_HEADERS = {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'}
+_LISTING_CHUNK = 256 * 1024
 
 
 class WebDavTarget(HttpClientOwner):
@@ -87,8 +95,38 @@ class WebDavTarget(HttpClientOwner):
         return TargetFile(repo_key, path, size, Checksums())
 
     async def list_folder(self, repo_key: str, folder: str) -> FolderListing | None:
-        """None: a plain WebDAV server is probed path by path."""
-        return None
+        """``PROPFIND`` with ``Depth: 1`` (RFC 4918 §9.1): the files (size only) and sub-folders
+        directly in ``folder``, read as they arrive and at most :data:`LISTING_LIMIT` names;
+        empty when it does not exist (404).  ``None`` when this folder or this server cannot be
+        listed: a file at that path, a server without PROPFIND (405/501: nginx without the
+        dav-ext module), a refusal (400/403/409) or an answer that is not a multi-status."""
+        item = encode_item_path(repo_key, folder) if folder else encode_name(repo_key)
+        asked = unquote(urlsplit(self._client.url_for(item)).path)
+        try:
+            async with self._client.stream(
+                "PROPFIND",
+                item,
+                headers=_PROPFIND_HEADERS,
+                data=PROPFIND_BODY,
+                expected=(200, 207, 404),
+            ) as response:
+                if response.status == 404:
+                    return FolderListing()
+                if response.status != 207:
+                    return None
+                return await read_listing(
+                    response.iter_chunks(_LISTING_CHUNK),
+                    repo=repo_key,
+                    folder=folder,
+                    folder_path=asked,
+                    limit=LISTING_LIMIT,
+                )
+        except NotAFolder:
+            return None
+        except RemoteError as error:
+            if error.status in _CANNOT_LIST and not isinstance(error, AuthError):
+                return None
+            raise
 
     async def checksum_deploy(
         self,
