@@ -2,8 +2,10 @@
 
 The first worker to reach a digest becomes its *leader* and streams it; workers that reach the
 same digest meanwhile wait for the leader, then link the content with a checksum deploy.
-Memory: one small entry per distinct digest seen in this process (about 150 bytes), which is
-bounded by ``max_entries`` (oldest forgotten first) so a million-file run stays flat.
+Memory: one entry per distinct digest seen in this process, about 204 bytes (the 64-character
+hex digest 113, the ordered dict's slot and link the rest; tracemalloc over 100,000 sha256
+digests on CPython 3.11, 185-204 as the hash table fills), bounded by ``max_entries`` (oldest
+forgotten first: about 41 MB at the default 200,000) so a million-file run stays flat.
 """
 
 from __future__ import annotations
