@@ -39,7 +39,13 @@ from typing import Any
 from benchmarks.client import open_session, warm_digests
 from benchmarks.emulated import emulator_config
 from benchmarks.engine import parse_summary
-from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
+from benchmarks.procs import (
+    SandboxProcess,
+    cpu_seconds,
+    run_measured,
+    status_bytes,
+    transfer_args,
+)
 
 __all__ = ["ManySampler", "cpu_per_file", "many_table", "rate_figures", "run_many"]
 
@@ -49,14 +55,9 @@ _READY_TIMEOUT = 600.0  # building a million-file organisation under load
 _WINDOW = 60.0  # seconds of the first and last windows, and of each per-minute bucket
 
 
-def _status_kb(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+def _status_mb(pid: int, field: str) -> float:
+    """A ``/proc/PID/status`` memory field in MB (0.0 once the process is gone)."""
+    return (status_bytes(pid, field) or 0) / _MB
 
 
 def _load_average() -> float:
@@ -122,10 +123,10 @@ class ManySampler:
         self._next = now + self.every
         sample: dict[str, Any] = {
             "t": round(now - self._started, 1),
-            "migrate_rss_mb": _status_kb(pid, "VmRSS") * 1024 / _MB,
+            "migrate_rss_mb": _status_mb(pid, "VmRSS"),
         }
         for name, emulator in self.emulators.items():
-            sample[f"{name}_rss_mb"] = _status_kb(emulator, "VmRSS") * 1024 / _MB
+            sample[f"{name}_rss_mb"] = _status_mb(emulator, "VmRSS")
         sample["migrate_cpu_s"] = cpu_seconds(pid)
         sample["load1"] = _load_average()
         sample["done"] = _done_count(self.db)
@@ -259,7 +260,7 @@ def run_many(
             timeout=_SETUP_TIMEOUT,
         )
         emulators = {"bintray": src.pid, "artifactory": target.pid}
-        setup_rss = {k: _status_kb(p, "VmRSS") * 1024 / _MB for k, p in emulators.items()}
+        setup_rss = {k: _status_mb(p, "VmRSS") for k, p in emulators.items()}
         cpu_before = {k: cpu_seconds(p) for k, p in emulators.items()}
         args = ["migrate", "-c", str(config), "--only", "artifacts", "--no-progress", "--json"]
         if workers is not None:
@@ -270,7 +271,7 @@ def run_many(
             transfer_args(*args), cwd=workdir, env=env, timeout=timeout, on_poll=sampler
         )
         emulator_cpu = {k: cpu_seconds(p) - cpu_before[k] for k, p in emulators.items()}
-        emulator_hwm = {k: _status_kb(p, "VmHWM") * 1024 / _MB for k, p in emulators.items()}
+        emulator_hwm = {k: _status_mb(p, "VmHWM") for k, p in emulators.items()}
     done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
     finished = _finish_stamps(db) if db.exists() else []
     files = done["items"] or len(finished)  # a killed run has no summary: count the store

@@ -29,6 +29,7 @@ __all__ = [
     "cpu_seconds",
     "die_with_parent",
     "run_measured",
+    "status_bytes",
     "transfer_args",
 ]
 
@@ -60,6 +61,18 @@ def cpu_seconds(pid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     # fields[0] is the state (field 3 of stat); utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def status_bytes(pid: int, field: str) -> int | None:
+    """A memory field of a live process's ``/proc/PID/status`` (``VmRSS``, ``VmHWM``...) in
+    bytes; None once the process is gone (or the kernel does not report that field)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024  # the kernel writes kB (KiB)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -203,16 +216,6 @@ class ProcessStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _vm_hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
 def run_measured(
     args: Sequence[str],
     *,
@@ -246,7 +249,7 @@ def run_measured(
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            hwm = max(hwm, _vm_hwm(process.pid))
+            hwm = max(hwm, status_bytes(process.pid, "VmHWM") or 0)
             if on_poll is not None:
                 on_poll(process.pid)
             samples += 1

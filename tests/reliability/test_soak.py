@@ -53,7 +53,7 @@ import pytest
 from migration_cases import finish_cli_config
 from reliability_kit import REPO_ROOT, impossible_rows
 
-from benchmarks.procs import die_with_parent
+from benchmarks.procs import die_with_parent, status_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
 
@@ -120,17 +120,6 @@ def use_postgres(config: Path, dsn: str, run: str) -> None:
 
 
 # --------------------------------------------------------------------------- memory samples
-
-
-def rss(pid: int) -> int | None:
-    """Resident set size of a live process in bytes (None once it has exited)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 @dataclass(slots=True)
@@ -203,7 +192,9 @@ async def run_workers(
         while any(p.poll() is None for p in processes):
             assert time.monotonic() - started < DEADLINE, "the soak did not finish in time"
             samples.at.append(time.monotonic() - started)
-            samples.rss.append([rss(p.pid) if p.poll() is None else None for p in processes])
+            samples.rss.append(
+                [status_bytes(p.pid, "VmRSS") if p.poll() is None else None for p in processes]
+            )
             samples.done.append(await done_count(conn, run))
             with csv.open("a") as out:
                 cells = ",".join(str(v or "") for v in samples.rss[-1])
