@@ -3,7 +3,7 @@
 Two ``transfer sandbox serve`` processes: one serves the profile's organisation (its Bintray
 side is used), the other runs in sink mode with the ``tiny`` profile (its Artifactory side is
 used: sizes and checksums kept, no bytes written). One configuration joins them; then, as in
-:mod:`benchmarks.engine`: digests warmed, repositories created (not timed), and the measured
+:mod:`benchmarks.many`: digests warmed, repositories created (not timed), and the measured
 ``transfer migrate --only artifacts``. With ``preload_half`` every other file (by path) is put
 into the target first, so half the content is already there: checksum deploy should make that
 half nearly free (the adaptive probing stays on, as the hit rate is ~50 %).
