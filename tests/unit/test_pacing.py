@@ -314,13 +314,14 @@ def test_grows_while_copies_take_only_their_round_trips_up_to_the_ceiling() -> N
 
 def test_stops_growing_once_copies_queue() -> None:
     limiter = copy_limiter(128)
-    for _ in range(40):
+    for _ in range(40):  # slow start: a slot per success
         limiter.on_success(0.3)
     reached = limiter.limit
-    assert reached == COPIES_START + 10
+    assert reached == COPIES_START + 40
     for _ in range(200):  # copies now take 3x their round trips: waiting somewhere
         limiter.on_success(0.9)
-    assert limiter.limit <= reached + 3  # the smoothed time crosses 2x within a few samples
+    # the smoothed time crosses 2x within 14 samples; in slow start each added a slot
+    assert limiter.limit <= reached + 14
     stuck = limiter.limit
     for _ in range(200):
         limiter.on_success(0.9)
@@ -337,7 +338,7 @@ def test_copies_without_a_time_still_grow_the_limit() -> None:
 def test_push_back_halves_once_per_burst() -> None:
     clock = FakeClock()
     limiter = copy_limiter(128, clock=clock)
-    for _ in range(4 * 56):
+    for _ in range(56):  # slow start: a slot per success
         limiter.on_success(0.3)
     assert limiter.limit == 64
     for _ in range(30):  # every copy in flight met the same 429
@@ -382,6 +383,55 @@ def test_idle_slots_do_not_grow_the_limit() -> None:
     for _ in range(100):  # copies waited for discovery: the limit was not the bottleneck
         limiter.on_success(0.3, limited=False)
     assert limiter.limit == COPIES_START
-    for _ in range(4):
+    for _ in range(4):  # slow start: a slot per success
         limiter.on_success(0.3)
-    assert limiter.limit == COPIES_START + 1
+    assert limiter.limit == COPIES_START + 4
+
+
+def test_slow_start_adds_a_slot_per_success_until_the_first_throttle() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(128, initial=8, increase_after=4, slow_start=True, clock=clock)
+    for _ in range(8):  # one round of eight requests: the limit doubles
+        limiter.on_success(0.090)
+    assert limiter.limit == 16
+    for _ in range(16):
+        limiter.on_success(0.090)
+    assert limiter.limit == 32
+    limiter.on_throttle()
+    assert limiter.limit == 16
+    for _ in range(7):  # after a throttle: one slot per increase_after successes
+        limiter.on_success(0.090)
+    assert limiter.limit == 17
+
+
+def test_slow_start_ends_at_the_first_sign_of_queueing() -> None:
+    limiter = AdaptiveLimiter(
+        128, initial=8, increase_after=4, latency_tolerance=2.0, slow_start=True
+    )
+    for _ in range(8):
+        limiter.on_success(0.090)
+    assert limiter.limit == 16
+    for _ in range(40):  # round trips four times the fastest: the service queues
+        limiter.on_success(0.400)
+    held = limiter.limit
+    assert held < 40  # slow start ended well before 40 successes would have added 40
+    for _ in range(200):  # the queue drained: growth resumes, one slot per four successes
+        limiter.on_success(0.090)
+    assert held < limiter.limit <= held + 50
+
+
+def test_slow_start_grows_only_while_the_limit_is_what_holds_requests_back() -> None:
+    limiter = AdaptiveLimiter(128, initial=8, slow_start=True)
+    for _ in range(50):
+        limiter.on_success(0.090, limited=False)
+    assert limiter.limit == 8
+
+
+def test_the_copy_limit_starts_slow_and_grows_fast() -> None:
+    limiter = copy_limiter(128)
+    rounds = 0
+    while limiter.limit < 128:
+        for _ in range(limiter.limit):
+            limiter.on_success(0.090)
+        rounds += 1
+    assert rounds == 4  # 8 → 16 → 32 → 64 → 128

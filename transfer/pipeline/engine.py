@@ -58,6 +58,7 @@ def copy_limiter(ceiling: int, *, clock: Callable[[], float] = time.monotonic) -
         initial=min(COPIES_START, max(1, ceiling)),
         increase_after=_COPIES_GROW_AFTER,
         latency_tolerance=_COPIES_LATENCY_TOLERANCE,
+        slow_start=True,
         clock=clock,
     )
 

@@ -166,6 +166,7 @@ class BintraySource(BintrayOrganizationReads):
             initial=min(_API_START, max(1, api_concurrency)),
             increase_after=_API_GROW_AFTER,
             latency_tolerance=_API_LATENCY_TOLERANCE,
+            slow_start=True,
         )
         """Paces every API call (not downloads): calls in flight, adapted to the service."""
 
