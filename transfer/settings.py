@@ -275,8 +275,9 @@ class TargetSettings:
 class TransferSettings:
     """How hard to push: concurrency, chunking, leases, retries and stop limits.
 
-    ``workers`` is the ceiling of copies in flight, not a number to tune: a run starts with 8
-    and adapts below the ceiling by itself, more while copies of small files take no longer
+    ``workers`` is the ceiling of copies in flight, not a number to tune: a run starts with 8,
+    doubles per round until the first 429/503 or sign of queueing (slow start) and adapts
+    below the ceiling by itself, more while copies of small files take no longer
     than round trips (a distant service: 100 ms per call makes each copy wait on three), fewer
     when a service answers 429/503. The default ceiling, 128, is what 600 small files/s need
     at about 200 ms per copy; lower it to cap memory or the load on the services.
