@@ -64,6 +64,9 @@ hands large bodies over in small pieces)."""
 SMALLEST_PIECE = 64 * 1024
 """Downloaded pieces smaller than this are gathered up to it before they are handed on."""
 
+_Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
+"""Query parameters, as aiohttp takes them (pairs when a name repeats)."""
+
 
 @dataclass(frozen=True, slots=True)
 class BasicAuth:
@@ -440,7 +443,7 @@ class HttpClient:
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        params: _Params | None = None,
         json: Any = None,
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -465,7 +468,7 @@ class HttpClient:
             send_headers.setdefault("Content-Type", "application/json")
 
         async def once(_attempt: int) -> Response:
-            return await self._request_once(
+            return await self._exchange(
                 method,
                 url,
                 params=params,
@@ -488,35 +491,76 @@ class HttpClient:
         if self._on_retry is not None:
             self._on_retry(attempt, delay, error)
 
-    async def _request_once(
+    def _sent(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        *,
+        params: _Params | None,
+        data: AsyncIterable[bytes] | bytes | str | None,
+        headers: Mapping[str, str] | None,
+        allow_redirects: bool,
+        timeout: aiohttp.ClientTimeout,
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """The request as every path sends it: the URL as given (callers percent-encode it;
+        yarl must not encode it again), at most ``max_redirects`` hops when redirects are
+        followed; credentials are added by :meth:`_authorize` for each hop."""
+        return session.request(
+            method,
+            URL(url, encoded=True),
+            params=params,
+            data=data,
+            headers=headers,
+            allow_redirects=allow_redirects,
+            max_redirects=self._max_redirects,
+            timeout=timeout,
+        )
+
+    async def _exchange(
         self,
         method: str,
         url: str,
         *,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None,
-        data: bytes | str | None,
-        headers: Mapping[str, str],
+        params: _Params | None,
+        data: AsyncIterable[bytes] | bytes | str | None,
+        headers: Mapping[str, str] | None,
         expected: Sequence[int],
         allow_redirects: bool,
         timeouts: Timeouts,
+        upload: bool = False,
     ) -> Response:
+        """One try of a request whose whole answer is read: each try :meth:`request` makes,
+        and the one :meth:`send` makes.
+
+        The try holds a limiter slot and is counted; a status outside ``expected`` and a
+        network failure come out as the mapped, scrubbed
+        :class:`TransferError`; the limiter hears the outcome and the rate-limit headers.
+        An ``upload``'s body is our own stream (a download feeding it): the try is bounded by
+        the stream timeouts, its round trip times the source as much as the server and is not
+        given to the limiter, and a :class:`TransferError` the stream raised is the reason it
+        failed, not the network error aiohttp wraps it in.
+        """
         session = self._get_session()
         async with self._slot():
             self.stats.requests += 1
-            started = time.monotonic()
+            started = None if upload else time.monotonic()
             try:
-                async with session.request(
+                async with self._sent(
+                    session,
                     method,
-                    URL(url, encoded=True),
+                    url,
                     params=params,
                     data=data,
                     headers=headers,
                     allow_redirects=allow_redirects,
-                    max_redirects=self._max_redirects,
-                    timeout=timeouts.client_timeout(streaming=False),
+                    timeout=timeouts.client_timeout(streaming=upload),
                 ) as raw:
                     return await self._buffered(method, url, raw, expected, started)
             except _NETWORK_ERRORS as exc:
+                cause = _cause_in_tree(exc) if upload else None
+                if cause is not None:
+                    raise cause from None
                 raise self._fail(map_exception(exc, url)) from None
 
     async def _buffered(
@@ -525,7 +569,7 @@ class HttpClient:
         url: str,
         raw: aiohttp.ClientResponse,
         expected: Sequence[int],
-        started: float | None = None,
+        started: float | None,
     ) -> Response:
         """The whole answer read into a :class:`Response`, or the mapped error; the limiter
         hears the outcome, the round trip (from ``started``) and the rate-limit headers."""
@@ -545,7 +589,7 @@ class HttpClient:
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        params: _Params | None = None,
         json: Any = None,
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -584,7 +628,7 @@ class HttpClient:
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        params: _Params | None = None,
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
         expected: Sequence[int] = (200,),
@@ -604,14 +648,14 @@ class HttpClient:
         async with self._slot():
             self.stats.requests += 1
             try:
-                async with session.request(
+                async with self._sent(
+                    session,
                     method,
-                    URL(url, encoded=True),
+                    url,
                     params=params,
                     data=data,
                     headers=headers,
                     allow_redirects=self._redirects(method, allow_redirects),
-                    max_redirects=self._max_redirects,
                     timeout=(timeouts or self.timeouts).client_timeout(streaming=True),
                 ) as raw:
                     if raw.status not in expected:
@@ -637,7 +681,7 @@ class HttpClient:
         *,
         data: AsyncIterable[bytes] | bytes,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
+        params: _Params | None = None,
         expected: Sequence[int] = (200, 201),
         timeouts: Timeouts | None = None,
     ) -> Response:
@@ -651,54 +695,33 @@ class HttpClient:
         method = method.upper()
         url = self.url_for(path_or_url)
         limits = timeouts or self.timeouts
-        if isinstance(data, bytes) or limits.sock_read is None:
-            return await self._send(method, url, data, headers, params, expected, limits)
-        # aiohttp's read timeout starts only once the body is written: a server that stops
-        # reading mid-upload would hold the worker forever. The same limit, as a watchdog.
         stall = anyio.CancelScope()
-        with stall:
-            body = _watched(data, stall, limits.sock_read)
-            return await self._send(method, url, body, headers, params, expected, limits)
+        if not isinstance(data, bytes) and limits.sock_read is not None:
+            # aiohttp's read timeout starts only once the body is written: a server that stops
+            # reading mid-upload would hold the worker forever. The same limit, as a watchdog.
+            data = _watched(data, stall, limits.sock_read)
+        try:
+            with stall:
+                return await self._exchange(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    expected=expected,
+                    allow_redirects=False,
+                    timeouts=limits,
+                    upload=True,
+                )
+        except TransferError:
+            self.stats.failures += 1
+            raise
         self.stats.failures += 1
         safe = redact_url(url)
         raise TransientError(
             f"upload to {safe} stalled: the server took no data for {limits.sock_read:g}s",
             url=safe,
         )
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        data: AsyncIterable[bytes] | bytes,
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None,
-        expected: Sequence[int],
-        timeouts: Timeouts,
-    ) -> Response:
-        session = self._get_session()
-        async with self._slot():
-            self.stats.requests += 1
-            try:
-                async with session.request(
-                    method,
-                    URL(url, encoded=True),
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=timeouts.client_timeout(streaming=True),
-                ) as raw:
-                    return await self._buffered(method, url, raw, expected)
-            except TransferError:
-                self.stats.failures += 1
-                raise
-            except _NETWORK_ERRORS as exc:
-                self.stats.failures += 1
-                cause = _cause_in_tree(exc)
-                if cause is not None:
-                    raise cause from None
-                raise self._fail(map_exception(exc, url)) from None
 
 
 async def _watched(
