@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -34,6 +35,7 @@ from transfer.errors import (
     TransferError,
     TransientError,
     UnreachableError,
+    UnusableService,
 )
 from transfer.http import (
     AdaptiveLimiter,
@@ -47,7 +49,7 @@ from transfer.http import (
     error_message_from_body,
     parse_retry_after,
 )
-from transfer.http.client import SMALLEST_PIECE, environment_routes_http
+from transfer.http.client import JSON_BODY_LIMIT, SMALLEST_PIECE, environment_routes_http
 from transfer.redaction import redact_text, redact_url
 
 pytestmark = pytest.mark.anyio
@@ -325,6 +327,84 @@ async def test_204_gives_none() -> None:
     handler, _ = counted(lambda: web.Response(status=204))
     async with serve({"/x": handler}) as server, make_client(server) as client:
         assert await client.request_json("DELETE", "x", expected=(204,)) is None
+
+
+class PaddedJson:
+    """A handler answering ``[]`` after white space: valid JSON of exactly ``size`` bytes, with a
+    ``Content-Length`` (``declared``) or chunked, written piece by piece until the client hangs
+    up; it counts its requests and the bytes it managed to write."""
+
+    def __init__(self, size: int, *, declared: bool) -> None:
+        self.size = size
+        self.declared = declared
+        self.hits = 0
+        self.written = 0
+        self.finished = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.hits += 1
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if self.declared:
+            response.content_length = self.size
+        else:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        blank = b" " * 65536
+        left = self.size - 2
+        try:
+            with contextlib.suppress(ConnectionResetError):
+                while left > 0:
+                    await response.write(blank[:left])
+                    self.written += min(left, len(blank))
+                    left -= min(left, len(blank))
+                await response.write(b"[]")
+        finally:
+            self.finished.set()
+        return response
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("over", [0, 1], ids=["at-the-limit", "one-byte-over"])
+async def test_request_json_reads_at_most_max_body(declared: bool, over: int) -> None:
+    limit = 1024 * 1024
+    served = PaddedJson(limit + over, declared=declared)
+    async with serve({"/api/list": served.handle}) as server, make_client(server) as client:
+        path = "api/list?signature=SIGNATURE-VALUE"
+        if not over:
+            assert await client.request_json("GET", path, max_body=limit) == []
+            return
+        with pytest.raises(UnusableService) as info:
+            await client.request_json("GET", path, max_body=limit)
+        assert client.stats.failures == 1
+    err = info.value
+    assert not err.retryable
+    assert served.hits == 1
+    said = "declares 1,048,577 bytes" if declared else "sent 1,048,577 bytes and more"
+    assert said in str(err)
+    assert "more than the 1,048,576 bytes read for this call" in str(err)
+    assert "/api/list?signature=***" in str(err)
+    assert err.url.endswith("/api/list?signature=***")
+    assert_clean(err)
+
+
+async def test_request_json_stops_reading_an_endless_body_at_max_body() -> None:
+    limit = 1024 * 1024
+    served = PaddedJson(1024**4, declared=False)  # a TiB: without the cap, read until a timeout
+    async with serve({"/x": served.handle}) as server, make_client(server) as client:
+        with pytest.raises(UnusableService, match=r"sent 1,\d{3},\d{3} bytes and more"):
+            await client.request_json("GET", "x", max_body=limit)
+        with anyio.fail_after(10):
+            await served.finished.wait()  # the hang-up ended the answer
+    assert served.hits == 1
+    assert served.written < 32 * limit  # what the socket buffers took, not the body
+
+
+async def test_request_json_refuses_a_body_past_json_body_limit_by_default() -> None:
+    served = PaddedJson(JSON_BODY_LIMIT + 1, declared=True)
+    async with serve({"/x": served.handle}) as server, make_client(server) as client:
+        with pytest.raises(UnusableService, match=r"declares 67,108,865 bytes, more than"):
+            await client.request_json("GET", "x")
+    assert served.hits == 1
 
 
 def free_port() -> int:

@@ -41,6 +41,7 @@ from transfer.http.retry import NO_RETRY, RetryHook, RetryPolicy, Sleep
 from transfer.redaction import Secret, credential_values, redact_url, scrub_values
 
 __all__ = [
+    "JSON_BODY_LIMIT",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -63,6 +64,10 @@ much waits unread (aiohttp's 64 KiB default pauses and resumes the socket every 
 hands large bodies over in small pieces)."""
 SMALLEST_PIECE = 64 * 1024
 """Downloaded pieces smaller than this are gathered up to it before they are handed on."""
+JSON_BODY_LIMIT = 64 * 1024 * 1024
+"""The largest body :meth:`HttpClient.request_json` reads (its ``max_body`` by default): the
+API answers it parses are pages and records, and a larger one (a wrong URL serving a file, a
+server that never ends its body) would be held whole in memory before parsing could fail."""
 
 _Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 """Query parameters, as aiohttp takes them (pairs when a name repeats)."""
@@ -451,13 +456,16 @@ class HttpClient:
         retry: bool = True,
         allow_redirects: bool | None = None,
         timeouts: Timeouts | None = None,
+        max_body: int | None = None,
     ) -> Response:
         """Send one request and read the whole answer; retry retryable failures.
 
         A status outside ``expected`` raises the error :func:`error_for_status` picks (its
         message quotes the server's own, shortened).  Retries honour ``Retry-After``.
         Every try of a non-idempotent request is a new request: callers creating things must
-        accept "already exists" on a retry, or pass ``retry=False``.
+        accept "already exists" on a retry, or pass ``retry=False``.  A body larger than
+        ``max_body`` bytes (``None``: no limit) is not read on: it raises a non-retryable
+        :class:`UnusableService` naming the URL and the size.
         """
         method = method.upper()
         url = self.url_for(path_or_url)
@@ -477,6 +485,7 @@ class HttpClient:
                 expected=expected,
                 allow_redirects=self._redirects(method, allow_redirects),
                 timeouts=timeouts or self.timeouts,
+                max_body=max_body,
             )
 
         policy = self.retry_policy if retry else NO_RETRY
@@ -528,13 +537,14 @@ class HttpClient:
         expected: Sequence[int],
         allow_redirects: bool,
         timeouts: Timeouts,
+        max_body: int | None = None,
         upload: bool = False,
     ) -> Response:
         """One try of a request whose whole answer is read: each try :meth:`request` makes,
         and the one :meth:`send` makes.
 
-        The try holds a limiter slot and is counted; a status outside ``expected`` and a
-        network failure come out as the mapped, scrubbed
+        The try holds a limiter slot and is counted; a status outside ``expected``, a body
+        over ``max_body`` and a network failure come out as the mapped, scrubbed
         :class:`TransferError`; the limiter hears the outcome and the rate-limit headers.
         An ``upload``'s body is our own stream (a download feeding it): the try is bounded by
         the stream timeouts, its round trip times the source as much as the server and is not
@@ -556,7 +566,7 @@ class HttpClient:
                     allow_redirects=allow_redirects,
                     timeout=timeouts.client_timeout(streaming=upload),
                 ) as raw:
-                    return await self._buffered(method, url, raw, expected, started)
+                    return await self._buffered(method, url, raw, expected, started, max_body)
             except _NETWORK_ERRORS as exc:
                 cause = _cause_in_tree(exc) if upload else None
                 if cause is not None:
@@ -570,6 +580,7 @@ class HttpClient:
         raw: aiohttp.ClientResponse,
         expected: Sequence[int],
         started: float | None,
+        max_body: int | None,
     ) -> Response:
         """The whole answer read into a :class:`Response`, or the mapped error; the limiter
         hears the outcome, the round trip (from ``started``) and the rate-limit headers."""
@@ -577,12 +588,47 @@ class HttpClient:
             error = await self._status_error(method, url, raw)
             self._record(error, headers=raw.headers)
             raise self._fail(error)
-        payload = await raw.read()
+        if max_body is None:
+            payload = await raw.read()
+        else:
+            payload = await self._read_at_most(method, url, raw, max_body)
         elapsed = None if started is None else time.monotonic() - started
         self._record(None, elapsed, raw.headers)
         return Response(
             status=raw.status, headers=raw.headers, body=payload, url=str(raw.url), method=method
         )
+
+    async def _read_at_most(
+        self, method: str, url: str, raw: aiohttp.ClientResponse, limit: int
+    ) -> bytes:
+        """The body, or :class:`UnusableService` as soon as it is known to pass ``limit``
+        bytes: from ``Content-Length`` before reading, else by counting what arrives (decoded
+        bytes, so a small compressed body that inflates is caught too)."""
+        declared = None if method == "HEAD" else raw.content_length
+        if declared is not None and declared > limit:
+            raise self._too_large(method, url, raw, f"declares {declared:,} bytes", limit)
+        pieces: list[bytes] = []
+        size = 0
+        async for piece in raw.content.iter_any():
+            size += len(piece)
+            if size > limit:
+                raise self._too_large(method, url, raw, f"sent {size:,} bytes and more", limit)
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def _too_large(
+        self, method: str, url: str, raw: aiohttp.ClientResponse, said: str, limit: int
+    ) -> TransferError:
+        safe = redact_url(url)
+        error = UnusableService(
+            f"the answer to {method} {safe} (HTTP {raw.status}) {said}, more than the "
+            f"{limit:,} bytes read for this call: not the API answer expected; check that "
+            "the URL points at the service's API",
+            status=raw.status,
+            url=safe,
+        )
+        self._record(error, headers=raw.headers)
+        return self._fail(error)
 
     async def request_json(
         self,
@@ -596,11 +642,14 @@ class HttpClient:
         expected: Sequence[int] = (200,),
         retry: bool = True,
         timeouts: Timeouts | None = None,
+        max_body: int | None = JSON_BODY_LIMIT,
     ) -> Any:
         """:meth:`request`, then the body parsed as JSON (``None`` for a 204 answer).
 
         A body that is not JSON, or is cut off, raises a non-retryable :class:`UnusableService`
-        naming the URL and quoting the first bytes.
+        naming the URL and quoting the first bytes; so does one larger than ``max_body`` bytes
+        (:data:`JSON_BODY_LIMIT` unless given; ``None``: no limit), naming the URL and the
+        size, before more of it is read.
         """
         send_headers = {"Accept": "application/json", **(headers or {})}
         response = await self.request(
@@ -613,6 +662,7 @@ class HttpClient:
             expected=expected,
             retry=retry,
             timeouts=timeouts,
+            max_body=max_body,
         )
         if response.status == 204 and not response.body:
             return None
