@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..faults import FaultInjector
-from ..requestlog import RequestLog
+from ..requestlog import REQUEST_LOG_LIMIT, RequestLog
 from . import (
     aql,
     copymove,
@@ -183,6 +183,7 @@ class ArtifactoryEmulator:
     Read-only helpers for tests and benchmarks: :meth:`item`, :meth:`properties`, :meth:`files`,
     :meth:`repositories`, :meth:`blob_count`, :meth:`blob_path`, :attr:`bytes_received`,
     :attr:`storage_dir`; and :meth:`create_repository` to seed a repository without HTTP.
+    ``request_log`` holds the newest ``request_log_limit`` requests.
     """
 
     def __init__(
@@ -191,9 +192,10 @@ class ArtifactoryEmulator:
         *,
         faults: FaultInjector | None = None,
         clock: Callable[[], float] = time.time,
+        request_log_limit: int = REQUEST_LOG_LIMIT,
     ) -> None:
         self.options = options or ArtifactoryOptions()
-        self.request_log = RequestLog()
+        self.request_log = RequestLog(request_log_limit)
         self._state = State(
             options=self.options,
             clock=clock,

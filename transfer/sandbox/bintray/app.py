@@ -45,7 +45,7 @@ from transfer.sandbox.bintray.state import (
 )
 from transfer.sandbox.faults import FaultInjector
 from transfer.sandbox.orgdata import Organization
-from transfer.sandbox.requestlog import RequestLog
+from transfer.sandbox.requestlog import REQUEST_LOG_LIMIT, RequestLog
 
 __all__ = ["BintrayEmulator"]
 
@@ -158,7 +158,8 @@ class BintrayEmulator:
 
     ``api_app`` answers every route at ``/`` and under ``/api/v1``; ``download_app`` serves
     ``/:subject/:repo/:path`` and its CDN redirect target. Set ``download_base_url`` to where
-    ``download_app`` listens so signed URLs point at it.
+    ``download_app`` listens so signed URLs point at it. ``request_log`` holds both hosts'
+    newest ``request_log_limit`` requests.
     """
 
     def __init__(
@@ -168,8 +169,9 @@ class BintrayEmulator:
         options: BintrayOptions | None = None,
         faults: FaultInjector | None = None,
         clock: Callable[[], float] = time.time,
+        request_log_limit: int = REQUEST_LOG_LIMIT,
     ) -> None:
-        self.request_log = RequestLog()
+        self.request_log = RequestLog(request_log_limit)
         self._state = EmulatorState(
             org=org,
             options=options or BintrayOptions(),

@@ -2,7 +2,7 @@
 
 Bintray streamed one-line JSON events separated by CRLF over a chunked response, with empty
 keep-alive lines, to at most three connections per subject. Here the events are the downloads,
-uploads and file deletions in the request log: those already recorded are sent on connect, later
+uploads and file deletions in the request log: those it still keeps are sent on connect, later
 ones at each keep-alive tick. The stream runs until the client closes it.
 """
 
@@ -57,9 +57,10 @@ def event(org: str, record: RequestRecord) -> dict[str, Any] | None:
 
 
 def _new_events(st: EmulatorState, seen: int) -> tuple[list[dict[str, Any]], int]:
-    records = list(st.request_log)
-    events = [e for r in records[seen:] if (e := event(st.org.name, r)) is not None]
-    return events, len(records)
+    """The events of the requests recorded after position ``seen``, and the position now."""
+    log = st.request_log
+    events = [e for r in log.since(seen) if (e := event(st.org.name, r)) is not None]
+    return events, log.recorded
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
