@@ -21,6 +21,7 @@ exception.  Every subclass of :class:`TransferError` lives here::
     │   │   └── UnreachableError       retried; DNS, refused, TLS
     │   │       └── TlsVerificationError   not retried: the certificate stays bad
     │   ├── UnusableService            exit 3: not the service we need
+    │   │   └── AnswerTooLarge         an answer larger than the call reads
     │   ├── QuotaExceeded              exit 3: the target's storage is full (413/507)
     │   ├── FileTooLarge               413 for one file: larger than the target accepts
     │   ├── AuthError                  exit 3: 401, credentials refused
@@ -48,6 +49,7 @@ __all__ = [
     "EXIT_SERVICE",
     "EXIT_STOPPED",
     "EXIT_USAGE",
+    "AnswerTooLarge",
     "AuthError",
     "ChecksumMismatch",
     "ConfigError",
@@ -229,6 +231,12 @@ class UnusableService(RemoteError):
     retried; ends a run with exit code 3 — check the URL and what answers there."""
 
     exit_code = EXIT_SERVICE
+
+
+class AnswerTooLarge(UnusableService):
+    """An answer larger than the call reads (``max_body`` of
+    :meth:`~transfer.http.client.HttpClient.request_json`): not read on.  A caller that can do
+    without the whole answer (a folder listing: probe path by path) catches this one."""
 
 
 class AuthError(RemoteError):

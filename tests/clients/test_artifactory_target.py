@@ -392,3 +392,33 @@ async def test_a_listing_without_checksums_is_checked_with_a_probe() -> None:
     assert found is not None
     assert (found.size, found.checksums.sha1) == (5, sha1)
     assert heads == [f"/artifactory/{REPO}/lib/a.bin"]
+
+
+async def test_a_folder_listing_too_large_to_read_is_incomplete_and_probed_path_by_path() -> None:
+    """A flat folder whose ``?list`` answer passes what a listing reads: not read on, not an
+    error either; the probe asks each path with a HEAD. A deep listing (``verify``) reads on."""
+    names = [f"f{n:05}.bin" for n in range(80_000)]  # ~7 MB of entries, past the 4 MiB read
+
+    async def storage(request: web.Request) -> web.Response:
+        files = [{"uri": f"/{n}", "size": 5, "folder": False, "sha1": "a" * 40} for n in names]
+        return web.json_response({"uri": "", "created": "", "files": files})
+
+    heads: list[str] = []
+
+    async def head(request: web.Request) -> web.Response:
+        heads.append(request.path)
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/artifactory/api/storage/{tail:.*}", storage)
+    app.router.add_route("HEAD", "/artifactory/{tail:.*}", head)
+    async with TestServer(app) as server, admin_target(str(server.make_url("/artifactory"))) as t:
+        listing = await t.list_folder(REPO, "flat")
+        assert listing is not None
+        assert not listing.complete
+        probe = FolderProbe(t)
+        assert await probe.probe(REPO, "flat/new.bin") is None
+        assert heads == [f"/artifactory/{REPO}/flat/new.bin"]
+        deep = await t.list_files(REPO)
+        assert deep is not None
+        assert len(deep) == len(names)

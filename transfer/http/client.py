@@ -29,7 +29,13 @@ import orjson
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from transfer.errors import RemoteError, TransferError, TransientError, UnusableService
+from transfer.errors import (
+    AnswerTooLarge,
+    RemoteError,
+    TransferError,
+    TransientError,
+    UnusableService,
+)
 from transfer.http.error_mapping import (
     error_for_status,
     error_message_from_body,
@@ -620,7 +626,7 @@ class HttpClient:
         self, method: str, url: str, raw: aiohttp.ClientResponse, said: str, limit: int
     ) -> TransferError:
         safe = redact_url(url)
-        error = UnusableService(
+        error = AnswerTooLarge(
             f"the answer to {method} {safe} (HTTP {raw.status}) {said}, more than the "
             f"{limit:,} bytes read for this call: not the API answer expected; check that "
             "the URL points at the service's API",

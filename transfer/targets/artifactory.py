@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Collection, Mapping
 from typing import Any
 
 from transfer.errors import (
+    AnswerTooLarge,
     AuthError,
     ChecksumMismatch,
     ConflictError,
@@ -64,6 +65,9 @@ _OK = (200, 201, 202)
 _ANY_2XX = tuple(range(200, 300))
 """``PATCH /api/metadata`` has no documented success status (reference §13): any 2xx is one."""
 _CANNOT_LIST = frozenset({400, 403, 405, 501})
+# A folder listing of LISTING_LIMIT names is about 3 MB (files with size, sha1, sha256 and
+# dates); a larger answer is a folder probed path by path, never read whole.
+_LISTING_BODY_LIMIT = 4 * 1024 * 1024
 """Statuses of a folder listing that mean "probe each path instead" (see ``list_folder``)."""
 _CAPABILITIES = TargetCapabilities(
     checksum_deploy=True, properties=True, server_checksums=True, checksum_files=True
@@ -220,9 +224,12 @@ class ArtifactoryTarget(HttpClientOwner):
                 "GET",
                 f"api/storage/{item}",
                 params={"list": "", "deep": "0", "listFolders": "1"},
+                max_body=_LISTING_BODY_LIMIT,
             )
         except NotFoundError:
             return FolderListing()
+        except AnswerTooLarge:
+            return FolderListing(complete=False)  # a flat folder of many files: probe by path
         except RemoteError as error:
             if error.status in _CANNOT_LIST and not isinstance(error, AuthError):
                 return None
@@ -244,12 +251,16 @@ class ArtifactoryTarget(HttpClientOwner):
 
     async def list_files(self, repo_key: str) -> list[TargetFile] | None:
         """Every file of ``repo_key`` (deep ``?list``, one request), or ``None`` when the
-        repository does not exist. Sizes and sha1/sha256 come from the listing itself."""
+        repository does not exist. Sizes and sha1/sha256 come from the listing itself.
+
+        The API gives the whole repository in one answer, so it is read whatever its size
+        (about 250 bytes a file: 250 MB for a million) rather than failing a ``verify``."""
         try:
             body = await self._client.request_json(
                 "GET",
                 f"api/storage/{encode_name(repo_key)}",
                 params={"list": "", "deep": "1", "listFolders": "0"},
+                max_body=None,
             )
         except NotFoundError:
             return None
