@@ -96,13 +96,13 @@ async def test_a_recreated_repository_is_rechecked_alone(tmp_path: Path) -> None
                 assert response.status == 200
             async with http.put(url, json=config) as response:
                 assert response.status == 200
-        before = len(sandbox.artifactory.request_log)
+        before = sandbox.artifactory.request_log.recorded
         summary = await run_migration(settings, phases=ALL)
         assert any("re-created since: releases" in note for note in summary.notes)
         assert not _missing(sandbox, sandbox)
         puts = {
             r.path.split("/")[2]
-            for r in list(sandbox.artifactory.request_log)[before:]
+            for r in sandbox.artifactory.request_log.since(before)
             if r.method == "PUT" and r.status == 201 and "/api/" not in r.path
         }
         assert puts == {"releases"}  # only the re-created repository was copied again

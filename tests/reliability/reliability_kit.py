@@ -247,15 +247,17 @@ def uploads_after_done(
     snapshots: Iterable[tuple[int, Container[str]]],
     finished: Mapping[str, float],
 ) -> list[str]:
-    """Files uploaded again once the store had them done: after a snapshot — the length of
+    """Files uploaded again once the store had them done: after a snapshot — ``recorded`` of
     ``target``'s request log, taken just after reading the :func:`done_at` paths — saw them
     done, or after the ``finished_at`` the store ends with (``finished``). (The emulator logs a
     request before its response leaves, so the upload that made a file done is always logged
     before the snapshot that sees it done.)"""
-    records = list(target.request_log)
+    log = target.request_log
+    records = list(log)
+    assert log.recorded == len(records), "the request log forgot requests: raise its limit"
     problems = []
     for position, done in snapshots:
-        again = [_artifact(r) for r in records[position:] if is_upload(r)]
+        again = [_artifact(r) for r in log.since(position) if is_upload(r)]
         problems += [
             f"{path} uploaded again after a snapshot saw it done" for path in again if path in done
         ]

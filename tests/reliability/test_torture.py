@@ -92,7 +92,7 @@ async def test_sigkill_torture(tmp_path: Path, source: str) -> None:
             if db.exists():
                 assert impossible_states(db) == [], f"after kill {kills}"
             done = _done(db)
-            snapshots.append((len(log), done))
+            snapshots.append((log.recorded, done))
             progress.append(len(done))
         code = await _run(config, env, None, output, case.rate_kib)
         text = output.read_text()

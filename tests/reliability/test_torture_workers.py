@@ -213,7 +213,7 @@ class Torture:
                 await victim.settle(self.restarted_at)
                 continue
             rows = await _check(self.server.dsn)
-            self.snapshots.append((len(self.target.request_log), done_at(rows)))
+            self.snapshots.append((self.target.request_log.recorded, done_at(rows)))
             since = self.target.bytes_received
             await victim.start()
 
