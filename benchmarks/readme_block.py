@@ -103,7 +103,7 @@ def _peer_ratios(record: dict[str, Any], scenario: str, peers: Sequence[str]) ->
                 (
                     f"{scenario} ÷ best peer ({_PEER_LABELS[best]})",
                     ours[metric] / found[best][metric],
-                    None,
+                    _target(scenario, "best"),
                 )
             )
         elif peer in found:

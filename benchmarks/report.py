@@ -12,15 +12,16 @@ from typing import Any
 
 __all__ = ["TARGETS", "chart", "peer_table", "ratios"]
 
-# issue 12, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer)
+# issue 12, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer).
+# Its small-file targets are set at 20 ms per round trip ("best": the fastest peer of the run);
+# on loopback with no latency it sets none.
 TARGETS = (
     ("large", "rclone", "mb_per_s", 1.0),
     ("large", "curl", "mb_per_s", 1.2),
     ("large", "naive (emulators)", "mb_per_s", 0.85),
-    ("small", "rclone", "files_per_s", 1.5),
-    ("small", "naive", "files_per_s", 10.0),
     ("small@20ms", "rclone", "files_per_s", 1.5),
     ("small@20ms", "curl", "files_per_s", 1.5),
+    ("small@20ms", "best", "files_per_s", 1.5),
     ("small@20ms", "naive", "files_per_s", 10.0),
 )
 RSS_LIMIT_MB = 150.0
