@@ -74,8 +74,8 @@ async def test_one_listing_answers_for_the_files_of_a_folder() -> None:
         for name in ("b.bin", "c.bin", "d.bin"):
             assert await probe.probe(REPO, f"lib/1.0/{name}") is None
         assert await probe.probe(REPO, "lib/2.0/a.bin") is None  # a folder not there yet
-        assert s.asked() == (2, 0)
-        assert (probe.listings, probe.answered) == (2, 5)
+        assert s.asked() == (3, 0)  # lib/1.0, lib/2.0 and, that being empty, lib
+        assert (probe.listings, probe.answered) == (3, 5)
 
 
 async def test_what_a_listing_could_get_wrong_is_asked_with_a_head() -> None:
@@ -146,4 +146,32 @@ async def test_a_folder_too_large_to_list_again_is_probed_path_by_path() -> None
         assert s.asked() == (1, 2)  # listed once, then a HEAD per path
         assert probe.lists  # other folders are still listed
         assert await probe.probe(REPO, "lib/1.0/a.bin") is None
-        assert s.asked() == (1, 0)
+        assert s.asked() == (3, 0)  # lib/1.0 and lib empty: the root's listing shows no lib
+
+
+async def test_a_fresh_target_costs_a_few_listings_not_one_per_folder() -> None:
+    """Folders that are not there are known from a listing further up: an empty repository
+    costs three listings (the first folder, its parent, the root) for files in a dozen folders,
+    while a folder that is there, or whose name a listing cannot vouch for, is listed itself."""
+    now = [0.0]
+    async with site() as s:
+        await s.put("old/1.0/a.bin", 1)
+        await s.put("Case/x.bin", 2)
+        s.asked()
+        probe = FolderProbe(s.target, max_age=10.0, clock=lambda: now[0])
+        for package in range(4):
+            for version in range(3):
+                assert await probe.probe(REPO, f"pkg{package}/{version}.0/f.bin") is None
+        assert s.asked() == (3, 0)
+        assert probe.answered == 12
+        # there: listed itself (and its file found); another case, or a name not plain: listed
+        assert await probe.probe(REPO, "old/1.0/a.bin") is not None
+        assert await probe.probe(REPO, "case/1.0/f.bin") is None
+        assert await probe.probe(REPO, "pkg é/1.0/f.bin") is None
+        # old/1.0; case/1.0 and case (empty, so its parent too); the same for "pkg é"
+        assert s.asked() == (5, 0)
+        # the root's listing is stale after max_age: asked again, once
+        now[0] = 10.5
+        assert await probe.probe(REPO, "pkg9/1.0/f.bin") is None
+        assert await probe.probe(REPO, "pkg9/2.0/f.bin") is None
+        assert s.asked() == (3, 0)

@@ -24,10 +24,17 @@ What keeps this as truthful as a probe per path:
   and this process more than a ``HEAD`` per file.
 
 Several workers asking about one folder at once wait for the same listing.
+
+A fresh target costs a few listings, not one per folder: when a folder lists empty (it is not
+there yet), its parent is listed too, and so on up until a folder holds something.  While that
+listing is fresh, every folder below it whose way down it does not show (no entry of that name,
+in any case; plain ASCII names only) is known to be empty without asking, with the same rules
+as a listing of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from transfer.errors import TransferError
 from transfer.targets.base import LISTING_LIMIT, FolderListing, Target, TargetFile
 
 __all__ = ["DEFAULT_MAX_AGE", "FolderProbe"]
@@ -119,6 +127,10 @@ class FolderProbe:
         listed = self._listed.get(key)
         if listed is not None:
             return listed
+        absent = self._absent_below_a_listing(repo, folder)
+        if absent is not None:
+            self._listed[key] = absent
+            return absent
         ongoing = self._listing.get(key)
         if ongoing is not None:
             await ongoing.wait()
@@ -142,7 +154,28 @@ class FolderProbe:
             return None
         listed = _Listed(self._clock(), listing, frozenset(n.lower() for n in names))
         self._listed[key] = listed
+        if folder and not names:
+            # Nothing there (a fresh target): the parent's listing says how far up that goes,
+            # and then answers for every folder beside this one too.  Only a saving: a
+            # failure to list the parent leaves each folder to be listed itself.
+            with contextlib.suppress(TransferError):
+                await self._folder(repo, folder.rpartition("/")[0])
         return listed
+
+    def _absent_below_a_listing(self, repo: str, folder: str) -> _Listed | None:
+        """An empty listing for ``folder`` when the listing of an ancestor, still fresh, has
+        no entry on the way down to it (in any case): nothing can be there.  ``None`` when no
+        such listing is known or the way down exists (then ``folder`` is listed itself)."""
+        parts = folder.split("/") if folder else []
+        for depth in range(len(parts) - 1, -1, -1):  # the nearest ancestor first
+            ancestor = self._listed.get((repo, "/".join(parts[:depth])))
+            if ancestor is None:
+                continue
+            child = parts[depth]
+            if not _PLAIN_NAME.fullmatch(child) or child.lower() in ancestor.lowered:
+                return None
+            return _Listed(ancestor.taken, FolderListing(), frozenset())
+        return None
 
     def _forget_old(self) -> None:
         oldest = self._clock() - self._max_age
