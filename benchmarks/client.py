@@ -29,6 +29,7 @@ __all__ = [
     "run_concurrently",
     "upload",
     "warm_digests",
+    "warm_emulator",
 ]
 
 CHUNK = 1 << 20
@@ -116,6 +117,17 @@ async def warm_digests(session: aiohttp.ClientSession, ep: Endpoints) -> int:
     for repo in await bintray_repos(session, ep):
         count += len(await list_file_paths(session, ep, repo))
     return count
+
+
+def warm_emulator(ep: Endpoints) -> int:
+    """:func:`warm_digests` over a session of its own, from synchronous code (the benchmarks'
+    set-up, before the measured run); returns the number of files."""
+
+    async def warm() -> int:
+        async with open_session(16) as session:
+            return await warm_digests(session, ep)
+
+    return asyncio.run(warm())
 
 
 async def run_concurrently(jobs: Sequence[Callable[[], Awaitable[Any]]], concurrency: int) -> None:

@@ -25,7 +25,7 @@ from benchmarks.client import (
     open_session,
     run_concurrently,
     upload,
-    warm_digests,
+    warm_emulator,
 )
 from benchmarks.engine import parse_summary
 from benchmarks.peers import discovery_timeline, figures, store_durations
@@ -89,11 +89,6 @@ async def _naive_copy(ep: Endpoints, files: list[tuple[str, str, int]]) -> tuple
     return moved[0], moved[1]
 
 
-async def _warm(ep: Endpoints) -> int:
-    async with open_session(16) as session:
-        return await warm_digests(session, ep)
-
-
 def _timed_naive_copy(ep: Endpoints) -> dict[str, Any]:
     files = asyncio.run(_files(ep, 1))  # listed first: the baseline copies, it does not discover
     started = time.perf_counter()
@@ -154,7 +149,7 @@ def run_emulated(
         if engine_path is not None:
             env["PYTHONPATH"] = engine_path
         ep = {**source.endpoints, **{k: v for k, v in target.endpoints.items() if "artif" in k}}
-        expected = asyncio.run(_warm(ep))
+        expected = warm_emulator(ep)
         repos = run_measured(
             transfer_args("migrate", "-c", str(config), "--only", "repositories", "--no-progress"),
             cwd=workdir,

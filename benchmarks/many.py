@@ -30,13 +30,12 @@ A run killed by the timeout still reports what the store holds: how far it got a
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.client import open_session, warm_digests
+from benchmarks.client import warm_emulator
 from benchmarks.emulated import emulator_config
 from benchmarks.engine import parse_summary
 from benchmarks.procs import (
@@ -208,11 +207,6 @@ def _store_size(db: Path) -> tuple[int, int]:
     return sum(p.stat().st_size for p in files if p.exists()), int(items)
 
 
-async def _warm(ep: dict[str, Any]) -> int:
-    async with open_session(16) as session:
-        return await warm_digests(session, ep)
-
-
 def _peak(samples: list[dict[str, Any]], key: str) -> float:
     return max((s[key] for s in samples), default=0.0)
 
@@ -251,7 +245,7 @@ def run_many(
             "BENCH_ARTIFACTORY_PASSWORD": target.endpoints["artifactory_password"],
         }
         warm_started = time.perf_counter()
-        expected = asyncio.run(_warm(src.endpoints)) if warm else file_count
+        expected = warm_emulator(src.endpoints) if warm else file_count
         warm_seconds = time.perf_counter() - warm_started if warm else None
         repos = run_measured(
             transfer_args("migrate", "-c", str(config), "--only", "repositories", "--no-progress"),
