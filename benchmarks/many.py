@@ -30,6 +30,7 @@ A run killed by the timeout still reports what the store holds: how far it got a
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -57,13 +58,6 @@ _WINDOW = 60.0  # seconds of the first and last windows, and of each per-minute 
 def _status_mb(pid: int, field: str) -> float:
     """A ``/proc/PID/status`` memory field in MB (0.0 once the process is gone)."""
     return (status_bytes(pid, field) or 0) / _MB
-
-
-def _load_average() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 def cpu_per_file(samples: list[dict[str, Any]]) -> list[float | None]:
@@ -127,7 +121,7 @@ class ManySampler:
         for name, emulator in self.emulators.items():
             sample[f"{name}_rss_mb"] = _status_mb(emulator, "VmRSS")
         sample["migrate_cpu_s"] = cpu_seconds(pid)
-        sample["load1"] = _load_average()
+        sample["load1"] = round(os.getloadavg()[0], 2)  # as /proc/loadavg prints it
         sample["done"] = _done_count(self.db)
         self.samples.append(sample)
         if self.log is not None:
