@@ -11,7 +11,7 @@
 
 The files are materialised once per scenario under a tmpfs when there is room (``/dev/shm``),
 so that no disk is measured; nginx serves and receives them; an untimed naive copy warms the
-set up first (the first copy of a fresh set ran at ~40 % speed, whichever peer made it); every
+set up first (the first copy of a fresh set ran at 40-60 % speed, whichever peer made it); every
 peer run starts from an empty upload folder and is checked file by file afterwards.
 """
 
@@ -124,7 +124,7 @@ def _peer_runs(
         for n in sizes.sweep:
             if n != sizes.concurrency:
                 plan += [(p, n) for p in ("curl", "transfer") if p not in skipped]
-    # The first copy into a freshly written data set ran at ~40 % of the speed of the ones
+    # The first copy into a freshly written data set ran at 40-60 % of the speed of the ones
     # after it, whatever the peer (3 x 1 GiB: curl 420 MB/s first, 1,024 second; transfer 384
     # first, 615 after a naive copy): an untimed copy first, so no peer pays it.
     _say(f"  {scenario}: warm-up copy (naive, untimed) ...")
