@@ -16,6 +16,7 @@ from transfer.checkpoint import (
     StateCount,
     UpsertCounts,
 )
+from transfer.checkpoint.base import EVERYTHING, Share
 from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, SourceFile
 
@@ -287,6 +288,33 @@ async def test_expired_and_pending_are_claimed_in_id_order(
     clock.advance(11)
     work = await store.claim_batch("new", 3, 60)
     assert [(w.id, w.recheck) for w in work] == [(ids[0], True), (ids[1], True), (ids[2], False)]
+
+
+async def test_a_share_claims_its_own_pending_items_and_anyones_expired_leases(
+    store: CheckpointStore, clock: FakeClock
+) -> None:
+    ids = await seed(store, 9)
+    thirds = [Share(i, 3) for i in range(3)]
+    taken = {
+        s: [w.id for w in await store.claim_batch(f"p{s.index}", 2, 60, share=s)] for s in thirds
+    }
+    for s, got in taken.items():  # its own only, in id order
+        assert got == [i for i in ids if i % 3 == s.index][:2]
+    clock.advance(61)  # every lease expired: the one who claims next rechecks them, any share
+    again = await store.claim_batch("p0", 9, 60, share=thirds[0])
+    rechecked = {w.id for w in again if w.recheck}
+    assert rechecked == {i for got in taken.values() for i in got}
+    fresh = [w.id for w in again if not w.recheck]
+    assert fresh == [i for i in ids if i % 3 == 0 and i not in rechecked]
+    rest = await store.claim_batch("p1", 9, 60)  # the whole run: what the shares left
+    assert sorted(w.id for w in again + rest) == ids
+
+
+def test_a_share_must_exist() -> None:
+    for index, of in ((0, 0), (3, 3), (-1, 2)):
+        with pytest.raises(ValueError, match="does not exist"):
+            Share(index, of)
+    assert Share(0, 1) == EVERYTHING
 
 
 async def test_a_later_phase_waits_until_no_earlier_one_is_pending_or_in_flight(

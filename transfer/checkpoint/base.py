@@ -23,6 +23,7 @@ from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, Rejection, SourceFile, is_legal_transition
 
 __all__ = [
+    "EVERYTHING",
     "META_CONFIG_FINGERPRINT",
     "META_LAST_VERIFY",
     "META_TARGET_IDENTITY",
@@ -34,6 +35,7 @@ __all__ = [
     "ItemSpec",
     "Outcome",
     "RecordUpdate",
+    "Share",
     "SideRecord",
     "StateCount",
     "UpsertCounts",
@@ -126,6 +128,28 @@ def content_changed(old: ItemSpec, new: ItemSpec) -> bool:
         new.target_repo,
         new.target_path,
     ) or old.extra.get(REVISION) != new.extra.get(REVISION)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Which pending items a claimer takes: those whose id is ``index`` modulo ``of``.
+
+    Several copy processes of one ``migrate`` (``transfer.processes``) each claim their own
+    share, so that the first to start does not lease every large file before the others are
+    up; the whole run is ``Share(0, 1)`` (:data:`EVERYTHING`). Items whose lease expired are
+    claimed by anyone, whatever their share.
+    """
+
+    index: int = 0
+    of: int = 1
+
+    def __post_init__(self) -> None:
+        if self.of < 1 or not 0 <= self.index < self.of:
+            raise ValueError(f"share {self.index} of {self.of} does not exist")
+
+
+EVERYTHING: Final = Share()
+"""The share that holds every item."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,13 +422,15 @@ class CheckpointStore(Protocol):
         """
         ...
 
-    async def claim_batch(self, owner: str, limit: int, lease_seconds: float) -> list[WorkItem]:
+    async def claim_batch(
+        self, owner: str, limit: int, lease_seconds: float, *, share: Share = EVERYTHING
+    ) -> list[WorkItem]:
         """Atomically lease up to ``limit`` items to ``owner``, in id (discovery) order.
 
         Takes ``in_flight`` items whose lease has expired (those come back with
-        ``recheck=True``) and ``pending`` items of the lowest pending ``phase``, unless an item
-        of a lower phase is still in flight; no two claimers, in any process, ever get the
-        same item.
+        ``recheck=True``) and ``pending`` items of ``share`` of the lowest pending ``phase``,
+        unless an item of a lower phase is still in flight; no two claimers, in any process,
+        ever get the same item.
         """
         ...
 

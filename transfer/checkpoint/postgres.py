@@ -46,7 +46,7 @@ import anyio
 import asyncpg
 
 from transfer.checkpoint import postgres_db as db
-from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
+from transfer.checkpoint.base import ItemSpec, Share, UpsertCounts, WorkItem
 from transfer.checkpoint.batches import Pending
 from transfer.checkpoint.statements import render
 from transfer.checkpoint.store import SqlStore, StoreOptions
@@ -319,10 +319,10 @@ class PostgresBackend:
         return await self._call(db.upsert_items, run_id, items, now)
 
     async def claim_batch(
-        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float
+        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float, share: Share
     ) -> list[WorkItem]:
         """See :meth:`CheckpointStore.claim_batch`."""
-        return await self._call(db.claim_batch, run_id, owner, limit, lease_seconds, now)
+        return await self._call(db.claim_batch, run_id, owner, limit, lease_seconds, now, share)
 
     async def commit_records(self, run_id: int, batch: Sequence[Pending]) -> Sequence[Rejection]:
         """Write one batch of outcomes in one transaction; returns the refused ones."""

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from transfer.checkpoint import batches
-from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
+from transfer.checkpoint.base import ItemSpec, Share, UpsertCounts, WorkItem
 from transfer.checkpoint.schema import CLAIM_COLUMNS, SPEC_COLUMNS, schema_statements, work_from_row
 from transfer.checkpoint.statements import REOPEN, REOPEN_MOVED
 from transfer.errors import StoreError
@@ -213,6 +213,7 @@ WITH expired AS (
 ), fresh AS (
     SELECT id FROM items
     WHERE run_id = $1 AND state = '{_PENDING}' AND phase = (SELECT phase FROM gate)
+        AND id % $6 = $7
     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id, true AS recheck FROM expired
@@ -228,12 +229,12 @@ RETURNING i.id, picked.recheck, {", ".join("i." + c for c in CLAIM_COLUMNS)}
 
 
 async def claim_batch(
-    conn: Conn, run_id: int, owner: str, limit: int, lease_seconds: float, now: float
+    conn: Conn, run_id: int, owner: str, limit: int, lease_seconds: float, now: float, share: Share
 ) -> list[WorkItem]:
     """See :meth:`CheckpointStore.claim_batch`."""
     expires = now + lease_seconds
     async with conn.transaction():
-        rows = await conn.fetch(_CLAIM, run_id, now, limit, owner, expires)
+        rows = await conn.fetch(_CLAIM, run_id, now, limit, owner, expires, share.of, share.index)
     return sorted((work_from_row(tuple(row), expires) for row in rows), key=lambda w: w.id)
 
 

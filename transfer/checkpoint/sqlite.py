@@ -23,7 +23,7 @@ from typing import Any, TypeVar, Unpack
 import anyio
 import anyio.to_thread
 
-from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
+from transfer.checkpoint.base import ItemSpec, Share, UpsertCounts, WorkItem
 from transfer.checkpoint.batches import Pending
 from transfer.checkpoint.sqlite_db import SqliteDb
 from transfer.checkpoint.store import SqlStore, StoreOptions
@@ -79,10 +79,12 @@ class SqliteBackend:
         return await self._thread(self._db.upsert_items, run_id, items, now)
 
     async def claim_batch(
-        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float
+        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float, share: Share
     ) -> list[WorkItem]:
         """See :meth:`CheckpointStore.claim_batch`."""
-        return await self._thread(self._db.claim_batch, run_id, owner, limit, lease_seconds, now)
+        return await self._thread(
+            self._db.claim_batch, run_id, owner, limit, lease_seconds, now, share
+        )
 
     async def commit_records(self, run_id: int, batch: Sequence[Pending]) -> Sequence[Rejection]:
         """Write one batch of outcomes in one transaction; returns the refused ones."""

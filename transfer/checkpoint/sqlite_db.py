@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from transfer.checkpoint import batches
-from transfer.checkpoint.base import ItemSpec, UpsertCounts, WorkItem
+from transfer.checkpoint.base import ItemSpec, Share, UpsertCounts, WorkItem
 from transfer.checkpoint.schema import CLAIM_COLUMNS, SPEC_COLUMNS, schema_statements, work_from_row
 from transfer.checkpoint.statements import REOPEN, REOPEN_MOVED, marks, render
 from transfer.errors import StoreError
@@ -259,7 +259,7 @@ class SqliteDb:
         return plan.counts
 
     def claim_batch(
-        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float
+        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float, share: Share
     ) -> list[WorkItem]:
         """See :meth:`CheckpointStore.claim_batch`: ``BEGIN IMMEDIATE`` holds the file's write
         lock from the first read, so no claimer in any process reads the same rows meanwhile."""
@@ -275,8 +275,8 @@ class SqliteDb:
             pending = (
                 conn.execute(
                     f"SELECT {columns} FROM items WHERE run_id = ? AND state = '{_PENDING}' "
-                    "AND phase = ? ORDER BY id LIMIT ?",
-                    (run_id, phase, limit),
+                    "AND phase = ? AND id % ? = ? ORDER BY id LIMIT ?",
+                    (run_id, phase, share.of, share.index, limit),
                 ).fetchall()
                 if phase is not None
                 else []

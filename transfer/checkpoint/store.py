@@ -26,10 +26,12 @@ import anyio
 
 from transfer.checkpoint import statements as sql
 from transfer.checkpoint.base import (
+    EVERYTHING,
     Counts,
     Item,
     ItemSpec,
     Outcome,
+    Share,
     SideRecord,
     UpsertCounts,
     WorkerInfo,
@@ -93,7 +95,7 @@ class SqlBackend(Protocol):
         ...
 
     async def claim_batch(
-        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float
+        self, run_id: int, owner: str, limit: int, lease_seconds: float, now: float, share: Share
     ) -> list[WorkItem]:
         """See :meth:`CheckpointStore.claim_batch` (``limit`` is positive)."""
         ...
@@ -242,13 +244,16 @@ class SqlStore:
         await self._ready(write=True)
         return await self._backend.upsert_items(self._run_id, items, self._clock())
 
-    async def claim_batch(self, owner: str, limit: int, lease_seconds: float) -> list[WorkItem]:
-        """Lease up to ``limit`` pending or expired items to ``owner``, in id order."""
+    async def claim_batch(
+        self, owner: str, limit: int, lease_seconds: float, *, share: Share = EVERYTHING
+    ) -> list[WorkItem]:
+        """Lease up to ``limit`` pending items of ``share``, or expired ones, to ``owner``, in
+        id order."""
         if limit <= 0:
             return []
         await self._ready(write=True)
         return await self._backend.claim_batch(
-            self._run_id, owner, limit, lease_seconds, await self._lease_now()
+            self._run_id, owner, limit, lease_seconds, await self._lease_now(), share
         )
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> int:
