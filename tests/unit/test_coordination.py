@@ -3,6 +3,7 @@ of one SQLite file in one process, whose named locks are exclusive within the pr
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -96,21 +97,48 @@ async def test_a_waiting_worker_finishes_the_pass_of_a_discoverer_that_died(
     assert resumed == ["1"]  # the same pass, resumed, not a new one
 
 
-async def test_joining_a_live_run_skips_a_new_pass_a_lone_worker_starts_one(
-    tmp_path: Path,
-) -> None:
-    calls: list[str] = []
+class _Listings:
+    """A discovery that only counts how often it ran."""
 
-    async def discovery() -> None:
-        calls.append("listed")
+    def __init__(self) -> None:
+        self.calls: list[str] = []
 
+    async def __call__(self) -> None:
+        self.calls.append("listed")
+
+
+@pytest.fixture
+async def after_a_pass(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """A store whose discovery pass 1 is complete."""
     async with SqliteStore(tmp_path / "s.db") as store:
         await _start_pass(store, 1)
         await _finish_pass(store, 1)
-        await store.heartbeat_worker("other:1:abc", {})
-        assert not await discover_shared(store, discovery, owner="me", live_within=60)
-        assert calls == []
-        # heard from too long ago, or liveness not asked for (SQLite): a new pass starts
-        assert await discover_shared(store, discovery, owner="me", live_within=-1)
-        assert await discover_shared(store, discovery, owner="me", live_within=None)
-        assert calls == ["listed", "listed"]
+        yield store
+
+
+async def test_joining_a_live_run_skips_a_new_pass_a_lone_worker_starts_one(
+    after_a_pass: SqliteStore,
+) -> None:
+    store, discovery = after_a_pass, _Listings()
+    await store.heartbeat_worker("other:1:abc", {})
+    assert not await discover_shared(store, discovery, owner="me", live_within=60)
+    assert discovery.calls == []
+    # heard from too long ago, or liveness not asked for (SQLite): a new pass starts
+    assert await discover_shared(store, discovery, owner="me", live_within=-1)
+    assert await discover_shared(store, discovery, owner="me", live_within=None)
+    assert discovery.calls == ["listed", "listed"]
+
+
+async def test_finished_workers_and_this_workers_copy_processes_are_not_a_live_run(
+    after_a_pass: SqliteStore,
+) -> None:
+    store, discovery = after_a_pass, _Listings()
+    # an earlier run's worker that said it finished, and this one's own copy process
+    await store.heartbeat_worker("other:1:abc", {"finished": True})
+    await store.heartbeat_worker("here:2:def", {"parent": "me"})
+    assert await discover_shared(store, discovery, owner="me", live_within=60)
+    assert discovery.calls == ["listed"]  # a new pass, as a lone worker starts one
+    # another worker's copy process is a live worker of the run
+    await store.heartbeat_worker("here:3:ghi", {"parent": "someone else"})
+    assert not await discover_shared(store, discovery, owner="me", live_within=60)
+    assert discovery.calls == ["listed"]

@@ -40,9 +40,15 @@ def phase_lock(store: CheckpointStore, phase: str) -> AbstractAsyncContextManage
 async def live_workers(
     store: CheckpointStore, *, owner: str, within: float, now: float
 ) -> list[WorkerInfo]:
-    """Other workers of the run whose last heartbeat is at most ``within`` seconds old."""
+    """Other workers of the run whose last heartbeat is at most ``within`` seconds old and
+    that have not said they finished; ``owner``'s own copy processes are not others."""
     return [
-        w for w in await store.list_workers() if w.owner != owner and now - w.last_seen <= within
+        w
+        for w in await store.list_workers()
+        if w.owner != owner
+        and w.stats.get("parent") != owner
+        and not w.stats.get("finished")
+        and now - w.last_seen <= within
     ]
 
 
