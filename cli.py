@@ -80,6 +80,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="ceiling of copies in flight, which adapt below it (transfer.workers)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="processes that copy files, each using up to a core (transfer.processes; default 1)",
+    )
+    parser.add_argument(
         "--bandwidth", metavar="RATE", help="cap, e.g. 50MB/s (transfer.bandwidth_limit)"
     )
     parser.add_argument(

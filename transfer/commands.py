@@ -29,6 +29,7 @@ from transfer.errors import (
     ConfigError,
     StoreError,
     TransferError,
+    first_transfer_error,
 )
 from transfer.localfiles import MAX_TEXT_FILE, decode_text, read_text_file
 from transfer.migrate.signed_urls import MAX_VALIDITY
@@ -41,17 +42,6 @@ from transfer.reporting.progress import FailureCauses, format_bytes, format_rate
 from transfer.settings import Settings
 
 __all__ = ["dispatch"]
-
-
-def _unwrap(error: BaseException) -> BaseException:
-    """The first TransferError inside (possibly nested) exception groups, else ``error``."""
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = _unwrap(inner)
-            if isinstance(found, TransferError):
-                return found
-        return _unwrap(error.exceptions[0])
-    return error
 
 
 async def dispatch(args: argparse.Namespace) -> int:
@@ -79,13 +69,14 @@ async def dispatch(args: argparse.Namespace) -> int:
                 return await _signed_urls(args, settings)
             raise TransferError(f"unknown command {args.command}")
     except BaseExceptionGroup as group:
-        raise _unwrap(group) from None
+        raise first_transfer_error(group) from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for flag, key in (
         ("workers", "transfer.workers"),
+        ("processes", "transfer.processes"),
         ("bandwidth", "transfer.bandwidth_limit"),
         ("max_transfer", "transfer.max_transfer"),
         ("max_duration", "transfer.max_duration"),

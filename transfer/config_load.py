@@ -480,8 +480,9 @@ def memory_advice(transfer: Any, physical: int | None) -> str | None:
         return None
     estimate = transfer.memory_estimate()
     gib = 1024**3
+    processes = "" if transfer.processes == 1 else f" in each of {transfer.processes} processes"
     what = (
-        f"transfer.workers = {transfer.workers} with chunk_size "
+        f"transfer.workers = {transfer.workers}{processes} with chunk_size "
         f"{transfer.chunk_size / 1024**2:g} MiB "
         f"needs about {estimate / gib:.1f} GiB of buffers (workers × (2 × chunk_size + "
         f"{transfer.READ_AHEAD // 1024**2} MiB read-ahead + {transfer.SOCKET_BUFFERS // 1024} KiB))"

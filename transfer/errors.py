@@ -77,6 +77,7 @@ __all__ = [
     "UnreadableFile",
     "UnsafePathError",
     "UnusableService",
+    "first_transfer_error",
 ]
 
 EXIT_OK = 0
@@ -301,3 +302,14 @@ class ChecksumMismatch(IntegrityError):
 
 class SizeMismatch(IntegrityError):
     """The byte count differs from the declared size (truncated or padded body)."""
+
+
+def first_transfer_error(error: BaseException) -> BaseException:
+    """The first TransferError inside (possibly nested) exception groups, else ``error``."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = first_transfer_error(inner)
+            if isinstance(found, TransferError):
+                return found
+        return first_transfer_error(error.exceptions[0])
+    return error

@@ -162,6 +162,20 @@ def test_table_puts_each_figure_next_to_the_peers_of_the_same_run() -> None:
     assert "Trimmed to keep the run near 20 minutes: discovery covers 20,000" in block
 
 
+def test_two_copy_processes_on_large_files_get_a_row_of_their_own() -> None:
+    record = _record()
+    assert "--processes 2" not in render_block(record)  # a record from before that run
+    record["runs"].append(_peer("large", "transfer-p2", 0.9, 940.0, cpu_s_per_gb=1.6))
+    block = render_block(record)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in block.split("\n")}
+    two = rows["large, 3 × 1 GiB, `--processes 2`, nginx → nginx, N = 16"]
+    assert "940 MB/s, 1.6 CPU s/GB" in two
+    assert "curl pipes 445; rclone 1,045; naive 421 MB/s" in two  # the same run's peers
+    assert "0.90× rclone (target ≥ 1: missed)" in two
+    assert "2.11× curl pipes (target ≥ 1.2: met)" in two
+    assert any(what == "large (2 processes) ÷ rclone" for what, _, _ in ratios_of(record))
+
+
 def test_chart_draws_every_ratio_on_a_log_scale_around_one() -> None:
     record = _record()
     ratios = ratios_of(record)

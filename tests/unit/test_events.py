@@ -11,6 +11,7 @@ from transfer.models import ItemState
 from transfer.reporting import events
 from transfer.reporting.events import (
     BytesMoved,
+    CopiedElsewhere,
     DiscoveryProgress,
     Event,
     EventBus,
@@ -118,6 +119,16 @@ def test_counters_follow_a_run() -> None:
     assert snap.elapsed == 10
     bus.emit(finished("c", ItemState.PENDING, size=0))  # released unfinished (stop requested)
     assert bus.counters.snapshot().files_done == 3
+
+
+def test_files_copied_by_other_copy_processes_count_as_done_here() -> None:
+    bus = EventBus()
+    bus.emit(RunStarted(run="default", totals=Totals(10, 1000), already_done=Totals(1, 100)))
+    bus.emit(finished("a", size=100))
+    bus.emit(CopiedElsewhere(files=3, bytes=300, moved=250, process=1))
+    bus.add_bytes(100)
+    snap = bus.counters.snapshot()
+    assert (snap.files_done, snap.bytes_done, snap.bytes_moved) == (5, 500, 350)
 
 
 def test_a_failing_subscriber_is_dropped_and_the_others_still_served() -> None:

@@ -21,6 +21,7 @@ from transfer.config_load import (
     settings_from_mapping,
 )
 from transfer.errors import EXIT_USAGE, ConfigError
+from transfer.runner.copying import per_process
 from transfer.settings import (
     LoggingSettings,
     PermissionMapping,
@@ -139,12 +140,26 @@ def test_memory_formula_in_the_docstring_is_the_computed_one() -> None:
     # The formula scales with what it names.
     bigger = TransferSettings(workers=16, chunk_size=4 << 20, queue_size=100)
     assert bigger.memory_estimate() == 16 * (8 << 20) + 16 * ((2 << 20) + 256 * 1024) + 100 * 1024
+    # ... and with the processes that each hold that much
+    three = dataclasses.replace(bigger, processes=3)
+    assert three.memory_estimate() == 3 * bigger.memory_estimate()
+
+
+def test_each_copy_process_gets_its_part_of_the_run_wide_limits() -> None:
+    t = TransferSettings(processes=4, bandwidth_limit=100_000_000, max_transfer=10_000)
+    each = per_process(t)
+    assert (each.bandwidth_limit, each.max_transfer) == (25_000_000, 2_500)
+    assert (each.workers, each.max_duration) == (t.workers, t.max_duration)  # per process
+    assert per_process(TransferSettings(processes=4)).bandwidth_limit is None
+    assert per_process(TransferSettings(bandwidth_limit=7)) == TransferSettings(bandwidth_limit=7)
 
 
 @pytest.mark.parametrize(
     ("build", "message"),
     [
         (lambda: TransferSettings(workers=0), "workers must be at least 1, got 0"),
+        (lambda: TransferSettings(processes=0), "processes must be at least 1, got 0"),
+        (lambda: TransferSettings(processes=65), "processes must be at most 64, got 65"),
         (lambda: TransferSettings(backoff_base=5, backoff_max=1), "backoff_max must be at least"),
         (lambda: TransferSettings(bandwidth_limit=0), "bandwidth_limit must be greater than 0"),
         (lambda: TargetSettings(url="https://h/artifactory"), "set one of password, token"),

@@ -32,7 +32,7 @@ from typing import Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from transfer.checkpoint.base import CheckpointStore, Outcome, WorkItem
+from transfer.checkpoint.base import EVERYTHING, CheckpointStore, Outcome, Share, WorkItem
 from transfer.http.pacing import AdaptiveLimiter
 from transfer.models import ItemState
 from transfer.pipeline.copy import CopyObserver, CopyWorker
@@ -82,7 +82,7 @@ class EngineObserver(CopyObserver, Protocol):
     def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
         """``item`` ended with ``outcome`` (already handed to the store)."""
 
-    def heartbeat_stats(self) -> dict[str, float | int]:
+    def heartbeat_stats(self) -> dict[str, float | int | str]:
         """Statistics this worker publishes in the store for ``transfer status``."""
         ...
 
@@ -135,12 +135,15 @@ async def run_artifacts(
     bytes_moved: Callable[[], int] = lambda: 0,
     clock: Callable[[], float] = time.monotonic,
     copies: AdaptiveLimiter | None = None,
+    share: Callable[[], Share] = lambda: EVERYTHING,
 ) -> None:
     """Run discovery and copying until everything claimable is done or a stop is asked.
 
     ``bytes_moved`` reports the bytes moved so far, for ``max_transfer``. ``copies`` limits
     the copies in flight (it hears each one's success and time; the copy worker tells it of
-    push-back); without it all ``workers`` copy at once.
+    push-back); without it all ``workers`` copy at once. ``share`` says, at each claim, which
+    pending items this process takes (one copy process of several takes its own share);
+    either way it runs until nothing is left anywhere in the run.
     """
     limiter = copies or AdaptiveLimiter(max(1, options.workers))
     discovery_done = anyio.Event()
@@ -177,7 +180,9 @@ async def run_artifacts(
                     with anyio.move_on_after(_FULL_QUEUE_POLL):
                         await stop.soft.wait()
                     continue
-                batch = await store.claim_batch(options.owner, wanted, options.lease_seconds)
+                batch = await store.claim_batch(
+                    options.owner, wanted, options.lease_seconds, share=share()
+                )
                 if not batch:
                     if discovery_done.is_set() and await nothing_left_anywhere():
                         return

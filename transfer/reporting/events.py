@@ -29,6 +29,7 @@ from transfer.models import ItemState
 
 __all__ = [
     "BytesMoved",
+    "CopiedElsewhere",
     "DiscoveryProgress",
     "Event",
     "EventBus",
@@ -127,6 +128,18 @@ class BytesMoved(Event):
 
     kind: ClassVar[str] = "bytes_moved"
     n: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedElsewhere(Event):
+    """Another copy process of this ``migrate`` finished ``files`` more files (of ``bytes``
+    bytes) and sent ``moved`` more bytes since its last report (``transfer.processes``)."""
+
+    kind: ClassVar[str] = "copied_elsewhere"
+    files: int
+    bytes: int
+    moved: int
+    process: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +248,10 @@ class ProgressCounters:
                 if state.is_final:
                     self.files_done += 1
                     self.bytes_done += event.bytes
+            case CopiedElsewhere(files=files, bytes=size, moved=moved):
+                self.files_done += files
+                self.bytes_done += size
+                self.bytes_moved += moved
             case Retrying():
                 self.retries += 1
             case BytesMoved(n=n):

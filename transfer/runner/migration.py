@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,9 +11,7 @@ from transfer.checkpoint.base import (
     META_CONFIG_FINGERPRINT,
     CheckpointStore,
     Counts,
-    ItemSpec,
     Outcome,
-    WorkItem,
 )
 from transfer.http.breaker import CircuitBreaker, Trip
 from transfer.http.pacing import AdaptiveLimiter
@@ -31,7 +27,6 @@ from transfer.migrate.metadata import (
 )
 from transfer.migrate.repositories_phase import (
     blocked_repositories,
-    created_repositories,
     run_repositories_phase,
 )
 from transfer.migrate.security import (
@@ -41,33 +36,26 @@ from transfer.migrate.security_phase import run_security_phase
 from transfer.migrate.unmigratable import deleted_in_source, record_unmigratable, skipped_entry
 from transfer.migrate.urlmap import URL_MAP_NAME, write_url_map
 from transfer.models import ItemState
-from transfer.pipeline.bandwidth import BandwidthLimiter
 from transfer.pipeline.coordination import discover_shared, phase_lock
-from transfer.pipeline.copy import CopyOptions, CopyWorker
 from transfer.pipeline.discover import DiscoveryResult, discover
-from transfer.pipeline.engine import EngineOptions, StopControl, copy_limiter, run_artifacts
+from transfer.pipeline.engine import StopControl, run_artifacts
 from transfer.pipeline.incremental import IncrementalListing, begin_listing, end_listing
-from transfer.pipeline.planner import (
-    ConflictPolicy,
-)
 from transfer.reporting.events import (
     EventBus,
-    ItemFinished,
     PhaseFinished,
     PhaseStarted,
-    Retrying,
     RunStarted,
     StoreOutage,
-    ThrottleChanged,
     Totals,
 )
 from transfer.reporting.report import note_session
+from transfer.runner.copy_processes import copy_processes
+from transfer.runner.copying import BusObserver, build_copy_worker, engine_options
 from transfer.runner.listing import discovery_progress, listed
 from transfer.runner.preflight import check_local_files
 from transfer.runner.target_check import recheck_if_target_changed, record_target_identity
 from transfer.runner.wiring import (
     _opened,
-    _retry_policy,
     reap_dead_workers,
     worker_id,
 )
@@ -116,65 +104,6 @@ class MigrationSummary:
             "side_failures": self.side_failures,
             "items": by_state,
             "notes": self.notes,
-        }
-
-
-class _BusObserver:
-    """Turns copy-worker callbacks into events on the bus."""
-
-    def __init__(self, bus: EventBus, owner: str) -> None:
-        self._bus = bus
-        self._owner = owner
-        self._finished = 0  # files this worker finished (its share in `status`)
-        self.copies: AdaptiveLimiter | None = None  # the limit of copies in flight, once set
-
-    def bytes_moved(self, n: int) -> None:
-        self._bus.add_bytes(n)
-
-    def retrying(self, item: WorkItem, attempt: int, delay: float, error: Exception) -> None:
-        self._bus.emit(
-            Retrying(path=item.spec.path, attempt=attempt, delay=delay, reason=str(error))
-        )
-
-    def throttled(self, limit: int) -> None:
-        self._bus.emit(ThrottleChanged(limit=limit))
-
-    def item_started(self, item: WorkItem) -> None:
-        self._bus.copy_started()
-
-    def item_finished(self, item: WorkItem, outcome: Outcome) -> None:
-        self._finished += outcome.state.is_final
-        self._bus.emit(
-            ItemFinished(
-                repo=item.spec.repo,
-                path=item.spec.path,
-                state=outcome.state,
-                how=outcome.how or "",
-                bytes=item.spec.size,
-                duration=outcome.duration or 0.0,
-                error=outcome.error or "",
-            )
-        )
-
-    def heartbeat_stats(self) -> dict[str, float | int]:
-        snap = self._bus.counters.snapshot()
-        rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
-        return {
-            "files_done": snap.files_done,
-            "files_finished": self._finished,  # by this worker alone
-            "bytes_moved": snap.bytes_moved,
-            "bytes_per_second": rate,
-            "retries": snap.retries,
-            "pid": os.getpid(),
-            **(
-                {}
-                if self.copies is None
-                else {
-                    "copies_limit": self.copies.limit,
-                    "copies_peak": self.copies.peak_in_flight,
-                    "copies_throttles": self.copies.throttles,
-                }
-            ),
         }
 
 
@@ -291,12 +220,6 @@ async def migrate(
     return summary
 
 
-async def _reopen(store: CheckpointStore, spec: ItemSpec) -> None:
-    """A file replaced at the source since it was listed: the store takes its new facts and
-    re-opens it, so the next claim copies the new content."""
-    await store.upsert_items([spec])
-
-
 async def _artifacts(
     settings: Settings,
     source: Source,
@@ -319,7 +242,7 @@ async def _artifacts(
             already_done=Totals(done.items, done.bytes),
         )
     )
-    observer = _BusObserver(bus, owner)
+    observer = BusObserver(bus, owner)
     result = DiscoveryResult()
 
     async def on_progress(found: DiscoveryResult) -> None:
@@ -360,61 +283,39 @@ async def _artifacts(
             gone = await end_listing(source, store, repos)
             await record_unmigratable(store, [deleted_in_source(r, p) for r, p in gone])
 
-    # repositories this migration created (recorded by the repositories phase)
-    created_repos = await created_repositories(store)
-    probe_all = settings.target.probe_created_repositories
-    copies = observer.copies = copy_limiter(t.workers)
-    worker = CopyWorker(
-        source,
-        target,
-        options=CopyOptions(
-            conflict_policy=ConflictPolicy(settings.target.conflict),
-            min_checksum_deploy_size=settings.target.min_checksum_deploy_size,
-            chunk_size=t.chunk_size,
-            retry=_retry_policy(settings),
-            target_checksums=(
-                ("sha1", "sha256", "md5") if target.capabilities.server_checksums else ()
-            ),
-            checksum_files=target.capabilities.checksum_files,
-            listing_max_age=settings.target.folder_listing_max_age,
-        ),
-        limiter=copies,
-        bandwidth=BandwidthLimiter(t.bandwidth_limit),
-        observer=observer,
-        # a repository this migration created may still hold a file someone else put there
-        must_probe=lambda repo: probe_all or repo not in created_repos,
-        breaker=breaker,
-        source_changed=lambda spec: _reopen(store, spec),
-        rng=random.Random(),
+    worker, copies = await build_copy_worker(
+        settings, source, target, store, observer=observer, breaker=breaker
     )
-    await run_artifacts(
-        store=store,
-        worker=worker,
-        options=EngineOptions(
-            owner=owner,
-            workers=t.workers,
-            queue_size=t.queue_size or 2 * t.workers,
-            claim_batch=t.claim_batch,
-            lease_seconds=t.lease_seconds,
-            max_transfer=t.max_transfer,
-            max_duration=t.max_duration,
-        ),
-        observer=observer,
-        stop=stop,
-        # one discoverer per run; the others claim what it writes
-        discovery=lambda: listed(
-            bus,
-            store,
-            discover_shared(
+    async with copy_processes(settings, store, bus, stop, owner=owner) as helpers:
+
+        async def discovery() -> None:
+            # one discoverer per run; the others claim what it writes
+            await listed(
+                bus,
                 store,
-                run_discovery,
-                owner=owner,
-                live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
-            ),
-        ),
-        bytes_moved=lambda: bus.counters.bytes_moved,
-        copies=copies,
-    )
+                discover_shared(
+                    store,
+                    run_discovery,
+                    owner=owner,
+                    live_within=t.lease_seconds if settings.store.backend == "postgres" else None,
+                ),
+            )
+            await helpers.discovered()
+
+        await run_artifacts(
+            store=store,
+            worker=worker,
+            options=engine_options(t, owner),
+            observer=observer,
+            stop=stop,
+            discovery=discovery,
+            bytes_moved=lambda: bus.counters.bytes_moved,
+            copies=copies,
+            share=helpers.share,
+        )
+    if helpers.processes > 1:
+        notes.append(helpers.copied_by_each())
+        notes.extend(helpers.notes)
     notes.append(
         f"copies in flight: up to {copies.peak_in_flight} at once (limit now {copies.limit}"
         f" of at most {copies.max_limit}; {copies.throttles} push-backs halved it)"

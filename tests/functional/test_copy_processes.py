@@ -1,0 +1,204 @@
+"""``transfer.processes``: one ``migrate`` copying in several processes on one SQLite store.
+
+Each file arrives once and intact, every process copies its share, a copy process killed
+mid-run loses nothing (its share is copied by ``migrate``), and a Ctrl-C stops them all with
+nothing left in flight, the next run resuming.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import pytest
+from harness import (
+    REPO_ROOT,
+    artifact_uploads,
+    assert_target_matches_source,
+    create_target_repos,
+    settings_for,
+    write_cli_config,
+)
+
+from transfer.checkpoint import SqliteStore
+from transfer.checkpoint.base import Share
+from transfer.config_load import settings_from_mapping
+from transfer.pipeline.engine import StopControl
+from transfer.reporting.events import EventBus
+from transfer.runner import migrate
+from transfer.runner.copy_process import read_job
+from transfer.runner.copy_processes import CopyJob, encode_job
+from transfer.sandbox.serve import Sandbox
+
+pytestmark = [pytest.mark.anyio]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: every thread's ``children`` list)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(p) for p in text)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def _held_by(db: Path, pid: int) -> int:
+    """Items in flight under the lease of the worker whose process is ``pid``."""
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        owner = f"{socket.gethostname()}:{pid}:%"
+        query = "SELECT count(*) FROM items WHERE state = 'in_flight' AND lease_owner LIKE ?"
+        return int(conn.execute(query, (owner,)).fetchone()[0])
+    except sqlite3.OperationalError:  # no tables yet
+        return 0
+    finally:
+        conn.close()
+
+
+def test_the_job_crosses_the_pipe_with_its_secrets_and_nowhere_else(tmp_path: Path) -> None:
+    settings = settings_from_mapping(
+        {
+            "source": {
+                "api_url": "http://b.example",
+                "subject": "acme",
+                "user": "u",
+                "api_key": "${BINTRAY_API_KEY}",
+            },
+            "target": {
+                "url": "http://a.example/artifactory",
+                "user": "admin",
+                "password": "${ARTIFACTORY_PASSWORD}",
+            },
+            "transfer": {"processes": 3},
+        },
+        base_dir=tmp_path,
+        environ={"BINTRAY_API_KEY": "s3cr3t-key", "ARTIFACTORY_PASSWORD": "s3cr3t-pw"},
+    )
+    assert settings.secrets()
+    read, write = os.pipe()
+    try:
+        os.write(write, encode_job(CopyJob(settings, Share(1, 3))))
+        os.write(write, b"discovered\n")
+        job = read_job(read)
+        assert os.read(read, 100) == b"discovered\n"  # the lines after it are left unread
+    finally:
+        os.close(read)
+        os.close(write)
+    assert job == CopyJob(settings, Share(1, 3))
+    assert [s.reveal() for s in job.settings.secrets()] == [s.reveal() for s in settings.secrets()]
+    with pytest.raises(TypeError, match="never serialised"):  # anywhere but this pipe
+        pickle.dumps(settings)
+
+
+async def test_three_processes_copy_every_file_once(tmp_path: Path) -> None:
+    async with Sandbox("demo") as sandbox:
+        create_target_repos(sandbox)
+        settings = settings_for(sandbox, tmp_path, processes=3)
+        bus = EventBus()
+        summary = await migrate(settings, bus=bus, stop=StopControl(), phases=("artifacts",))
+        files = assert_target_matches_source(sandbox)
+        uploads = artifact_uploads(sandbox)
+        assert len(uploads) == len(set(uploads))  # nothing copied twice
+        assert any(note.startswith("copy processes: 3") for note in summary.notes)
+        async with SqliteStore(tmp_path / "state.db") as store:
+            workers = await store.list_workers()
+            done = (await store.counts()).total.items
+        finished = [int(w.stats.get("files_finished", 0)) for w in workers]
+        assert len(finished) == 3
+        assert all(n > 0 for n in finished), finished  # each process copied its share
+        assert sum(finished) == done
+        assert bus.counters.files_done == done  # the others' progress reached this process
+        assert files > 100
+
+
+async def _migrate(
+    sandbox: Sandbox, workdir: Path, log: Path, *extra: str, copying: bool = True
+) -> tuple[anyio.abc.Process, list[int]]:
+    """``transfer migrate --only artifacts ...extra`` started from the CLI and, with
+    ``copying``, every copy process it starts holding files; returns it and the pids of its
+    copy processes."""
+    config, env = write_cli_config(sandbox, workdir)
+    command = [
+        sys.executable, "-m", "transfer", "migrate", "-c", str(config), "--only", "artifacts",
+        "--no-progress", *extra,
+    ]  # fmt: skip
+    with log.open("ab") as sink:
+        process = await anyio.open_process(
+            command, env=env, cwd=REPO_ROOT, stdout=sink, stderr=sink
+        )
+    if not copying:
+        return process, []
+    wanted = int(extra[extra.index("--processes") + 1]) - 1
+    with anyio.fail_after(60):
+        while len(children := _children(process.pid)) < wanted:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+        while not all(_held_by(workdir / "state.db", c) for c in children):  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+    return process, children
+
+
+@pytest.mark.slow
+async def test_a_killed_copy_process_loses_nothing(tmp_path: Path) -> None:
+    async with Sandbox("demo") as sandbox:
+        create_target_repos(sandbox)
+        log = tmp_path / "run.log"
+        extra = ("--processes", "2", "--bandwidth", "4MiB/s")
+        process, [child] = await _migrate(sandbox, tmp_path, log, *extra)
+        async with process:
+            os.kill(child, signal.SIGKILL)
+            with anyio.fail_after(120):
+                code = await process.wait()
+        text = log.read_text()
+        assert code == 0, text[-2000:]
+        assert "copy process 1 ended with exit code -9" in text
+        assert "Traceback" not in text
+        assert_target_matches_source(sandbox)
+        # only what the killed process was sending can have been sent twice
+        twice = [path for path, n in Counter(artifact_uploads(sandbox)).items() if n > 1]
+        assert len(twice) <= 8  # its copies in flight (2 MiB/s left few at once)
+
+
+@pytest.mark.slow
+async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path: Path) -> None:
+    async with Sandbox("demo") as sandbox:
+        create_target_repos(sandbox)
+        log = tmp_path / "run.log"
+        extra = ("--processes", "3", "--bandwidth", "3MiB/s")
+        process, children = await _migrate(sandbox, tmp_path, log, *extra)
+        async with process:
+            process.send_signal(signal.SIGINT)  # as a terminal does: to migrate alone
+            with anyio.fail_after(60):
+                code = await process.wait()
+        text = log.read_text()
+        assert code == 4, text[-2000:]
+        assert "Traceback" not in text
+        assert not any(_alive(c) for c in children)
+        conn = sqlite3.connect(tmp_path / "state.db")
+        in_flight = conn.execute("SELECT count(*) FROM items WHERE state = 'in_flight'")
+        assert in_flight.fetchone() == (0,)  # every process handed back what it held
+        pending = conn.execute("SELECT count(*) FROM items WHERE state = 'pending'").fetchone()
+        conn.close()
+        assert pending[0] > 0
+        process, _ = await _migrate(sandbox, tmp_path, log, "--processes", "3", copying=False)
+        async with process:
+            with anyio.fail_after(120):
+                assert await process.wait() == 0, log.read_text()[-2000:]
+        assert_target_matches_source(sandbox)

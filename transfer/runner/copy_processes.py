@@ -1,0 +1,261 @@
+"""Copy processes beside ``migrate`` (``transfer.processes``): more than one core copying.
+
+One process copies large files at about one core's worth (hashing, socket work and Python
+per piece); a machine with more cores and a faster link than that is left idle. With
+``transfer.processes = N`` the artifacts phase starts ``N - 1`` copy processes
+(:mod:`transfer.runner.copy_process`) beside itself. Each is a worker of the same run in the
+same store, as a ``migrate`` on another machine would be, with three differences:
+
+* **Shares.** Process ``i`` claims the pending items whose id is ``i`` modulo ``N``
+  (:class:`~transfer.checkpoint.base.Share`); this one takes share 0. Without shares the first
+  process up would lease every large file before the others had started.
+* **One discoverer.** Only this process lists the source; the others copy what it writes into
+  the store and learn from it (a ``discovered`` line on their stdin) that the listing is done.
+* **One owner of stops and exits.** They start in their own session, so a Ctrl-C reaches this
+  process alone, which passes it on (``stop``, then ``stop-now``) and waits for them. A
+  process that ends early for any reason has its leases expired at once, and this process
+  takes over its share; one whose parent dies sees its stdin close and stops softly.
+
+Their progress (files, bytes) reaches this process's bus from their heartbeats in the store
+(:class:`~transfer.reporting.events.CopiedElsewhere`); the run's counts are the store's anyway.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from transfer.checkpoint.base import EVERYTHING, CheckpointStore, Share
+from transfer.pipeline.engine import StopControl
+from transfer.redaction import Secret
+from transfer.reporting.events import CopiedElsewhere, EventBus
+from transfer.settings import Settings
+
+__all__ = [
+    "CONTROL_DISCOVERED",
+    "CONTROL_STOP",
+    "CONTROL_STOP_NOW",
+    "CopyJob",
+    "CopyProcesses",
+    "copy_processes",
+    "encode_job",
+]
+
+CONTROL_DISCOVERED = b"discovered\n"
+"""The parent's listing of the source is complete."""
+CONTROL_STOP = b"stop\n"
+"""Finish the files in hand, then exit."""
+CONTROL_STOP_NOW = b"stop-now\n"
+"""Cancel the copies in hand (their outcomes are recorded) and exit."""
+
+_PROGRESS_INTERVAL = 1.0  # seconds between looks at the copy processes' heartbeats
+_EXIT_GRACE = 60.0  # seconds a copy process gets to exit once asked to stop now
+_CLEAN_EXITS = (0, 1, 4)  # done; done with failures (in the store); stopped when asked
+
+
+@dataclass(frozen=True, slots=True)
+class CopyJob:
+    """What a copy process is told on its stdin when it starts."""
+
+    settings: Settings
+    share: Share
+    parent: str = ""
+    """The worker name of the ``migrate`` that started it (in its heartbeat, so that the
+    parent does not count its own copy processes as other workers of the run)."""
+
+
+class _PipePickler(pickle.Pickler):
+    """Pickles :class:`~transfer.redaction.Secret` values, which refuse it everywhere else:
+    only for the pipe to a copy process of this same program."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, Secret):
+            return Secret, (obj.reveal(),)
+        return NotImplemented
+
+
+def encode_job(job: CopyJob) -> bytes:
+    """``job`` as it crosses the pipe: an 8-byte length, then the pickle. The settings hold
+    the run's secrets, which is why they travel over a pipe and never on a command line."""
+    buffer = io.BytesIO()
+    _PipePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(job)
+    body = buffer.getvalue()
+    return len(body).to_bytes(8, "big") + body
+
+
+@dataclass(slots=True)
+class _Child:
+    share: Share
+    process: anyio.abc.Process
+    exit_code: int | None = None
+    owner: str | None = None  # its worker name in the store, once it has written a heartbeat
+    reported: dict[str, int] = field(default_factory=dict)  # heartbeat figures folded so far
+    ended: bool = False  # its exit has been handled
+
+
+class CopyProcesses:
+    """The copy processes of one ``migrate``; :meth:`share` is the one this process claims."""
+
+    def __init__(
+        self, store: CheckpointStore, bus: EventBus, processes: int, *, owner: str
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._owner = owner
+        self.processes = processes
+        self._children: list[_Child] = []
+        self.notes: list[str] = []
+
+    def share(self) -> Share:
+        """Share 0 while every copy process runs; everything once one has ended, so that
+        what it left is copied here."""
+        if self.processes == 1 or any(c.exit_code is not None for c in self._children):
+            return EVERYTHING
+        return Share(0, self.processes)
+
+    async def discovered(self) -> None:
+        """Tell every copy process that the source is listed."""
+        await self._tell(CONTROL_DISCOVERED)
+
+    async def _tell(self, line: bytes) -> None:
+        for child in self._children:
+            if child.exit_code is None and child.process.stdin is not None:
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await child.process.stdin.send(line)
+
+    async def _start(self, settings: Settings) -> None:
+        for index in range(1, self.processes):
+            process = await anyio.open_process(
+                [sys.executable, "-m", "transfer.runner.copy_process"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=None,  # its warnings and errors reach the user's terminal as ours do
+                start_new_session=True,  # a Ctrl-C is ours to pass on, once
+            )
+            child = _Child(Share(index, self.processes), process)
+            self._children.append(child)
+            assert process.stdin is not None
+            with suppress(anyio.BrokenResourceError):
+                await process.stdin.send(
+                    encode_job(CopyJob(settings, child.share, parent=self._owner))
+                )
+
+    async def _watch(self, child: _Child) -> None:
+        await child.process.wait()
+        await self._ended(child)
+
+    async def _ended(self, child: _Child) -> None:
+        """Once ``child`` has exited: its last figures, and its leases expired (it is gone:
+        what it held is anyone's now); an exit other than done or stopped is noted."""
+        code = child.exit_code = child.process.returncode
+        if child.ended:
+            return
+        child.ended = True
+        await self._fold(child)
+        expired = await self._expire(child)
+        if code not in _CLEAN_EXITS:
+            self.notes.append(
+                f"copy process {child.share.index} ended with exit code {code}; this one "
+                f"copies its share ({expired} files it held go back to the run)"
+            )
+
+    async def _expire(self, child: _Child) -> int:
+        await self._find_owner(child)
+        return 0 if child.owner is None else await self._store.expire_leases(child.owner)
+
+    async def _find_owner(self, child: _Child) -> list[dict[str, float | int]]:
+        workers = await self._store.list_workers()
+        for worker in workers:
+            if worker.stats.get("pid") == child.process.pid:
+                child.owner = worker.owner
+                return [dict(worker.stats)]
+        return []
+
+    async def _fold(self, child: _Child) -> None:
+        """Add what ``child`` did since its last heartbeat to this process's progress."""
+        for stats in await self._find_owner(child):
+            now = {k: int(stats.get(k, 0)) for k in ("files_finished", "bytes_finished")}
+            now["bytes_moved"] = int(stats.get("bytes_moved", 0))
+            delta = {k: v - child.reported.get(k, 0) for k, v in now.items()}
+            child.reported = now
+            if any(delta.values()):
+                self._bus.emit(
+                    CopiedElsewhere(
+                        files=delta["files_finished"],
+                        bytes=delta["bytes_finished"],
+                        moved=delta["bytes_moved"],
+                        process=child.share.index,
+                    )
+                )
+
+    async def _progress(self) -> None:
+        while True:
+            await anyio.sleep(_PROGRESS_INTERVAL)
+            for child in self._children:
+                if child.exit_code is None:
+                    await self._fold(child)
+
+    async def _pass_stops(self, stop: StopControl) -> None:
+        await stop.soft.wait()
+        await self._tell(CONTROL_STOP)
+        await stop.hard.wait()
+        await self._tell(CONTROL_STOP_NOW)
+
+    async def _wait_all(self) -> None:
+        with anyio.move_on_after(_EXIT_GRACE) as waited:
+            for child in self._children:
+                await child.process.wait()
+        if waited.cancelled_caught:  # asked to stop now and still there: end it
+            for child in self._children:
+                if child.process.returncode is None:
+                    child.process.kill()
+            for child in self._children:
+                await child.process.wait()
+
+    def copied_by_each(self) -> str:
+        """How many files each copy process finished, for the run's notes."""
+        each = ", ".join(str(c.reported.get("files_finished", 0)) for c in self._children)
+        return f"copy processes: {self.processes} (files finished by the others: {each})"
+
+
+@asynccontextmanager
+async def copy_processes(
+    settings: Settings, store: CheckpointStore, bus: EventBus, stop: StopControl, *, owner: str
+) -> AsyncIterator[CopyProcesses]:
+    """Start ``transfer.processes - 1`` copy processes for the block (none for 1); on leaving
+    it, wait for them to finish (they end when nothing is left, or when stopped)."""
+    processes = CopyProcesses(store, bus, settings.transfer.processes, owner=owner)
+    if processes.processes == 1:
+        yield processes
+        return
+    async with anyio.create_task_group() as group:
+        try:
+            await processes._start(settings)
+            for child in processes._children:
+                group.start_soon(processes._watch, child)
+            group.start_soon(processes._progress)
+            group.start_soon(processes._pass_stops, stop)
+            yield processes
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await processes._tell(CONTROL_STOP_NOW)
+                await processes._wait_all()
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                # nothing is left anywhere, or they were told to stop: they end by themselves
+                await processes._wait_all()
+                for child in processes._children:
+                    if child.process.stdin is not None:
+                        await child.process.stdin.aclose()
+                    await processes._ended(child)
+            group.cancel_scope.cancel()
