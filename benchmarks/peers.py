@@ -9,6 +9,8 @@
   full verification (the file list and each file's sha256 from the data set's manifest, which
   nginx serves beside the files; the sha256 is computed in flight and compared) and its
   checkpoint store; per-file times are the store's own ``duration`` of each item.
+* ``transfer-p2`` — the same with ``--processes 2``: two processes copy (run on ``large``,
+  where one process is bound by its core).
 
 Every run starts from an empty upload folder and ends with a check that every file arrived
 with the same bytes (``diff -rq`` of the two trees, and a count).
@@ -16,6 +18,7 @@ with the same bytes (``diff -rq`` of the two trees, and a count).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import statistics
 import subprocess
@@ -32,6 +35,7 @@ from benchmarks.profiling import profiled_args
 
 __all__ = [
     "PEERS",
+    "TRANSFER_PROCESSES",
     "discovery_timeline",
     "figures",
     "profile_transfer",
@@ -41,6 +45,8 @@ __all__ = [
 ]
 
 PEERS = ("curl", "rclone", "naive", "transfer")
+TRANSFER_PROCESSES = "transfer-p2"
+"""``transfer`` with two copy processes (``--processes 2``)."""
 _MB = 1e6
 _CURL_PIPE = (
     'curl -s -f "$0" | curl -s -f -T - -o /dev/null -w "%{time_total}\\n" "$1" '
@@ -179,6 +185,7 @@ def _transfer(
     n: int,
     timeout: float,
     profile_to: Path | None = None,
+    processes: int = 1,
 ) -> Any:
     config = workdir / "transfer.toml"
     # the manifest declares each file's sha256: full verification has a digest to compare
@@ -204,6 +211,8 @@ path = "state.db"
         "migrate", "-c", str(config), "--only", "artifacts", "--no-progress", "--json"
     )
     args += ["--workers", str(n)]
+    if processes > 1:
+        args += ["--processes", str(processes)]
     if profile_to is not None:
         args = profiled_args(args, profile_to)
     stats = run_measured(args, cwd=workdir, env={}, timeout=timeout)
@@ -223,7 +232,13 @@ def profile_transfer(
     return {"profile_output": str(out), "wall_seconds": stats.wall_seconds, **extra}
 
 
-_RUNNERS = {"curl": _curl, "rclone": _rclone, "naive": _naive, "transfer": _transfer}
+_RUNNERS = {
+    "curl": _curl,
+    "rclone": _rclone,
+    "naive": _naive,
+    "transfer": _transfer,
+    TRANSFER_PROCESSES: functools.partial(_transfer, processes=2),
+}
 
 
 def run_peer(

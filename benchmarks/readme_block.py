@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.peers import TRANSFER_PROCESSES
 from benchmarks.report import TARGETS
 
 __all__ = [
@@ -39,6 +40,7 @@ BEGIN = "<!-- benchmarks:begin (written by python -m benchmarks.readme; edits he
 END = "<!-- benchmarks:end -->"
 _BEGIN_PREFIX = "<!-- benchmarks:begin"
 _PEER_LABELS = {"curl": "curl pipes", "rclone": "rclone", "naive": "naive"}
+_OURS_LABELS = {"transfer": "", TRANSFER_PROCESSES: " (2 processes)"}
 _CELLS_PER_DECADE = 12  # chart: bar cells per factor of 10
 _LEFT_DECADES, _RIGHT_DECADES = 1, 2  # chart: from 0.1× to 100×
 
@@ -85,10 +87,13 @@ def _target(scenario: str, peer: str) -> float | None:
     return next((t for s, p, m, t in TARGETS if (s, p, m) == (scenario, peer, metric)), None)
 
 
-def _peer_ratios(record: dict[str, Any], scenario: str, peers: Sequence[str]) -> list[Ratio]:
-    """transfer ÷ each named peer (``best``: the fastest peer of the run) on one scenario."""
+def _peer_ratios(
+    record: dict[str, Any], scenario: str, peers: Sequence[str], ours_peer: str = "transfer"
+) -> list[Ratio]:
+    """transfer ÷ each named peer (``best``: the fastest peer of the run) on one scenario;
+    ``ours_peer`` names the transfer run (``transfer-p2``: two copy processes)."""
     metric = "mb_per_s" if scenario == "large" else "files_per_s"
-    ours = _find(record, scenario, "transfer")
+    ours = _find(record, scenario, ours_peer)
     if ours is None or not ours[metric]:
         return []
     theirs = {p: _find(record, scenario, p) for p in _PEER_LABELS}
@@ -108,7 +113,8 @@ def _peer_ratios(record: dict[str, Any], scenario: str, peers: Sequence[str]) ->
             )
         elif peer in found:
             ratio = ours[metric] / found[peer][metric]
-            out.append((f"{scenario} ÷ {_PEER_LABELS[peer]}", ratio, _target(scenario, peer)))
+            what = f"{scenario}{_OURS_LABELS[ours_peer]} ÷ {_PEER_LABELS[peer]}"
+            out.append((what, ratio, _target(scenario, peer)))
     return out
 
 
@@ -161,26 +167,43 @@ def _rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio]]]:
     n, rtt = sizes["concurrency"], f"{sizes['rtt_ms']:g}"
     relayed = f"small@{rtt}ms"
     rows: list[tuple[str, str, str, list[Ratio]]] = []
+    large = f"large, 3 × {_size(sizes['large_size'])}"
     nginx = (
-        ("large", f"large, 3 × {_size(sizes['large_size'])}", "MB/s", ["rclone", "curl"]),
-        ("small", f"small, {sizes['small_count']:,} × 1–64 KiB", "files/s", ["curl", "naive"]),
+        ("large", large, "MB/s", ["rclone", "curl"], "transfer"),
+        ("large", f"{large}, `--processes 2`", "MB/s", ["rclone", "curl"], TRANSFER_PROCESSES),
+        (
+            "small",
+            f"small, {sizes['small_count']:,} × 1–64 KiB",
+            "files/s",
+            ["curl", "naive"],
+            "transfer",
+        ),
         (
             relayed,
             f"small@{rtt}ms, {sizes['relay_small_count']:,} × 1–64 KiB, "
             f"{rtt} ms added per round trip",
             "files/s",
             ["naive", "best"],
+            "transfer",
         ),
-        ("mixed", f"mixed, {sizes['mixed_count']:,} × 1 KiB–32 MiB", "files/s", ["naive", "best"]),
+        (
+            "mixed",
+            f"mixed, {sizes['mixed_count']:,} × 1 KiB–32 MiB",
+            "files/s",
+            ["naive", "best"],
+            "transfer",
+        ),
     )
-    for scenario, label, unit, wanted in nginx:
-        ours = _find(record, scenario, "transfer")
+    for scenario, label, unit, wanted, ours_peer in nginx:
+        ours = _find(record, scenario, ours_peer)
+        if ours is None and ours_peer != "transfer":
+            continue  # a record from before that run existed
         rows.append(
             (
                 f"{label}, nginx → nginx, N = {n}",
                 _nginx_transfer_cell(ours, unit),
                 _peers_cell(record, scenario, unit),
-                _peer_ratios(record, scenario, wanted),
+                _peer_ratios(record, scenario, wanted, ours_peer),
             )
         )
     large = _find(record, "large", "transfer (emulators)", "emulators")

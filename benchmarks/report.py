@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers import TRANSFER_PROCESSES
+
 __all__ = ["TARGETS", "chart", "peer_table", "ratios"]
 
 # issue 12, "Numbers to reach": (scenario, peer, metric, minimum ratio of transfer to the peer).
@@ -88,15 +90,18 @@ def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]
     out = []
     scenarios = sorted({r["scenario"] for r in runs if r["server"] == "nginx"})
     for scenario in scenarios:
-        ours = _find(runs, scenario, "transfer", concurrency)
-        if ours is None:
-            continue
         metric = _metric(scenario)
-        for peer in ("curl", "rclone", "naive"):
-            theirs = _find(runs, scenario, peer, concurrency)
-            if theirs is None or not theirs[metric]:
+        for label in ("transfer", TRANSFER_PROCESSES):
+            ours = _find(runs, scenario, label, concurrency)
+            if ours is None:
                 continue
-            out.append(_ratio_row(scenario, metric, peer, ours, theirs))
+            for peer in ("curl", "rclone", "naive"):
+                theirs = _find(runs, scenario, peer, concurrency)
+                if theirs is None or not theirs[metric]:
+                    continue
+                out.append(_ratio_row(scenario, metric, peer, ours, theirs, ours_label=label))
+        if _find(runs, scenario, "transfer", concurrency) is None:
+            continue
         emulated = _find(runs, scenario, "transfer (emulators)", concurrency, "emulators")
         naive = (emulated or {}).get("naive_copy") or {}  # timed right after, same emulators
         if emulated is not None and naive.get(metric):
@@ -105,13 +110,20 @@ def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]
 
 
 def _ratio_row(
-    scenario: str, metric: str, peer: str, ours: dict[str, Any], theirs: dict[str, Any]
+    scenario: str,
+    metric: str,
+    peer: str,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    *,
+    ours_label: str = "transfer",
 ) -> dict[str, Any]:
     ratio = ours[metric] / theirs[metric]
     target = next((t for s, p, m, t in TARGETS if (s, p, m) == (scenario, peer, metric)), None)
     return {
         "scenario": scenario,
         "metric": metric,
+        "ours": ours_label,
         "peer": peer,
         "transfer": ours[metric],
         "peer_value": theirs[metric],
@@ -128,7 +140,7 @@ def ratio_table(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
         (
             r["scenario"],
             r["metric"].replace("_per_s", "/s").replace("mb", "MB"),
-            r["peer"],
+            r["peer"] if r.get("ours", "transfer") == "transfer" else f"{r['peer']} ({r['ours']})",
             _fmt(r["transfer"]),
             _fmt(r["peer_value"]),
             f"{r['ratio']:.2f}",
