@@ -113,6 +113,7 @@ def run_emulated(
     file_count: int | None = None,
     file_size: int | None = None,
     workers: int | None = 16,
+    processes: int = 1,
     preload_half: bool = False,
     timeout: float = 1800.0,
     faults: tuple[str, str] = ("", ""),
@@ -122,7 +123,8 @@ def run_emulated(
 ) -> dict[str, Any]:
     """One measured emulator → emulator migration; the raw figures.
 
-    ``workers=None`` keeps the engine's default; ``faults`` are the (Bintray, Artifactory)
+    ``workers=None`` keeps the engine's default; ``processes`` > 1 copies in that many
+    processes (``--processes``); ``faults`` are the (Bintray, Artifactory)
     emulators' fault specs; ``engine_path`` puts another checkout's ``transfer`` package first
     on the measured process's import path (a before/after comparison in one run);
     ``extra_config`` is appended to the ``[source]`` table; ``naive_baseline`` times a naive
@@ -166,6 +168,8 @@ def run_emulated(
         )
         if workers is not None:
             args += ["--workers", str(workers)]
+        if processes > 1:
+            args += ["--processes", str(processes)]
         began = time.time()
         stats = run_measured(args, cwd=workdir, env=env, timeout=timeout)
         emulator_cpu = (

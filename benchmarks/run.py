@@ -157,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
         help="wan: also run this checkout with N copy workers (where the copy's ceiling is)",
     )
     parser.add_argument(
+        "--wan-processes",
+        type=int,
+        metavar="N",
+        help="wan: also run this checkout with N copy processes (--processes N)",
+    )
+    parser.add_argument(
         "--discovery-count", type=int, default=100_000, metavar="N", help="discovery: files"
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per measured run, s")
@@ -229,12 +235,17 @@ def _engine_only(chosen: Sequence[str], sizes: Sizes, workdir: Path, args: argpa
         if args.wan_workers:
             label = f"workers={args.wan_workers}"
             engines[label], workers[label] = None, args.wan_workers
+        processes: dict[str, int] = {}
+        if args.wan_processes:
+            label = f"processes={args.wan_processes}"
+            engines[label], processes[label] = None, args.wan_processes
         _say(f"wan: bench-small, {sizes.small_count:,} files, {api_ms:g} ms API latency ...")
         runs += run_wan(
             workdir,
             file_count=sizes.small_count,
             engines=engines,
             workers=workers,
+            processes=processes,
             api_ms=api_ms,
             other_ms=other_ms,
             timeout=args.timeout,

@@ -39,12 +39,14 @@ def run_wan(
     file_count: int,
     engines: Mapping[str, str | None],
     workers: Mapping[str, int] | None = None,
+    processes: Mapping[str, int] | None = None,
     api_ms: float = WAN_API_MS,
     other_ms: float = WAN_OTHER_MS,
     timeout: float = 1800.0,
 ) -> list[dict[str, Any]]:
     """One measured migration per engine (label → checkout path or ``None``), with the default
-    number of copy workers unless ``workers`` names one for that label."""
+    number of copy workers and one process unless ``workers`` or ``processes`` names one for
+    that label."""
     runs = []
     for label, path in engines.items():
         load_before = os.getloadavg()
@@ -54,6 +56,7 @@ def run_wan(
             profile="bench-small",
             file_count=file_count,
             workers=(workers or {}).get(label),
+            processes=(processes or {}).get(label, 1),
             faults=wan_faults(api_ms, other_ms),
             engine_path=path,
             timeout=timeout,

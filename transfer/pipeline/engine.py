@@ -135,15 +135,15 @@ async def run_artifacts(
     bytes_moved: Callable[[], int] = lambda: 0,
     clock: Callable[[], float] = time.monotonic,
     copies: AdaptiveLimiter | None = None,
-    share: Callable[[], Share] = lambda: EVERYTHING,
+    share: Callable[[], Share | None] = lambda: EVERYTHING,
 ) -> None:
     """Run discovery and copying until everything claimable is done or a stop is asked.
 
     ``bytes_moved`` reports the bytes moved so far, for ``max_transfer``. ``copies`` limits
     the copies in flight (it hears each one's success and time; the copy worker tells it of
     push-back); without it all ``workers`` copy at once. ``share`` says, at each claim, which
-    pending items this process takes (one copy process of several takes its own share);
-    either way it runs until nothing is left anywhere in the run.
+    pending items this process takes (one copy process of several takes its own share), or
+    ``None``: none for now; either way it runs until nothing is left anywhere in the run.
     """
     limiter = copies or AdaptiveLimiter(max(1, options.workers))
     discovery_done = anyio.Event()
@@ -176,12 +176,13 @@ async def run_artifacts(
         async with send:
             while not stop.requested():
                 wanted = room(send)
-                if wanted <= 0:
+                mine = share()
+                if wanted <= 0 or mine is None:
                     with anyio.move_on_after(_FULL_QUEUE_POLL):
                         await stop.soft.wait()
                     continue
                 batch = await store.claim_batch(
-                    options.owner, wanted, options.lease_seconds, share=share()
+                    options.owner, wanted, options.lease_seconds, share=mine
                 )
                 if not batch:
                     if discovery_done.is_set() and await nothing_left_anywhere():

@@ -22,6 +22,7 @@ import sys
 
 import anyio
 
+from transfer.checkpoint.base import Share
 from transfer.errors import (
     EXIT_OK,
     EXIT_SERVICE,
@@ -98,6 +99,8 @@ async def copy_share(job: CopyJob) -> int:
     stop = StopControl()
     discovered = anyio.Event()
     owner = worker_id()
+    # while migrate lists the source it copies nothing: the copy processes share all of it
+    listing_share = Share(job.share.index - 1, job.share.of - 1)
     async with anyio.create_task_group() as group:
         group.start_soon(_obey, stop, discovered)
         group.start_soon(_signals, stop)
@@ -122,7 +125,7 @@ async def copy_share(job: CopyJob) -> int:
                 discovery=discovered.wait,
                 bytes_moved=lambda: bus.counters.bytes_moved,
                 copies=copies,
-                share=lambda: job.share,
+                share=lambda: job.share if discovered.is_set() else listing_share,
             )
             await store.heartbeat_worker(owner, {**observer.heartbeat_stats(), "finished": True})
         group.cancel_scope.cancel()

@@ -8,7 +8,10 @@ same store, as a ``migrate`` on another machine would be, with three differences
 
 * **Shares.** Process ``i`` claims the pending items whose id is ``i`` modulo ``N``
   (:class:`~transfer.checkpoint.base.Share`); this one takes share 0. Without shares the first
-  process up would lease every large file before the others had started.
+  process up would lease every large file before the others had started. While this process
+  lists the source it copies nothing, and copy process ``i`` takes share ``i - 1`` of ``N - 1``
+  instead: listing a large source is this process's whole event loop's work (at 100 ms per
+  Bintray API call, 10,000 small files: discovery done at 13.4 s while it also copied).
 * **One discoverer.** Only this process lists the source; the others copy what it writes into
   the store and learn from it (a ``discovered`` line on their stdin) that the listing is done.
 * **One owner of stops and exits.** They start in their own session, so a Ctrl-C reaches this
@@ -113,17 +116,23 @@ class CopyProcesses:
         self._owner = owner
         self.processes = processes
         self._children: list[_Child] = []
+        self._discovered = False
         self.notes: list[str] = []
 
-    def share(self) -> Share:
-        """Share 0 while every copy process runs; everything once one has ended, so that
-        what it left is copied here."""
+    def share(self) -> Share | None:
+        """What this process claims: nothing while it lists the source (the copy processes
+        share the files between them meanwhile, and its event loop lists at full speed),
+        share 0 once it has, and everything once a copy process has ended, so that what that
+        one left is copied here."""
         if self.processes == 1 or any(c.exit_code is not None for c in self._children):
             return EVERYTHING
+        if not self._discovered:
+            return None
         return Share(0, self.processes)
 
     async def discovered(self) -> None:
         """Tell every copy process that the source is listed."""
+        self._discovered = True
         await self._tell(CONTROL_DISCOVERED)
 
     async def _tell(self, line: bytes) -> None:
