@@ -170,7 +170,11 @@ def _steps(
     def wan() -> None:
         record["engine"].extend(
             run_wan(
-                workdir, file_count=sizes.wan_count, engines={"this": None}, timeout=args.timeout
+                workdir,
+                file_count=sizes.wan_count,
+                engines={"this": None, "processes=2": None},
+                processes={"processes=2": 2},
+                timeout=args.timeout,
             )
         )
 

@@ -249,10 +249,11 @@ def _engine_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio
         cell = f"{_num(run['files_per_s'])} files/s"
         if run.get("discovery_seconds") is not None:
             cell += f", discovery done at {run['discovery_seconds']:.1f} s"
+        settings = "`--processes 2`" if run.get("engine") == "processes=2" else "default settings"
         rows.append(
             (
                 f"wan, {sizes['wan_count']:,} small files, emulators, {run['scenario'][4:-2]} ms "
-                "per Bintray API call / other request, default settings",
+                f"per Bintray API call / other request, {settings}",
                 cell + _flag(run),
                 "",
                 [],
