@@ -28,7 +28,7 @@ from transfer.redaction import Secret
 from transfer.sandbox.artifactory import ArtifactoryEmulator, ArtifactoryOptions
 from transfer.sandbox.awkward import SEPARATOR_VALUE
 from transfer.targets.artifactory import ArtifactoryTarget, choose_auth, parse_version
-from transfer.targets.artifactory_paths import encode_item_path, matrix_safe, matrix_suffix
+from transfer.targets.artifactory_paths import encode_item_path, matrix_parameters, matrix_suffix
 from transfer.targets.base import Target
 from transfer.targets.webdav import WebDavTarget
 
@@ -227,10 +227,14 @@ async def test_property_writes_accept_any_success_status(status: int) -> None:
 
 
 def test_matrix_safety_rules() -> None:
-    assert matrix_safe({"a.b-c_d": ["v1", "1.0:x@y~z"]})
+    assert matrix_parameters({"a.b-c_d": ["v1", "1.0:x@y~z"]}) == (
+        ";a.b-c_d=v1;a.b-c_d=1.0%3Ax%40y~z"
+    )
+    assert matrix_parameters({}) == ""
     for value in (";", ",", "|", "=", "\\", "a b", "+", "%", "/", "é", "\n", "x" * 2401):
-        assert not matrix_safe({"k": [value]}), value
-    assert not matrix_safe({"bad key": ["v"]})
+        assert matrix_parameters({"k": [value]}) is None, value
+    assert matrix_parameters({"bad key": ["v"]}) is None
+    assert matrix_parameters({"k": ["x" * 2000]}) is None  # too long a URL: the PATCH then
     assert matrix_suffix({"k": ["a", "b"], "e": []}) == ";k=a;k=b;e="
     assert encode_item_path("r", "a;b/c+d e") == "r/a%3Bb/c%2Bd%20e"
 

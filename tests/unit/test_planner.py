@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -221,3 +223,14 @@ def test_checksum_file_names_its_artifact_and_algorithm() -> None:
     assert checksum_file_of("a/b.jar.Sha1") == ("a/b.jar", "sha1")
     assert checksum_file_of("a/b.jar") is None
     assert checksum_file_of(".md5") is None
+
+
+def test_control_characters_are_unicodes_cc_category_exactly() -> None:
+    for code in [*range(0x3000), 0xFEFF, 0xFFFD, 0x1F600, 0xE0001]:
+        char = chr(code)
+        if char in "/\\":
+            continue
+        reason = unsafe_path_reason(f"a{char}b") or ""
+        assert reason.startswith("control character") == (unicodedata.category(char) == "Cc")
+        if reason:
+            assert reason == f"control character U+{code:04X} in path"

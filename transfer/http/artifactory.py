@@ -6,6 +6,7 @@ forms (reference §1.2), item path encoding, and the "is this a usable Artifacto
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from transfer.errors import NotFoundError, UnusableService
@@ -48,9 +49,13 @@ def choose_auth(
     return BasicAuth(user, api_key) if user else ApiKeyAuth(api_key)
 
 
+@functools.lru_cache(maxsize=16384)
 def encode_name(name: str) -> str:
     """One path segment percent-encoded: ``;`` → ``%3B`` (else a matrix parameter), ``+`` →
-    ``%2B``, space → ``%20``, ``/`` → ``%2F``, non-ASCII as UTF-8."""
+    ``%2B``, space → ``%20``, ``/`` → ``%2F``, non-ASCII as UTF-8.
+
+    Cached: a run encodes the same repository keys, folders and property names and values
+    for file after file (``quote`` was 3 % of a small-file run's event loop)."""
     return quote(name, safe="")
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from transfer.http import HttpClient, RateLimitInfo, int_header
+from transfer.http.artifactory import encode_name
 
 __all__ = ["BintrayApi", "encode_segments"]
 
@@ -20,7 +20,7 @@ __all__ = ["BintrayApi", "encode_segments"]
 def encode_segments(*segments: str) -> str:
     """Each segment percent-encoded on its own (``:``, space, ``+``, ``;``, ``/``, unicode),
     joined by ``/``."""
-    return "/".join(quote(segment, safe="") for segment in segments)
+    return "/".join(map(encode_name, segments))
 
 
 class BintrayApi:

@@ -46,8 +46,7 @@ from transfer.targets.artifactory_paths import (
     checksums_from_json,
     encode_item_path,
     encode_name,
-    matrix_safe,
-    matrix_suffix,
+    matrix_parameters,
 )
 from transfer.targets.base import (
     FolderListing,
@@ -295,9 +294,8 @@ class ArtifactoryTarget(HttpClientOwner):
         properties: Properties | None,
     ) -> tuple[str, dict[str, tuple[str, ...]]]:
         props = {k: tuple(v) for k, v in (properties or {}).items()}
-        if matrix_safe(props):
-            return matrix_suffix(props), {}
-        return "", props
+        suffix = matrix_parameters(props)
+        return ("", props) if suffix is None else (suffix, {})
 
     async def checksum_deploy(
         self,

@@ -25,7 +25,7 @@ __all__ = [
     "checksums_from_json",
     "encode_item_path",
     "encode_name",
-    "matrix_safe",
+    "matrix_parameters",
     "matrix_suffix",
 ]
 
@@ -40,17 +40,19 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]+")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._:@~-]*")
 
 
-def matrix_safe(properties: Mapping[str, Sequence[str]]) -> bool:
-    """Whether ``properties`` can travel as matrix parameters without being mangled."""
+def matrix_parameters(properties: Mapping[str, Sequence[str]]) -> str | None:
+    """``properties`` as matrix parameters (:func:`matrix_suffix`), or ``None`` when they
+    cannot travel so without being mangled (or make too long a URL)."""
     if not properties:
-        return True
+        return ""
     for key, values in properties.items():
         if not _SAFE_KEY.fullmatch(key):
-            return False
+            return None
         for value in values:
             if len(value) > MAX_PROPERTY_VALUE_LENGTH or not _SAFE_VALUE.fullmatch(value):
-                return False
-    return len(matrix_suffix(properties)) <= MAX_MATRIX_LENGTH
+                return None
+    suffix = matrix_suffix(properties)
+    return suffix if len(suffix) <= MAX_MATRIX_LENGTH else None
 
 
 def matrix_suffix(properties: Mapping[str, Sequence[str]]) -> str:
