@@ -333,8 +333,9 @@ def _print_status(state: runner.RunStatus, now: float) -> None:
         print(f"workers: {working} working of {len(rows)}, {together} together")
     for row in rows:
         rate = float(row.get("bytes_per_second", 0) or 0)
+        of = f" (copy process of {row['parent']})" if row.get("parent") else ""
         print(
-            f"worker {row['owner']}: {row.get('files_finished', 0)} files "
+            f"worker {row['owner']}{of}: {row.get('files_finished', 0)} files "
             f"({row['share_files']:.0%}), {format_bytes(float(row.get('bytes_moved', 0) or 0))} "
             f"({row['share_bytes']:.0%}), {format_rate(rate)}, "
             f"last seen {row['seconds_since_heartbeat']:.0f}s ago"

@@ -7,12 +7,14 @@ nothing left in flight, the next run resuming.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import signal
 import socket
 import sqlite3
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +30,6 @@ from harness import (
     write_cli_config,
 )
 
-from transfer.checkpoint import SqliteStore
 from transfer.checkpoint.base import Share
 from transfer.config_load import settings_from_mapping
 from transfer.pipeline.engine import StopControl
@@ -36,7 +37,9 @@ from transfer.reporting.events import EventBus
 from transfer.runner import migrate
 from transfer.runner.copy_process import read_job
 from transfer.runner.copy_processes import CopyJob, encode_job
+from transfer.runner.wiring import open_store
 from transfer.sandbox.serve import Sandbox
+from transfer.settings import StoreSettings
 
 pytestmark = [pytest.mark.anyio]
 
@@ -108,19 +111,28 @@ def test_the_job_crosses_the_pipe_with_its_secrets_and_nowhere_else(tmp_path: Pa
         pickle.dumps(settings)
 
 
-async def test_three_processes_copy_every_file_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def test_three_processes_copy_every_file_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     async with Sandbox("demo") as sandbox:
         create_target_repos(sandbox)
         settings = settings_for(sandbox, tmp_path, processes=3)
+        if backend == "postgres":  # a fresh run: the server outlives the test
+            run = f"processes-{uuid.uuid4().hex[:10]}"
+            store = StoreSettings(url=request.getfixturevalue("dsn"), run=run)
+            settings = dataclasses.replace(settings, store=store)
         bus = EventBus()
         summary = await migrate(settings, bus=bus, stop=StopControl(), phases=("artifacts",))
         files = assert_target_matches_source(sandbox)
         uploads = artifact_uploads(sandbox)
         assert len(uploads) == len(set(uploads))  # nothing copied twice
         assert any(note.startswith("copy processes: 3") for note in summary.notes)
-        async with SqliteStore(tmp_path / "state.db") as store:
-            workers = await store.list_workers()
-            done = (await store.counts()).total.items
+        async with open_store(settings) as opened:
+            workers = await opened.list_workers()
+            done = (await opened.counts()).total.items
         finished = [int(w.stats.get("files_finished", 0)) for w in workers]
         assert len(finished) == 3
         assert sum(finished) == done
@@ -200,6 +212,14 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
         pending = conn.execute("SELECT count(*) FROM items WHERE state = 'pending'").fetchone()
         conn.close()
         assert pending[0] > 0
+        config, env = write_cli_config(sandbox, tmp_path)
+        status = await anyio.run_process(
+            [sys.executable, "-m", "transfer", "status", "-c", str(config)],
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        said = status.stdout.decode()
+        assert said.count(" (copy process of ") == 2, said  # `status` names them as such
         process, _ = await _migrate(sandbox, tmp_path, log, "--processes", "3", copying=False)
         async with process:
             with anyio.fail_after(120):

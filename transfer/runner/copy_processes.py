@@ -102,7 +102,8 @@ class _Child:
     exit_code: int | None = None
     owner: str | None = None  # its worker name in the store, once it has written a heartbeat
     reported: dict[str, int] = field(default_factory=dict)  # heartbeat figures folded so far
-    ended: bool = False  # its exit has been handled
+    ending: bool = False  # its exit is being handled
+    ended: anyio.Event = field(default_factory=anyio.Event)  # ... and has been
 
 
 class CopyProcesses:
@@ -164,13 +165,18 @@ class CopyProcesses:
 
     async def _ended(self, child: _Child) -> None:
         """Once ``child`` has exited: its last figures, and its leases expired (it is gone:
-        what it held is anyone's now); an exit other than done or stopped is noted."""
+        what it held is anyone's now); an exit other than done or stopped is noted. Once:
+        a second caller waits for the first to be through."""
         code = child.exit_code = child.process.returncode
-        if child.ended:
+        if child.ending:
+            await child.ended.wait()
             return
-        child.ended = True
-        await self._fold(child)
-        expired = await self._expire(child)
+        child.ending = True
+        try:
+            await self._fold(child)
+            expired = await self._expire(child)
+        finally:
+            child.ended.set()
         if code not in _CLEAN_EXITS:
             self.notes.append(
                 f"copy process {child.share.index} ended with exit code {code}; this one "
