@@ -136,7 +136,11 @@ async def copy_share(job: CopyJob) -> int:
 
 def main() -> int:
     """Read the job, copy, and return the exit code; a failure is one line on stderr."""
-    job = read_job()
+    try:
+        job = read_job()
+    except (EOFError, pickle.UnpicklingError, TypeError) as error:
+        print(f"transfer: copy process: no job from migrate on stdin ({error})", file=sys.stderr)
+        return EXIT_USAGE
     name = f"copy process {job.share.index}"
     settings = job.settings
     configure_logging(

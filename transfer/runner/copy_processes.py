@@ -189,8 +189,9 @@ class CopyProcesses:
 
     async def _find_owner(self, child: _Child) -> list[dict[str, float | int]]:
         workers = await self._store.list_workers()
-        for worker in workers:
-            if worker.stats.get("pid") == child.process.pid:
+        for worker in workers:  # an earlier run's worker may have had the same pid
+            ours = worker.stats.get("parent") == self._owner
+            if ours and worker.stats.get("pid") == child.process.pid:
                 child.owner = worker.owner
                 return [dict(worker.stats)]
         return []
