@@ -582,6 +582,21 @@ async def test_throttles_lower_the_adaptive_limit() -> None:
     assert limiter.in_flight == 0
 
 
+async def test_a_quota_running_low_lowers_the_limit_on_streams_too() -> None:
+    remaining = iter([500, 100])
+
+    async def download(request: web.Request) -> web.Response:
+        quota = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": str(next(remaining))}
+        return web.Response(body=b"bytes", headers=quota)
+
+    limiter = AdaptiveLimiter(32, quota_low=0.1)
+    async with serve({"/dl": download}) as server, make_client(server, limiter=limiter) as c:
+        for _ in range(2):
+            async with c.stream("GET", "dl") as response:
+                assert b"".join([p async for p in response.iter_chunks()]) == b"bytes"
+    assert (limiter.limit, limiter.throttles) == (16, 1)  # 100 of 1,000 left: push-back
+
+
 @pytest.mark.parametrize("chunk_size", [4096, 100_000, 1024 * 1024])
 async def test_stream_hands_on_pieces_of_at_most_chunk_size(chunk_size: int) -> None:
     payload = bytes(range(256)) * (3 * 4096) + b"tail!"

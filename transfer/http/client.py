@@ -714,12 +714,13 @@ class HttpClient:
                     allow_redirects=self._redirects(method, allow_redirects),
                     timeout=(timeouts or self.timeouts).client_timeout(streaming=True),
                 ) as raw:
+                    # the rate-limit headers count here too, as in request() and send()
                     if raw.status not in expected:
                         error = await self._status_error(method, url, raw)
-                        self._record(error)
+                        self._record(error, headers=raw.headers)
                         self.stats.failures += 1
                         raise self._fail(error)
-                    self._record(None)
+                    self._record(None, headers=raw.headers)
                     opened = True
                     yield StreamedResponse(raw, url, self._scrub)
             except _NETWORK_ERRORS as exc:
