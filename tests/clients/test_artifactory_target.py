@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -426,3 +427,48 @@ async def test_a_folder_listing_too_large_to_read_is_incomplete_and_probed_path_
         deep = await t.list_files(REPO)
         assert deep is not None
         assert len(deep) == len(names)
+
+
+async def test_a_deep_listing_is_read_an_entry_at_a_time_with_flat_memory() -> None:
+    """``verify`` reads a whole repository's listing (250 bytes a file, 250 MB for a million):
+    the entries come out as they arrive, and what is held stays a small fraction of it."""
+    count, sha1, sent = 100_000, "b" * 40, [0]
+
+    async def storage(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{\n  "uri" : "x",\n  "files" : [ ')
+        for start in range(0, count, 1000):
+            entries = (
+                f'{{\n    "uri" : "/dir/f{n:07}.bin",\n    "size" : {n},\n    "lastModified" : '
+                f'"2026-12-06T10:00:00.000Z",\n    "folder" : false,\n    "sha1" : "{sha1}"\n  }}'
+                for n in range(start, min(count, start + 1000))
+            )
+            chunk = (", " if start else "") + ", ".join(entries)
+            sent[0] += len(chunk)
+            await response.write(chunk.encode())
+        await response.write(b' ],\n  "created" : "2026-12-06T10:00:00.000Z"\n}')
+        return response
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.json_response({"errors": [{"status": 404, "message": "no repo"}]}, status=404)
+
+    app = web.Application()
+    app.router.add_get(f"/artifactory/api/storage/{REPO}", storage)
+    app.router.add_get("/artifactory/api/storage/gone", missing)
+    async with TestServer(app) as server, admin_target(str(server.make_url("/artifactory"))) as t:
+        tracemalloc.start()
+        try:
+            seen, total = 0, 0
+            async for file in t.iter_files(REPO):
+                assert file.path == f"dir/f{seen:07}.bin"
+                assert (file.size, file.checksums.sha1) == (seen, sha1)
+                seen, total = seen + 1, total + (file.size or 0)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert [f async for f in t.iter_files("gone")] == []
+        assert await t.list_files("gone") == []
+    assert (seen, total) == (count, count * (count - 1) // 2)
+    assert sent[0] > 15_000_000  # the answer: ~16 MB of JSON (decoded whole: several times it)
+    assert peak < 6_000_000, peak  # held at once, this test's server included

@@ -17,7 +17,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -730,6 +730,30 @@ class HttpClient:
                     raise
                 self.stats.failures += 1
                 raise self._fail(map_exception(exc, url)) from None
+
+    @asynccontextmanager
+    async def stream_retried(
+        self, method: str, path_or_url: str, **options: Any
+    ) -> AsyncIterator[StreamedResponse]:
+        """:meth:`stream` (same ``options``) with its opening retried as :meth:`request`
+        retries, until the status is known; the body, once the caller's, is not retried."""
+
+        async def once(_attempt: int) -> tuple[AsyncExitStack, StreamedResponse]:
+            stack = AsyncExitStack()
+            try:
+                response = await stack.enter_async_context(
+                    self.stream(method, path_or_url, **options)
+                )
+            except BaseException:
+                await stack.aclose()
+                raise
+            return stack, response
+
+        stack, response = await self.retry_policy.run(
+            once, on_retry=self._retried, sleep=self._sleep, rng=self._rng
+        )
+        async with stack:
+            yield response
 
     async def send(
         self,

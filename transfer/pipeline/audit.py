@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,8 +47,12 @@ AUDIT_COLUMNS = (
 class ListingTarget(Protocol):
     """A target that can list a whole repository (Artifactory's deep ``?list``)."""
 
-    async def list_files(self, repo_key: str) -> list[TargetFile] | None:
-        """Every file of the repository, or ``None`` when it does not exist."""
+    async def list_files(self, repo_key: str) -> list[TargetFile]:
+        """Every file of the repository (none when it does not exist)."""
+        ...
+
+    def iter_files(self, repo_key: str) -> AsyncIterator[TargetFile]:
+        """The same, one file at a time as the listing arrives."""
         ...
 
 
@@ -148,24 +152,39 @@ async def audit(
         )
         for key in sorted(keys):
             try:
-                listed = await target.list_files(key)
+                await _list_target(target, key, db)
             except (AuthError, UnreachableError, UnusableService):
                 raise  # about the service, not this repository: the audit cannot go on
             except TransferError as error:
                 result.errors += 1
                 result.error_details.append(f"cannot list target repository {key}: {error}")
-                continue
-            rows = [
-                (key, f.path, f.size, f.checksums.sha1, f.checksums.sha256) for f in listed or ()
-            ]
-            await anyio.to_thread.run_sync(
-                db.executemany, "INSERT OR REPLACE INTO tgt VALUES (?, ?, ?, ?, ?)", rows
-            )
         await anyio.to_thread.run_sync(_compare, db, result)
     finally:
         await anyio.to_thread.run_sync(db.close)
         await anyio.Path(db_path).unlink(missing_ok=True)
     return result
+
+
+_TARGET_ROWS_PER_WRITE = 10_000
+"""Target files written to the audit's database at once: what is held of a listing."""
+
+
+async def _list_target(target: ListingTarget, key: str, db: sqlite3.Connection) -> None:
+    """Every file of target repository ``key`` into the ``tgt`` table, a batch at a time as
+    the listing arrives (a million-file repository is never held whole)."""
+    rows: list[tuple[str, str, int | None, str | None, str | None]] = []
+
+    async def write() -> None:
+        await anyio.to_thread.run_sync(
+            db.executemany, "INSERT OR REPLACE INTO tgt VALUES (?, ?, ?, ?, ?)", rows
+        )
+        rows.clear()
+
+    async for f in target.iter_files(key):
+        rows.append((key, f.path, f.size, f.checksums.sha1, f.checksums.sha256))
+        if len(rows) >= _TARGET_ROWS_PER_WRITE:
+            await write()
+    await write()
 
 
 def _artifact(path: str, checksum_files: bool) -> str:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import anyio
 
@@ -107,7 +107,7 @@ async def reopen_changed(
     such item is re-opened and the copy's probe decides. Returns how many went back to pending.
     """
     scope = None if repos is None else set(repos)
-    lister: ListingTarget | None = target if hasattr(target, "list_files") else None
+    lister = cast(ListingTarget, target) if hasattr(target, "iter_files") else None
     listings: dict[str, dict[str, TargetFile]] = {}
     reopened = 0
     async for item in store.iter_items(states=[ItemState.DONE]):
@@ -116,8 +116,7 @@ async def reopen_changed(
             continue
         if lister is not None:
             if key not in listings:
-                listed = await lister.list_files(key)
-                listings[key] = {f.path: f for f in listed or ()}
+                listings[key] = {f.path: f async for f in lister.iter_files(key)}
             if not _differs(item, listings[key].get(item.spec.target_path)):
                 continue
         await store.record(item.id, Outcome(ItemState.PENDING, error=reason))

@@ -11,7 +11,7 @@ exclude patterns, a folder in the way) stays a :class:`~transfer.errors.Conflict
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Collection, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping
 from typing import Any
 
 from transfer.errors import (
@@ -23,6 +23,7 @@ from transfer.errors import (
     PermissionDenied,
     PomRejected,
     RemoteError,
+    UnusableService,
 )
 from transfer.http import (
     HttpClient,
@@ -37,6 +38,7 @@ from transfer.http.artifactory import (
     parse_version,
     ping_artifactory,
 )
+from transfer.http.json_stream import MalformedJson, json_array_items
 from transfer.models import Checksums
 from transfer.redaction import Secret, redact_url
 from transfer.targets.artifactory_admin import ArtifactoryAdmin
@@ -249,28 +251,33 @@ class ArtifactoryTarget(HttpClientOwner):
             files[name] = _listed(repo_key, f"{folder}/{name}" if folder else name, entry)
         return FolderListing(files, frozenset(folders))
 
-    async def list_files(self, repo_key: str) -> list[TargetFile] | None:
-        """Every file of ``repo_key`` (deep ``?list``, one request), or ``None`` when the
-        repository does not exist. Sizes and sha1/sha256 come from the listing itself.
+    async def list_files(self, repo_key: str) -> list[TargetFile]:
+        """Every file of ``repo_key`` (:meth:`iter_files`) in one list."""
+        return [file async for file in self.iter_files(repo_key)]
 
-        The API gives the whole repository in one answer, so it is read whatever its size
-        (about 250 bytes a file: 250 MB for a million) rather than failing a ``verify``."""
-        try:
-            body = await self._client.request_json(
-                "GET",
-                f"api/storage/{encode_name(repo_key)}",
-                params={"list": "", "deep": "1", "listFolders": "0"},
-                max_body=None,
-            )
-        except NotFoundError:
-            return None
-        files = body.get("files", []) if isinstance(body, dict) else []
-        listed = []
-        for entry in files:
-            if not isinstance(entry, dict) or entry.get("folder"):
-                continue
-            listed.append(_listed(repo_key, str(entry.get("uri", "")).lstrip("/"), entry))
-        return listed
+    async def iter_files(self, repo_key: str) -> AsyncIterator[TargetFile]:
+        """Every file of ``repo_key`` as the deep ``?list`` answer arrives (one request; none
+        for a repository that does not exist). Sizes and sha1/sha256 come from the listing.
+
+        The API gives the whole repository in one answer, about 250 bytes a file (250 MB for
+        a million): it is decoded an entry at a time (:func:`json_array_items`), so memory
+        does not grow with it, and read whatever its size rather than failing a ``verify``."""
+        async with self._client.stream_retried(
+            "GET",
+            f"api/storage/{encode_name(repo_key)}",
+            params={"list": "", "deep": "1", "listFolders": "0"},
+            expected=(200, 404),
+        ) as response:
+            if response.status == 404:
+                return
+            try:
+                async for entry in json_array_items(response.iter_chunks(), "files"):
+                    if isinstance(entry, dict) and not entry.get("folder"):
+                        yield _listed(repo_key, str(entry.get("uri", "")).lstrip("/"), entry)
+            except MalformedJson as error:
+                raise UnusableService(
+                    f"the listing of {repo_key} is not Artifactory's JSON: {error}"
+                ) from None
 
     @staticmethod
     def _file(
