@@ -582,6 +582,22 @@ async def test_throttles_lower_the_adaptive_limit() -> None:
     assert limiter.in_flight == 0
 
 
+async def test_stream_retried_retries_the_opening_only() -> None:
+    handler, hits = counted(lambda: web.Response(status=503), lambda: web.Response(body=b"listing"))
+    sleep = Recorder()
+    async with serve({"/x": handler}) as server, make_client(server, sleep=sleep) as client:
+        async with client.stream_retried("GET", "x") as response:
+            assert b"".join([p async for p in response.iter_chunks()]) == b"listing"
+        assert hits == [2]
+        assert len(sleep.delays) == 1
+    not_found, _ = counted(lambda: web.Response(status=404))
+    async with serve({"/y": not_found}) as server, make_client(server, sleep=sleep) as client:
+        with pytest.raises(NotFoundError):
+            async with client.stream_retried("GET", "y"):
+                pass
+    assert len(sleep.delays) == 1  # a 404 is an answer, not retried
+
+
 async def test_a_quota_running_low_lowers_the_limit_on_streams_too() -> None:
     remaining = iter([500, 100])
 
