@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -746,6 +747,36 @@ async def test_send_raises_the_sources_own_error() -> None:
     async with serve({"/repo/a.jar": deploy}) as server, make_client(server) as client:
         with pytest.raises(TransientError, match=r"download of a\.jar was cut short"):
             await client.send("PUT", "repo/a.jar", data=broken_download())
+
+
+def _answer_409() -> None:
+    raise ConflictError("an earlier answer, already handled")
+
+
+async def test_an_upload_sent_while_handling_an_error_fails_for_its_own_reason() -> None:
+    """An upload whose connection is dropped before the answer, sent from an ``except`` block
+    handling an older error: the upload's own network failure is raised, not the error being
+    handled (aiohttp's error has no cause: its context is that older error)."""
+
+    async def cut_off(request: web.Request) -> web.Response:
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()  # a proxy dropping the connection before the answer
+        return web.Response(status=201)
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"y" * 65_536
+            await anyio.lowlevel.checkpoint()
+
+    async with serve({"/repo/b.jar": cut_off}) as server, make_client(server) as client:
+        try:
+            _answer_409()
+        except ConflictError:
+            with pytest.raises(TransferError) as info:
+                await client.send("PUT", "repo/b.jar", data=body())
+    assert not isinstance(info.value, ConflictError), info.value
+    assert "earlier answer" not in str(info.value)
 
 
 async def test_send_maps_an_upload_status() -> None:

@@ -298,17 +298,23 @@ def _scrubbed(err: TransferError, scrub: Callable[[str], str]) -> TransferError:
     return err
 
 
-def _cause_in_tree(exc: BaseException) -> TransferError | None:
-    # aiohttp wraps an exception raised by an upload body generator (say, the download
-    # feeding it failed) in a ClientConnectionError; the real reason is the cause.
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, TransferError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+class _UploadBody:
+    """An upload's chunks, keeping the :class:`TransferError` their source raised (say, the
+    download feeding it failed): aiohttp wraps it in a network error of its own, and the
+    wrapper's chain may also lead to an older error that was being handled when the upload
+    began, so the body itself says what broke."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+        self.failure: TransferError | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                yield chunk
+        except TransferError as error:
+            self.failure = error
+            raise
 
 
 class HttpClient:
@@ -545,6 +551,7 @@ class HttpClient:
         timeouts: Timeouts,
         max_body: int | None = None,
         upload: bool = False,
+        source: _UploadBody | None = None,
     ) -> Response:
         """One try of a request whose whole answer is read: each try :meth:`request` makes,
         and the one :meth:`send` makes.
@@ -553,9 +560,9 @@ class HttpClient:
         over ``max_body`` and a network failure come out as the mapped, scrubbed
         :class:`TransferError`; the limiter hears the outcome and the rate-limit headers.
         An ``upload``'s body is our own stream (a download feeding it): the try is bounded by
-        the stream timeouts, its round trip times the source as much as the server and is not
-        given to the limiter, and a :class:`TransferError` the stream raised is the reason it
-        failed, not the network error aiohttp wraps it in.
+        the stream timeouts, and its round trip times the source as much as the server and is
+        not given to the limiter. A :class:`TransferError` its chunk ``source`` raised is the
+        reason it failed, not the network error aiohttp wraps it in.
         """
         session = self._get_session()
         async with self._slot():
@@ -574,9 +581,8 @@ class HttpClient:
                 ) as raw:
                     return await self._buffered(method, url, raw, expected, started, max_body)
             except _NETWORK_ERRORS as exc:
-                cause = _cause_in_tree(exc) if upload else None
-                if cause is not None:
-                    raise cause from None
+                if source is not None and source.failure is not None:
+                    raise source.failure from None
                 raise self._fail(map_exception(exc, url)) from None
 
     async def _buffered(
@@ -777,22 +783,28 @@ class HttpClient:
         url = self.url_for(path_or_url)
         limits = timeouts or self.timeouts
         stall = anyio.CancelScope()
-        if not isinstance(data, bytes) and limits.sock_read is not None:
-            # aiohttp's read timeout starts only once the body is written: a server that stops
-            # reading mid-upload would hold the worker forever. The same limit, as a watchdog.
-            data = _watched(data, stall, limits.sock_read)
+        body: AsyncIterable[bytes] | bytes = data
+        source = None
+        if not isinstance(data, bytes):
+            body = source = _UploadBody(data)
+            if limits.sock_read is not None:
+                # aiohttp's read timeout starts only once the body is written: a server that
+                # stops reading mid-upload would hold the worker forever. The same limit, as a
+                # watchdog.
+                body = _watched(source, stall, limits.sock_read)
         try:
             with stall:
                 return await self._exchange(
                     method,
                     url,
                     params=params,
-                    data=data,
+                    data=body,
                     headers=headers,
                     expected=expected,
                     allow_redirects=False,
                     timeouts=limits,
                     upload=True,
+                    source=source,
                 )
         except TransferError:
             self.stats.failures += 1
