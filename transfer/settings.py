@@ -310,8 +310,9 @@ class TransferSettings:
     core at 400-700 MB/s of large files (hashing and socket work); to use more cores,
     ``migrate`` starts ``processes - 1`` copy processes beside itself, each with up to
     ``workers`` copies in flight and its share of the files
-    (:class:`~transfer.checkpoint.base.Share`). The bandwidth cap and ``max_transfer`` are split
-    between them; the memory above is per process (:meth:`memory_estimate` is all of them).
+    (:class:`~transfer.checkpoint.base.Share`). The bandwidth cap is split between them;
+    ``max_transfer`` counts all their bytes (``migrate`` stops them all); the memory above is
+    per process (:meth:`memory_estimate` is all of them).
     """
 
     workers: int = 128

@@ -43,6 +43,8 @@ from transfer.settings import StoreSettings
 
 pytestmark = [pytest.mark.anyio]
 
+MIB = 1 << 20
+
 
 def _children(pid: int) -> list[int]:
     """The processes ``pid`` started (Linux: every thread's ``children`` list)."""
@@ -225,3 +227,28 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
             with anyio.fail_after(120):
                 assert await process.wait() == 0, log.read_text()[-2000:]
         assert_target_matches_source(sandbox)
+
+
+@pytest.mark.slow
+async def test_max_transfer_counts_every_processs_bytes(tmp_path: Path) -> None:
+    """``--max-transfer`` is the whole run's: migrate stops them all once their bytes
+    together reach it, not once its own part of it is reached by everyone's."""
+    async with Sandbox("demo") as sandbox:
+        create_target_repos(sandbox)
+        log = tmp_path / "run.log"
+        extra = ("--processes", "2", "--workers", "2", "--bandwidth", "4MiB/s")
+        extra += ("--max-transfer", "8MiB")
+        process, _ = await _migrate(sandbox, tmp_path, log, *extra, copying=False)
+        async with process:
+            with anyio.fail_after(120):
+                code = await process.wait()
+        text = log.read_text()
+        assert code == 4, text[-2000:]
+        assert "--max-transfer" in text
+        conn = sqlite3.connect(tmp_path / "state.db")
+        done = conn.execute("SELECT coalesce(sum(size), 0) FROM items WHERE state = 'done'")
+        moved = done.fetchone()[0]
+        left = conn.execute("SELECT count(*) FROM items WHERE state = 'pending'").fetchone()[0]
+        conn.close()
+        assert 7 * MIB <= moved < 15 * MIB, moved  # about 8 MiB and the files in hand (17.8 all)
+        assert left > 0

@@ -145,11 +145,12 @@ def test_memory_formula_in_the_docstring_is_the_computed_one() -> None:
     assert three.memory_estimate() == 3 * bigger.memory_estimate()
 
 
-def test_each_copy_process_gets_its_part_of_the_run_wide_limits() -> None:
+def test_each_copy_process_gets_its_part_of_the_bandwidth_cap() -> None:
     t = TransferSettings(processes=4, bandwidth_limit=100_000_000, max_transfer=10_000)
     each = per_process(t)
-    assert (each.bandwidth_limit, each.max_transfer) == (25_000_000, 2_500)
-    assert (each.workers, each.max_duration) == (t.workers, t.max_duration)  # per process
+    assert each.bandwidth_limit == 25_000_000
+    # per process as they are; max_transfer is migrate's to count over them all
+    assert (each.workers, each.max_duration, each.max_transfer) == (t.workers, None, 10_000)
     assert per_process(TransferSettings(processes=4)).bandwidth_limit is None
     assert per_process(TransferSettings(bandwidth_limit=7)) == TransferSettings(bandwidth_limit=7)
 

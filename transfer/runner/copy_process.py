@@ -15,6 +15,8 @@ parent's summary counts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import pickle
 import signal
@@ -40,6 +42,7 @@ from transfer.runner.copy_processes import (
     CONTROL_DISCOVERED,
     CONTROL_STOP,
     CONTROL_STOP_NOW,
+    PROGRESS_INTERVAL,
     CopyJob,
 )
 from transfer.runner.copying import BusObserver, build_copy_worker, engine_options
@@ -87,6 +90,26 @@ async def _obey(stop: StopControl, discovered: anyio.Event) -> None:
     discovered.set()
 
 
+async def _report(observer: BusObserver) -> None:
+    """Tell migrate what this process has done, a few times a second while it changes; once
+    more at the end (cancelled: the last line is written as the task ends)."""
+    said: dict[str, int] = {}
+    try:
+        while True:
+            said = _say(observer, said)
+            await anyio.sleep(PROGRESS_INTERVAL)
+    finally:
+        _say(observer, said)
+
+
+def _say(observer: BusObserver, said: dict[str, int]) -> dict[str, int]:
+    now = observer.progress()
+    if now != said:
+        with contextlib.suppress(BrokenPipeError):  # migrate is gone: stdin tells us too
+            os.write(1, json.dumps(now).encode() + b"\n")
+    return now
+
+
 async def _signals(stop: StopControl) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
@@ -116,10 +139,11 @@ async def copy_share(job: CopyJob) -> int:
             worker, copies = await build_copy_worker(
                 settings, source, target, store, observer=observer, breaker=breaker
             )
+            group.start_soon(_report, observer)
             await run_artifacts(
                 store=store,
                 worker=worker,
-                options=engine_options(settings.transfer, owner),
+                options=engine_options(settings.transfer, owner, copy_process=True),
                 observer=observer,
                 stop=stop,
                 discovery=discovered.wait,

@@ -19,13 +19,16 @@ same store, as a ``migrate`` on another machine would be, with three differences
   process that ends early for any reason has its leases expired at once, and this process
   takes over its share; one whose parent dies sees its stdin close and stops softly.
 
-Their progress (files, bytes) reaches this process's bus from their heartbeats in the store
-(:class:`~transfer.reporting.events.CopiedElsewhere`); the run's counts are the store's anyway.
+Their progress (files finished, bytes moved) comes back as a JSON line on their stdout a few
+times a second and goes onto this process's bus (:class:`~transfer.reporting.events.
+CopiedElsewhere`): the progress line counts it, and ``max_transfer`` holds for the run's bytes
+together, which this process alone enforces. The run's counts are the store's anyway.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import subprocess
 import sys
@@ -36,6 +39,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from transfer.checkpoint.base import EVERYTHING, CheckpointStore, Share
 from transfer.pipeline.engine import StopControl
@@ -60,7 +64,9 @@ CONTROL_STOP = b"stop\n"
 CONTROL_STOP_NOW = b"stop-now\n"
 """Cancel the copies in hand (their outcomes are recorded) and exit."""
 
-_PROGRESS_INTERVAL = 1.0  # seconds between looks at the copy processes' heartbeats
+PROGRESS_INTERVAL = 0.25
+"""Seconds between a copy process's progress lines (when it has moved anything)."""
+_PROGRESS_LINE_LIMIT = 4096  # bytes: a progress line is a few dozen
 _EXIT_GRACE = 60.0  # seconds a copy process gets to exit once asked to stop now
 _CLEAN_EXITS = (0, 1, 4)  # done; done with failures (in the store); stopped when asked
 
@@ -101,7 +107,8 @@ class _Child:
     process: anyio.abc.Process
     exit_code: int | None = None
     owner: str | None = None  # its worker name in the store, once it has written a heartbeat
-    reported: dict[str, int] = field(default_factory=dict)  # heartbeat figures folded so far
+    reported: dict[str, int] = field(default_factory=dict)  # progress folded in so far
+    heard: anyio.Event = field(default_factory=anyio.Event)  # its stdout has closed
     ending: bool = False  # its exit is being handled
     ended: anyio.Event = field(default_factory=anyio.Event)  # ... and has been
 
@@ -147,7 +154,7 @@ class CopyProcesses:
             process = await anyio.open_process(
                 [sys.executable, "-m", "transfer.runner.copy_process"],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,  # its progress lines
                 stderr=None,  # its warnings and errors reach the user's terminal as ours do
                 start_new_session=True,  # a Ctrl-C is ours to pass on, once
             )
@@ -163,6 +170,22 @@ class CopyProcesses:
         await child.process.wait()
         await self._ended(child)
 
+    async def _listen(self, child: _Child) -> None:
+        """Fold ``child``'s progress lines into this process's progress, up to its last."""
+        assert child.process.stdout is not None
+        lines = BufferedByteReceiveStream(child.process.stdout)
+        try:
+            while True:
+                try:
+                    line = await lines.receive_until(b"\n", _PROGRESS_LINE_LIMIT)
+                except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError):
+                    return
+                except anyio.DelimiterNotFound:
+                    return  # not ours to read: its progress is still in the store
+                self._fold(child, line)
+        finally:
+            child.heard.set()
+
     async def _ended(self, child: _Child) -> None:
         """Once ``child`` has exited: its last figures, and its leases expired (it is gone:
         what it held is anyone's now); an exit other than done or stopped is noted. Once:
@@ -173,7 +196,8 @@ class CopyProcesses:
             return
         child.ending = True
         try:
-            await self._fold(child)
+            with anyio.move_on_after(_EXIT_GRACE):  # its last progress line is in
+                await child.heard.wait()
             expired = await self._expire(child)
         finally:
             child.ended.set()
@@ -187,38 +211,31 @@ class CopyProcesses:
         await self._find_owner(child)
         return 0 if child.owner is None else await self._store.expire_leases(child.owner)
 
-    async def _find_owner(self, child: _Child) -> list[dict[str, float | int]]:
+    async def _find_owner(self, child: _Child) -> None:
         workers = await self._store.list_workers()
         for worker in workers:  # an earlier run's worker may have had the same pid
             ours = worker.stats.get("parent") == self._owner
             if ours and worker.stats.get("pid") == child.process.pid:
                 child.owner = worker.owner
-                return [dict(worker.stats)]
-        return []
 
-    async def _fold(self, child: _Child) -> None:
-        """Add what ``child`` did since its last heartbeat to this process's progress."""
-        for stats in await self._find_owner(child):
-            now = {k: int(stats.get(k, 0)) for k in ("files_finished", "bytes_finished")}
-            now["bytes_moved"] = int(stats.get("bytes_moved", 0))
-            delta = {k: v - child.reported.get(k, 0) for k, v in now.items()}
-            child.reported = now
-            if any(delta.values()):
-                self._bus.emit(
-                    CopiedElsewhere(
-                        files=delta["files_finished"],
-                        bytes=delta["bytes_finished"],
-                        moved=delta["bytes_moved"],
-                        process=child.share.index,
-                    )
+    def _fold(self, child: _Child, line: bytes) -> None:
+        """Add what ``child`` did since its last line to this process's progress."""
+        try:
+            said = json.loads(line)
+            now = {k: int(said[k]) for k in ("files", "bytes", "moved")}
+        except (ValueError, KeyError, TypeError):
+            return
+        delta = {k: v - child.reported.get(k, 0) for k, v in now.items()}
+        child.reported = now
+        if any(delta.values()):
+            self._bus.emit(
+                CopiedElsewhere(
+                    files=delta["files"],
+                    bytes=delta["bytes"],
+                    moved=delta["moved"],
+                    process=child.share.index,
                 )
-
-    async def _progress(self) -> None:
-        while True:
-            await anyio.sleep(_PROGRESS_INTERVAL)
-            for child in self._children:
-                if child.exit_code is None:
-                    await self._fold(child)
+            )
 
     async def _pass_stops(self, stop: StopControl) -> None:
         await stop.soft.wait()
@@ -239,7 +256,7 @@ class CopyProcesses:
 
     def copied_by_each(self) -> str:
         """How many files each copy process finished, for the run's notes."""
-        each = ", ".join(str(c.reported.get("files_finished", 0)) for c in self._children)
+        each = ", ".join(str(c.reported.get("files", 0)) for c in self._children)
         return f"copy processes: {self.processes} (files finished by the others: {each})"
 
 
@@ -257,8 +274,8 @@ async def copy_processes(
         try:
             await processes._start(settings)
             for child in processes._children:
+                group.start_soon(processes._listen, child)
                 group.start_soon(processes._watch, child)
-            group.start_soon(processes._progress)
             group.start_soon(processes._pass_stops, stop)
             yield processes
         except BaseException:

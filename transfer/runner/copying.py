@@ -66,6 +66,12 @@ class BusObserver:
             )
         )
 
+    def progress(self) -> dict[str, int]:
+        """Files and their bytes this worker finished, and the bytes it moved: what a copy
+        process reports to ``migrate``."""
+        moved = self._bus.counters.bytes_moved
+        return {"files": self._finished, "bytes": self._finished_bytes, "moved": moved}
+
     def heartbeat_stats(self) -> dict[str, float | int | str]:
         snap = self._bus.counters.snapshot()
         rate = snap.bytes_moved / snap.elapsed if snap.elapsed > 0 else 0.0
@@ -92,15 +98,11 @@ class BusObserver:
 
 def per_process(transfer: TransferSettings) -> TransferSettings:
     """``transfer`` as each of its ``processes`` copy processes applies it: the bandwidth cap
-    and ``max_transfer`` are the whole run's, so each process gets its part of them."""
+    is the whole run's, so each process gets its part of it."""
     n = transfer.processes
-    if n == 1:
+    if n == 1 or transfer.bandwidth_limit is None:
         return transfer
-    return replace(
-        transfer,
-        bandwidth_limit=None if transfer.bandwidth_limit is None else transfer.bandwidth_limit // n,
-        max_transfer=None if transfer.max_transfer is None else transfer.max_transfer // n,
-    )
+    return replace(transfer, bandwidth_limit=transfer.bandwidth_limit // n)
 
 
 _SHARED_POLL = 0.1
@@ -108,8 +110,12 @@ _SHARED_POLL = 0.1
 others' last files, and a poll of 0.5 s made the run end up to that much after them."""
 
 
-def engine_options(transfer: TransferSettings, owner: str) -> EngineOptions:
-    """The artifacts engine's sizes and limits for one copy process."""
+def engine_options(
+    transfer: TransferSettings, owner: str, *, copy_process: bool = False
+) -> EngineOptions:
+    """The artifacts engine's sizes and limits for one process. ``max_transfer`` is the whole
+    run's: ``migrate`` counts every process's bytes (the others' reach it from their
+    heartbeats) and stops them all, so a ``copy_process`` leaves it to ``migrate``."""
     t = per_process(transfer)
     return EngineOptions(
         owner=owner,
@@ -117,7 +123,7 @@ def engine_options(transfer: TransferSettings, owner: str) -> EngineOptions:
         queue_size=t.queue_size or 2 * t.workers,
         claim_batch=t.claim_batch,
         lease_seconds=t.lease_seconds,
-        max_transfer=t.max_transfer,
+        max_transfer=None if copy_process else t.max_transfer,
         max_duration=t.max_duration,
         **({"poll_interval": _SHARED_POLL} if t.processes > 1 else {}),
     )
