@@ -181,7 +181,10 @@ class CopyProcesses:
                 except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError):
                     return
                 except anyio.DelimiterNotFound:
-                    return  # not ours to read: its progress is still in the store
+                    # not a progress line: read on to its end, or it would block writing
+                    async for _ in child.process.stdout:
+                        pass
+                    return
                 self._fold(child, line)
         finally:
             child.heard.set()
