@@ -47,12 +47,9 @@ AUDIT_COLUMNS = (
 class ListingTarget(Protocol):
     """A target that can list a whole repository (Artifactory's deep ``?list``)."""
 
-    async def list_files(self, repo_key: str) -> list[TargetFile]:
-        """Every file of the repository (none when it does not exist)."""
-        ...
-
     def iter_files(self, repo_key: str) -> AsyncIterator[TargetFile]:
-        """The same, one file at a time as the listing arrives."""
+        """Every file of the repository, one at a time as the listing arrives (none when it
+        does not exist)."""
         ...
 
 

@@ -144,7 +144,7 @@ async def verify(
     """
     target_dir = out_dir or settings.report.output_dir
     async with open_source(settings) as source, open_target(settings) as target:
-        if not hasattr(target, "list_files"):
+        if not hasattr(target, "iter_files"):
             raise ConfigError(
                 f"`transfer verify` needs an Artifactory target, not {settings.target.type}"
             )

@@ -251,10 +251,6 @@ class ArtifactoryTarget(HttpClientOwner):
             files[name] = _listed(repo_key, f"{folder}/{name}" if folder else name, entry)
         return FolderListing(files, frozenset(folders))
 
-    async def list_files(self, repo_key: str) -> list[TargetFile]:
-        """Every file of ``repo_key`` (:meth:`iter_files`) in one list."""
-        return [file async for file in self.iter_files(repo_key)]
-
     async def iter_files(self, repo_key: str) -> AsyncIterator[TargetFile]:
         """Every file of ``repo_key`` as the deep ``?list`` answer arrives (one request; none
         for a repository that does not exist). Sizes and sha1/sha256 come from the listing.
