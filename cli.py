@@ -8,11 +8,10 @@ can cause end in one line on stderr and a documented exit code, never a tracebac
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -275,27 +274,15 @@ def _version() -> str:
     return __version__
 
 
-def _run(coro_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    from transfer.runner.allocator import keep_freed_memory
-
-    keep_freed_memory()
-    try:
-        import uvloop
-
-        result: int = uvloop.run(coro_factory())
-        return result
-    except ImportError:
-        return asyncio.run(coro_factory())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``transfer`` console command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         from transfer.commands import dispatch
+        from transfer.runner.event_loop import run_main
 
-        return _run(lambda: dispatch(args))
+        return run_main(lambda: dispatch(args))
     except TransferError as error:
         print(f"transfer: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -127,8 +127,7 @@ async def _signals(stop: StopControl) -> AsyncIterator[None]:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 name = signal.Signals(signum).name
-                hard = stop.requested()
-                stop.request(f"{name} received", hard=hard)
+                hard = stop.signalled(name)
                 what = "stopping now" if hard else "finishing in-flight files (again to stop now)"
                 print(f"\ntransfer: {name}: {what}", file=sys.stderr, flush=True)
 

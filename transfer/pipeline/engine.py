@@ -107,6 +107,13 @@ class StopControl:
         if hard:
             self.hard.set()
 
+    def signalled(self, name: str) -> bool:
+        """A SIGINT or SIGTERM (``name``): the first stops softly, the next one at once.
+        Returns whether this one stops at once."""
+        hard = self.requested()
+        self.request(f"{name} received", hard=hard)
+        return hard
+
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:

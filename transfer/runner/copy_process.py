@@ -33,11 +33,9 @@ from transfer.errors import (
     TransferError,
     first_transfer_error,
 )
-from transfer.http.breaker import CircuitBreaker
 from transfer.pipeline.engine import StopControl, run_artifacts
 from transfer.reporting.events import EventBus
 from transfer.reporting.logsetup import configure_logging, event_logger, shutdown_logging
-from transfer.runner.allocator import keep_freed_memory
 from transfer.runner.copy_processes import (
     CONTROL_DISCOVERED,
     CONTROL_STOP,
@@ -45,7 +43,13 @@ from transfer.runner.copy_processes import (
     PROGRESS_INTERVAL,
     CopyJob,
 )
-from transfer.runner.copying import BusObserver, build_copy_worker, engine_options
+from transfer.runner.copying import (
+    BusObserver,
+    build_copy_worker,
+    engine_options,
+    service_breaker,
+)
+from transfer.runner.event_loop import run_main
 from transfer.runner.wiring import _opened, worker_id
 
 __all__ = ["main", "read_job"]
@@ -113,7 +117,7 @@ def _say(observer: BusObserver, said: dict[str, int]) -> dict[str, int]:
 async def _signals(stop: StopControl) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
-            stop.request(f"{signal.Signals(signum).name} received", hard=stop.requested())
+            stop.signalled(signal.Signals(signum).name)
 
 
 async def copy_share(job: CopyJob) -> int:
@@ -127,11 +131,7 @@ async def copy_share(job: CopyJob) -> int:
     async with anyio.create_task_group() as group:
         group.start_soon(_obey, stop, discovered)
         group.start_soon(_signals, stop)
-        breaker = CircuitBreaker(
-            settings.transfer.breaker_threshold,
-            urls={"source": settings.source.download_url, "target": settings.target.url},
-            on_trip=lambda trip: stop.request(trip.message()),
-        )
+        breaker = service_breaker(settings, stop)
         async with _opened(settings) as (source, target, store):
             bus = EventBus()
             bus.subscribe(event_logger())  # failed files on stderr; every file in --log-json
@@ -173,12 +173,9 @@ def main() -> int:
         console=True,
         secrets=settings.secrets(),
     )
-    keep_freed_memory()
     try:
         try:
-            import uvloop
-
-            return uvloop.run(copy_share(job))
+            return run_main(lambda: copy_share(job))
         except BaseExceptionGroup as group:
             raise first_transfer_error(group) from None
     except TransferError as error:

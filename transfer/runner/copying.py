@@ -14,7 +14,7 @@ from transfer.http.pacing import AdaptiveLimiter
 from transfer.migrate.repositories_phase import created_repositories
 from transfer.pipeline.bandwidth import BandwidthLimiter
 from transfer.pipeline.copy import CopyOptions, CopyWorker
-from transfer.pipeline.engine import EngineOptions, copy_limiter
+from transfer.pipeline.engine import EngineOptions, StopControl, copy_limiter
 from transfer.pipeline.planner import ConflictPolicy
 from transfer.reporting.events import EventBus, ItemFinished, Retrying, ThrottleChanged
 from transfer.runner.wiring import _retry_policy
@@ -22,7 +22,7 @@ from transfer.settings import Settings, TransferSettings
 from transfer.sources.base import Source
 from transfer.targets.base import Target
 
-__all__ = ["BusObserver", "build_copy_worker", "engine_options", "per_process"]
+__all__ = ["BusObserver", "build_copy_worker", "engine_options", "per_process", "service_breaker"]
 
 
 class BusObserver:
@@ -94,6 +94,15 @@ class BusObserver:
                 }
             ),
         }
+
+
+def service_breaker(settings: Settings, stop: StopControl) -> CircuitBreaker:
+    """The circuit breaker of one process: a service failing every call stops it softly."""
+    return CircuitBreaker(
+        settings.transfer.breaker_threshold,
+        urls={"source": settings.source.download_url, "target": settings.target.url},
+        on_trip=lambda trip: stop.request(trip.message()),
+    )
 
 
 def per_process(transfer: TransferSettings) -> TransferSettings:

@@ -50,7 +50,12 @@ from transfer.reporting.events import (
 )
 from transfer.reporting.report import note_session
 from transfer.runner.copy_processes import copy_processes
-from transfer.runner.copying import BusObserver, build_copy_worker, engine_options
+from transfer.runner.copying import (
+    BusObserver,
+    build_copy_worker,
+    engine_options,
+    service_breaker,
+)
 from transfer.runner.listing import discovery_progress, listed
 from transfer.runner.preflight import check_local_files
 from transfer.runner.target_check import recheck_if_target_changed, record_target_identity
@@ -120,11 +125,7 @@ async def migrate(
     owner = worker_id()
     started = time.time()
     await check_local_files(settings, phases)
-    breaker = CircuitBreaker(
-        settings.transfer.breaker_threshold,
-        urls={"source": settings.source.download_url, "target": settings.target.url},
-        on_trip=lambda trip: stop.request(trip.message()),
-    )
+    breaker = service_breaker(settings, stop)
 
     def outage(line: str) -> None:
         bus.emit(StoreOutage(message=line))
