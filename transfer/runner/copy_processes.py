@@ -105,7 +105,6 @@ def encode_job(job: CopyJob) -> bytes:
 class _Child:
     share: Share
     process: anyio.abc.Process
-    exit_code: int | None = None
     owner: str | None = None  # its worker name in the store, once it has written a heartbeat
     reported: dict[str, int] = field(default_factory=dict)  # progress folded in so far
     heard: anyio.Event = field(default_factory=anyio.Event)  # its stdout has closed
@@ -132,7 +131,7 @@ class CopyProcesses:
         share the files between them meanwhile, and its event loop lists at full speed),
         share 0 once it has, and everything once a copy process has ended, so that what that
         one left is copied here."""
-        if self.processes == 1 or any(c.exit_code is not None for c in self._children):
+        if self.processes == 1 or any(c.process.returncode is not None for c in self._children):
             return EVERYTHING
         if not self._discovered:
             return None
@@ -145,7 +144,7 @@ class CopyProcesses:
 
     async def _tell(self, line: bytes) -> None:
         for child in self._children:
-            if child.exit_code is None and child.process.stdin is not None:
+            if child.process.returncode is None and child.process.stdin is not None:
                 with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await child.process.stdin.send(line)
 
@@ -193,7 +192,7 @@ class CopyProcesses:
         """Once ``child`` has exited: its last figures, and its leases expired (it is gone:
         what it held is anyone's now); an exit other than done or stopped is noted. Once:
         a second caller waits for the first to be through."""
-        code = child.exit_code = child.process.returncode
+        code = child.process.returncode
         if child.ending:
             await child.ended.wait()
             return
