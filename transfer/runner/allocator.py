@@ -12,7 +12,6 @@ memory is still bounded by what is in flight at once (the formula in
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 __all__ = ["RETAIN_BYTES", "keep_freed_memory"]
@@ -28,12 +27,10 @@ def keep_freed_memory(retain: int = RETAIN_BYTES) -> bool:
     glibc (macOS, musl) or it refused, and nothing changes."""
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        # the C library this process already runs on: finding it by name runs `ldconfig -p`
+        # in a child process at every start (migrate's and each copy process's)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
