@@ -179,6 +179,27 @@ async def _migrate(
     return process, children
 
 
+async def _ended(process: anyio.abc.Process, log: Path, within: float) -> tuple[int, str]:
+    """``process``'s exit code, waited for ``within`` seconds at most, and everything it
+    wrote, which holds no traceback."""
+    async with process:
+        with anyio.fail_after(within):
+            code = await process.wait()
+    text = await anyio.Path(log).read_text()
+    assert "Traceback" not in text
+    return code, text
+
+
+def _count(db: Path, state: str) -> int:
+    """Items in ``state`` in the store file ``db``."""
+    conn = sqlite3.connect(db)
+    try:
+        query = "SELECT count(*) FROM items WHERE state = ?"
+        return int(conn.execute(query, (state,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
 @pytest.mark.slow
 async def test_a_killed_copy_process_loses_nothing(tmp_path: Path) -> None:
     async with Sandbox("demo") as sandbox:
@@ -186,14 +207,10 @@ async def test_a_killed_copy_process_loses_nothing(tmp_path: Path) -> None:
         log = tmp_path / "run.log"
         extra = ("--processes", "2", "--bandwidth", "4MiB/s")
         process, [child] = await _migrate(sandbox, tmp_path, log, *extra)
-        async with process:
-            os.kill(child, signal.SIGKILL)
-            with anyio.fail_after(120):
-                code = await process.wait()
-        text = log.read_text()
+        os.kill(child, signal.SIGKILL)
+        code, text = await _ended(process, log, 120)
         assert code == 0, text[-2000:]
         assert "copy process 1 ended with exit code -9" in text
-        assert "Traceback" not in text
         assert_target_matches_source(sandbox)
         # only what the killed process was sending can have been sent twice
         twice = [path for path, n in Counter(artifact_uploads(sandbox)).items() if n > 1]
@@ -207,20 +224,13 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
         log = tmp_path / "run.log"
         extra = ("--processes", "3", "--bandwidth", "3MiB/s")
         process, children = await _migrate(sandbox, tmp_path, log, *extra)
-        async with process:
-            process.send_signal(signal.SIGINT)  # as a terminal does: to migrate alone
-            with anyio.fail_after(60):
-                code = await process.wait()
-        text = log.read_text()
+        process.send_signal(signal.SIGINT)  # as a terminal does: to migrate alone
+        code, text = await _ended(process, log, 60)
         assert code == 4, text[-2000:]
-        assert "Traceback" not in text
         assert not any(_alive(c) for c in children)
-        conn = sqlite3.connect(tmp_path / "state.db")
-        in_flight = conn.execute("SELECT count(*) FROM items WHERE state = 'in_flight'")
-        assert in_flight.fetchone() == (0,)  # every process handed back what it held
-        pending = conn.execute("SELECT count(*) FROM items WHERE state = 'pending'").fetchone()
-        conn.close()
-        assert pending[0] > 0
+        db = tmp_path / "state.db"
+        assert _count(db, "in_flight") == 0  # every process handed back what it held
+        assert _count(db, "pending") > 0
         config, env = write_cli_config(sandbox, tmp_path)
         status = await anyio.run_process(
             [sys.executable, "-m", "transfer", "status", "-c", str(config)],
@@ -230,9 +240,8 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
         said = status.stdout.decode()
         assert said.count(" (copy process of ") == 2, said  # `status` names them as such
         process, _ = await _migrate(sandbox, tmp_path, log, "--processes", "3", copying=False)
-        async with process:
-            with anyio.fail_after(120):
-                assert await process.wait() == 0, log.read_text()[-2000:]
+        code, text = await _ended(process, log, 120)
+        assert code == 0, text[-2000:]
         assert_target_matches_source(sandbox)
 
 
@@ -246,16 +255,12 @@ async def test_max_transfer_counts_every_processs_bytes(tmp_path: Path) -> None:
         extra = ("--processes", "2", "--workers", "2", "--bandwidth", "4MiB/s")
         extra += ("--max-transfer", "8MiB")
         process, _ = await _migrate(sandbox, tmp_path, log, *extra, copying=False)
-        async with process:
-            with anyio.fail_after(120):
-                code = await process.wait()
-        text = log.read_text()
+        code, text = await _ended(process, log, 120)
         assert code == 4, text[-2000:]
         assert "--max-transfer" in text
         conn = sqlite3.connect(tmp_path / "state.db")
         done = conn.execute("SELECT coalesce(sum(size), 0) FROM items WHERE state = 'done'")
         moved = done.fetchone()[0]
-        left = conn.execute("SELECT count(*) FROM items WHERE state = 'pending'").fetchone()[0]
         conn.close()
         assert 7 * MIB <= moved < 15 * MIB, moved  # about 8 MiB and the files in hand (17.8 all)
-        assert left > 0
+        assert _count(tmp_path / "state.db", "pending") > 0
