@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import SandboxProcess
+from benchmarks.procs import SandboxProcess, fresh_workdir
 from transfer.checkpoint import SqliteStore
 from transfer.migrate.metadata import MetadataMapper
 from transfer.pipeline.discover import discover
@@ -74,7 +74,7 @@ def run_discovery_rate(
     workdir: Path, *, file_count: int, api_ms: float = 150.0
 ) -> list[dict[str, Any]]:
     """Discovery with and without file attributes against one slowed emulator."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_workdir(workdir)
     runs = []
     with SandboxProcess(
         workdir / "bintray",

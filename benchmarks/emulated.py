@@ -29,7 +29,13 @@ from benchmarks.client import (
 )
 from benchmarks.engine import parse_summary
 from benchmarks.peers import discovery_timeline, figures, store_durations
-from benchmarks.procs import SandboxProcess, cpu_seconds, run_measured, transfer_args
+from benchmarks.procs import (
+    SandboxProcess,
+    cpu_seconds,
+    fresh_workdir,
+    run_measured,
+    transfer_args,
+)
 
 __all__ = ["emulator_config", "run_emulated"]
 
@@ -130,7 +136,7 @@ def run_emulated(
     ``extra_config`` is appended to the ``[source]`` table; ``naive_baseline`` times a naive
     copy of every file through the same two emulators after the migration (``naive_copy``).
     """
-    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_workdir(workdir)
     with (
         SandboxProcess(
             workdir / "bintray",

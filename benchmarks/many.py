@@ -42,6 +42,7 @@ from benchmarks.engine import parse_summary
 from benchmarks.procs import (
     SandboxProcess,
     cpu_seconds,
+    fresh_workdir,
     run_measured,
     status_bytes,
     transfer_args,
@@ -220,7 +221,7 @@ def run_many(
     computes each file's digests during discovery, inside the measured run (at a million files
     on a loaded machine the warm-up alone takes longer than the copy it would spare).
     """
-    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_workdir(workdir)
     db = workdir / "state.db"
     with (
         SandboxProcess(

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from benchmarks.engine import parse_summary
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
-from benchmarks.procs import REPO_ROOT, ProcessStats, run_measured, transfer_args
+from benchmarks.procs import REPO_ROOT, ProcessStats, fresh_workdir, run_measured, transfer_args
 from benchmarks.profiling import profiled_args
 
 __all__ = [
@@ -226,7 +226,7 @@ def profile_transfer(
 ) -> dict[str, Any]:
     """``transfer`` nginx → nginx once more, under the profiler ``out``'s name asks for
     (:func:`benchmarks.profiling.profiled_args`; its report goes to ``out``)."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_workdir(workdir)
     nginx.reset_uploads()
     stats, _, extra = _transfer(data, nginx, workdir, n, timeout, profile_to=out)
     return {"profile_output": str(out), "wall_seconds": stats.wall_seconds, **extra}
@@ -251,7 +251,7 @@ def run_peer(
     timeout: float,
 ) -> dict[str, Any]:
     """One measured copy of ``data`` by ``peer`` into an emptied upload folder."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_workdir(workdir)
     nginx.reset_uploads()
     stats, times, extra = _RUNNERS[peer](data, nginx, workdir, concurrency, timeout)
     copied, identical, differences = _check_copy(data, nginx)

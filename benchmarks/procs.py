@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 _PR_SET_PDEATHSIG = 1
 _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 10.0
+
+
+def fresh_workdir(path: Path) -> Path:
+    """``path`` emptied (made if missing): a run's logs and store, never an earlier run's.
+
+    With ``--workdir`` a second run reuses the same folders; a store left there by the first
+    one would be resumed (its items done, its target URL another) instead of measured anew."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def die_with_parent() -> None:

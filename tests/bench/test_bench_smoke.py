@@ -30,6 +30,10 @@ def _processes_mentioning(text: str) -> list[str]:
 
 def test_benchmark_command_runs_a_tiny_scenario(tmp_path: Path, reachable_tmp: Path) -> None:
     workdir, results = tmp_path / "work", tmp_path / "results"
+    # what an earlier run with the same --workdir left: its store is not this run's to resume
+    stale = workdir / "small" / "emulated"
+    stale.mkdir(parents=True)
+    (stale / "state.db").write_bytes(b"an earlier run's store")
     command = [
         sys.executable,
         "-m",
