@@ -9,6 +9,7 @@ Run with ``-s`` to see what the tool did per kind (the figures of the reliabilit
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -186,6 +187,32 @@ def _short(reason: str) -> str:
         if needle.lower() in reason.lower():
             return needle
     return reason[:60]
+
+
+async def test_an_upload_fed_by_a_slow_download_is_not_a_stalled_server() -> None:
+    # The stall clock runs while a chunk is with the server, not while the upload waits for
+    # the next chunk from its own source: pauses longer than the limit between chunks pass.
+    async with Sandbox("tiny", seed=5) as sandbox:
+        sandbox.artifactory.create_repository("slow-local", "generic")
+        e = sandbox.endpoints
+        target = ArtifactoryTarget(
+            e.artifactory_url,
+            e.artifactory_user,
+            password=Secret(e.artifactory_password),
+            timeouts=Timeouts(connect=2, sock_read=0.2),
+        )
+        pieces = [bytes([n]) * 100_000 for n in range(4)]
+
+        async def slow_download() -> AsyncIterator[bytes]:
+            for piece in pieces:
+                await anyio.sleep(0.35)
+                yield piece
+
+        async with target:
+            stored = await target.deploy(
+                "slow-local", "slow.bin", slow_download(), size=400_000, checksums=Checksums()
+            )
+        assert stored.checksums.sha256 == hashlib.sha256(b"".join(pieces)).hexdigest()
 
 
 async def test_upload_to_a_server_that_stops_reading_times_out() -> None:
