@@ -34,6 +34,7 @@ from benchmarks.procs import REPO_ROOT, ProcessStats, fresh_workdir, run_measure
 from benchmarks.profiling import profiled_args
 
 __all__ = [
+    "FLOORS",
     "PEERS",
     "TRANSFER_PROCESSES",
     "discovery_timeline",
@@ -47,6 +48,9 @@ __all__ = [
 PEERS = ("curl", "rclone", "naive", "transfer")
 TRANSFER_PROCESSES = "transfer-p2"
 """``transfer`` with two copy processes (``--processes 2``)."""
+FLOORS = ("aiohttp", "aiohttp+sha256")
+"""The least a Python client does to stream the files (:mod:`benchmarks.stream_copy`),
+without and with hashing every byte: ceilings for ``transfer`` on the large files."""
 _MB = 1e6
 _CURL_PIPE = (
     'curl -s -f "$0" | curl -s -f -T - -o /dev/null -w "%{time_total}\\n" "$1" '
@@ -134,11 +138,20 @@ def _rclone(data: DataSet, nginx: NginxServer, workdir: Path, n: int, timeout: f
     return stats, None, {"command": " ".join(args)}
 
 
-def _naive(data: DataSet, nginx: NginxServer, workdir: Path, n: int, timeout: float) -> Any:
-    times_file = workdir / "naive-times.txt"
+def _script(
+    script: str,
+    options: list[str],
+    data: DataSet,
+    nginx: NginxServer,
+    workdir: Path,
+    timeout: float,
+) -> Any:
+    """A copy script of ours (``benchmarks/<script>``): ``OPTIONS MANIFEST SRC DST TIMES``."""
+    times_file = workdir / "times.txt"
     args = [
         sys.executable,
-        str(REPO_ROOT / "benchmarks" / "naive.py"),
+        str(REPO_ROOT / "benchmarks" / script),
+        *options,
         str(data.manifest),
         nginx.json_url,
         nginx.upload_url,
@@ -146,7 +159,19 @@ def _naive(data: DataSet, nginx: NginxServer, workdir: Path, n: int, timeout: fl
     ]
     stats = run_measured(args, cwd=workdir, env={}, timeout=timeout)
     times = [float(x) for x in times_file.read_text().split()] if times_file.exists() else []
-    return stats, times, {"command": "python benchmarks/naive.py MANIFEST SRC DST TIMES"}
+    shown = " ".join(["python", f"benchmarks/{script}", *options])
+    return stats, times, {"command": f"{shown} MANIFEST SRC DST TIMES"}
+
+
+def _naive(data: DataSet, nginx: NginxServer, workdir: Path, n: int, timeout: float) -> Any:
+    return _script("naive.py", [], data, nginx, workdir, timeout)
+
+
+def _stream_copy(
+    data: DataSet, nginx: NginxServer, workdir: Path, n: int, timeout: float, *, sha256: bool
+) -> Any:
+    options = [*(["--sha256"] if sha256 else []), "-n", str(n)]
+    return _script("stream_copy.py", options, data, nginx, workdir, timeout)
 
 
 def store_durations(db: Path) -> tuple[list[float], dict[str, int]]:
@@ -238,6 +263,8 @@ _RUNNERS = {
     "naive": _naive,
     "transfer": _transfer,
     TRANSFER_PROCESSES: functools.partial(_transfer, processes=2),
+    "aiohttp": functools.partial(_stream_copy, sha256=False),
+    "aiohttp+sha256": functools.partial(_stream_copy, sha256=True),
 }
 
 

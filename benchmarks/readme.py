@@ -6,7 +6,8 @@ figures taken in the same run (see :mod:`benchmarks.run` for what each scenario 
 * ``large`` (3 × 1 GiB), ``small`` (10,000 files), ``mixed`` (2,000 files): curl pipes,
   rclone, the naive script and ``transfer`` through nginx at N = 16, ``transfer`` between the
   emulators too (large, small), followed by a naive copy of the same files through the same
-  two emulator processes, the baseline it is divided by;
+  two emulator processes, the baseline it is divided by; on ``large`` also ``transfer`` with
+  two copy processes and the two aiohttp floors (:mod:`benchmarks.stream_copy`);
 * ``small@20ms`` — 1,000 small files through :mod:`benchmarks.relay` adding 20 ms per round
   trip, every peer;
 * ``half`` — small between the emulators with every other file already in the target;

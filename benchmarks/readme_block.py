@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.peers import TRANSFER_PROCESSES
+from benchmarks.peers import FLOORS, TRANSFER_PROCESSES
 from benchmarks.report import TARGETS
 
 __all__ = [
@@ -39,7 +39,13 @@ __all__ = [
 BEGIN = "<!-- benchmarks:begin (written by python -m benchmarks.readme; edits here are lost) -->"
 END = "<!-- benchmarks:end -->"
 _BEGIN_PREFIX = "<!-- benchmarks:begin"
-_PEER_LABELS = {"curl": "curl pipes", "rclone": "rclone", "naive": "naive"}
+_PEER_LABELS = {
+    "curl": "curl pipes",
+    "rclone": "rclone",
+    "naive": "naive",
+    "aiohttp": "aiohttp stream copy",
+    "aiohttp+sha256": "aiohttp stream copy hashing sha256",
+}
 _OURS_LABELS = {"transfer": "", TRANSFER_PROCESSES: " (2 processes)"}
 _CELLS_PER_DECADE = 12  # chart: bar cells per factor of 10
 _LEFT_DECADES, _RIGHT_DECADES = 1, 2  # chart: from 0.1× to 100×
@@ -169,7 +175,7 @@ def _rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio]]]:
     rows: list[tuple[str, str, str, list[Ratio]]] = []
     large = f"large, 3 × {_size(sizes['large_size'])}"
     nginx = (
-        ("large", large, "MB/s", ["rclone", "curl"], "transfer"),
+        ("large", large, "MB/s", ["rclone", "curl", *FLOORS], "transfer"),
         ("large", f"{large}, `--processes 2`", "MB/s", ["rclone", "curl"], TRANSFER_PROCESSES),
         (
             "small",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers import TRANSFER_PROCESSES
+from benchmarks.peers import FLOORS, TRANSFER_PROCESSES
 
 __all__ = ["TARGETS", "chart", "peer_table", "ratios"]
 
@@ -95,7 +95,7 @@ def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]
             ours = _find(runs, scenario, label, concurrency)
             if ours is None:
                 continue
-            for peer in ("curl", "rclone", "naive"):
+            for peer in ("curl", "rclone", "naive", *FLOORS):
                 theirs = _find(runs, scenario, peer, concurrency)
                 if theirs is None or not theirs[metric]:
                     continue

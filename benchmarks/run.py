@@ -8,7 +8,9 @@ emulators (each in its own process, Artifactory in sink mode):
 
 * ``small`` — 10,000 files of 1-64 KiB; ``curl`` and ``transfer`` also at 4, 8, 16, 32.
 * ``mixed`` — 2,000 files, 80 % of 1-64 KiB, 18 % up to 2 MiB, 2 % of 8-32 MiB (nginx only).
-* ``large`` — three files of 1 GiB (``--large-size``).
+* ``large`` — three files of 1 GiB (``--large-size``); ``transfer`` also with two copy processes,
+  and two floors (:mod:`benchmarks.stream_copy`): each GET streamed into its PUT with plain
+  aiohttp, without and with sha256 of every byte — what Python itself reaches here.
 * ``half``  — ``small`` between the emulators with every other file already in the target.
 
 ``--rtt 0,20,80`` runs the nginx peers again behind :mod:`benchmarks.relay`, a userspace TCP relay

@@ -29,7 +29,7 @@ from typing import Any
 from benchmarks.emulated import run_emulated
 from benchmarks.materialise import DataSet, materialise, mixed_files, profile_files
 from benchmarks.nginx import DAV_EXT_MODULE, NginxServer, ensure_installed
-from benchmarks.peers import PEERS, TRANSFER_PROCESSES, run_peer
+from benchmarks.peers import FLOORS, PEERS, TRANSFER_PROCESSES, run_peer
 from benchmarks.relay import LinkShape, RelayedServer
 
 __all__ = [
@@ -122,6 +122,8 @@ def _peer_runs(
     plan = [(peer, sizes.concurrency) for peer in PEERS if peer not in skipped]
     if scenario == "large" and "transfer" not in skipped:  # one process is bound by its core
         plan.append((TRANSFER_PROCESSES, sizes.concurrency))
+    if scenario == "large":  # what Python itself reaches here, with and without hashing
+        plan += [(peer, sizes.concurrency) for peer in FLOORS if peer not in skipped]
     if scenario == "small":
         for n in sizes.sweep:
             if n != sizes.concurrency:
