@@ -30,7 +30,14 @@ from urllib.parse import quote
 from benchmarks.engine import parse_summary
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
-from benchmarks.procs import REPO_ROOT, ProcessStats, fresh_workdir, run_measured, transfer_args
+from benchmarks.procs import (
+    REPO_ROOT,
+    ProcessStats,
+    cpu_seconds,
+    fresh_workdir,
+    run_measured,
+    transfer_args,
+)
 from benchmarks.profiling import profiled_args
 
 __all__ = [
@@ -280,8 +287,12 @@ def run_peer(
     """One measured copy of ``data`` by ``peer`` into an emptied upload folder."""
     fresh_workdir(workdir)
     nginx.reset_uploads()
+    workers = nginx.worker_pids()
+    server_before = sum(cpu_seconds(pid) for pid in workers)
     stats, times, extra = _RUNNERS[peer](data, nginx, workdir, concurrency, timeout)
+    server_cpu = sum(cpu_seconds(pid) for pid in workers) - server_before
     copied, identical, differences = _check_copy(data, nginx)
+    moved = data.total_bytes * copied / max(1, len(data.files))
     result = {
         "peer": peer,
         "concurrency": 1 if peer == "naive" else concurrency,
@@ -292,7 +303,11 @@ def run_peer(
         "ok": identical and copied == len(data.files) and stats.returncode == 0,
         "differences": differences,
         "per_file_times": "n/a (rclone logs no per-file durations)" if times is None else "",
-        **figures(stats, data.total_bytes * copied / max(1, len(data.files)), copied, times),
+        **figures(stats, moved, copied, times),
+        # what nginx's workers spent serving this peer: its cost moves with how a peer reads
+        # and writes (the kernel's loopback work lands partly on either side)
+        "server_cpu_s_per_gb": server_cpu / (moved / 1e9) if moved else None,
+        "machine_busy": stats.machine_busy,
         **extra,
         "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",
     }

@@ -63,6 +63,18 @@ def _transfer_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "transfer", *args]
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of every core since boot, from ``/proc/stat`` (idle and
+    iowait are not busy); ``(0, 0)`` where there is no ``/proc/stat``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0, 0.0
+    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / tick, sum(ticks) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a live process has used so far (0.0 when it is gone)."""
     try:
@@ -224,6 +236,7 @@ class ProcessStats:
     stdout: str
     stderr_tail: str
     samples: int = 0
+    machine_busy: float | None = None  # the share of all cores busy while it ran, anyone's
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -242,6 +255,7 @@ def run_measured(
     """
     environ = {**os.environ, **env}
     stdout_path, stderr_path = cwd / "child.stdout", cwd / "child.stderr"
+    machine_before = machine_cpu()
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -274,6 +288,8 @@ def run_measured(
         process.wait()
         raise
     wall = time.perf_counter() - started
+    machine_after = machine_cpu()
+    machine_all = machine_after[1] - machine_before[1]
     # wait4 reaped it: tell Popen, so it does not try again
     process.returncode = os.waitstatus_to_exitcode(status)
     return ProcessStats(
@@ -289,6 +305,7 @@ def run_measured(
         stdout=stdout_path.read_text(errors="replace"),
         stderr_tail=stderr_path.read_text(errors="replace")[-4000:],
         samples=samples,
+        machine_busy=(machine_after[0] - machine_before[0]) / machine_all if machine_all else None,
     )
 
 

@@ -52,7 +52,8 @@ def _render(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
 def peer_table(runs: list[dict[str, Any]]) -> str:
     """One line per run: the figures every peer reports."""
     header: tuple[str, ...] = ("scenario", "peer", "server", "N", "files", "MB/s", "files/s")
-    header += ("p50 s", "p99 s", "peak RSS MB", "CPU s/GB", "relay CPU s", "ok")
+    header += ("p50 s", "p99 s", "peak RSS MB", "CPU s/GB", "nginx CPU s/GB", "machine busy")
+    header += ("relay CPU s", "ok")
     lines = [
         (
             r["scenario"],
@@ -66,6 +67,8 @@ def peer_table(runs: list[dict[str, Any]]) -> str:
             _fmt(r["p99_seconds"], 4),
             _fmt(r["peak_rss_mb"]),
             _fmt(r["cpu_s_per_gb"]),
+            _fmt(r.get("server_cpu_s_per_gb"), 2),
+            "n/a" if r.get("machine_busy") is None else f"{r['machine_busy']:.0%}",
             _fmt(r.get("relay_cpu_seconds") or None),
             "ok" if r["ok"] else "INCOMPLETE",
         )

@@ -81,6 +81,8 @@ def test_benchmark_command_runs_a_tiny_scenario(tmp_path: Path, reachable_tmp: P
     for run in nginx_runs:
         assert run["identical"]
         assert run["copied"] == 30
+        assert 0 < run["machine_busy"] <= 1  # something ran: the peer at least
+        assert run["server_cpu_s_per_gb"] >= 0  # in clock ticks: 30 small files may take none
     # every nginx peer ran twice: directly, and through the relay adding 10 ms per round trip
     by_rtt = {rtt: {r["peer"] for r in nginx_runs if r["rtt_ms"] == rtt} for rtt in (0, 10)}
     assert by_rtt[0] == by_rtt[10]
