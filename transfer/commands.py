@@ -54,7 +54,7 @@ async def dispatch(args: argparse.Namespace) -> int:
         if args.command == "demo":
             return await _demo(args)
         settings = _load(args)
-        with _logging(args, settings):
+        with _logging(settings):
             if args.command == "migrate" and not args.dry_run:
                 return await _migrate(args, settings)
             if args.command == "status":
@@ -88,6 +88,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["target.verify_tls"] = False
     if getattr(args, "log_json", None) is not None:
         overrides["logging.json_file"] = str(args.log_json.resolve())
+    verbose = getattr(args, "verbose", 0)
+    if verbose:  # in the settings, so that copy processes log at the same level
+        overrides["logging.level"] = "debug" if verbose > 1 else "info"
     return overrides
 
 
@@ -101,12 +104,9 @@ def _load(args: argparse.Namespace, config: Path | None = None) -> Settings:
 class _logging:
     """Configure logging for the command; close the JSON file at the end."""
 
-    def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
-        level = (
-            "debug" if args.verbose > 1 else ("info" if args.verbose else settings.logging.level)
-        )
+    def __init__(self, settings: Settings) -> None:
         configure_logging(
-            level=level,
+            level=settings.logging.level,
             json_file=settings.logging.json_file,
             console=True,
             secrets=settings.secrets(),
@@ -427,7 +427,7 @@ async def _demo_run(args: argparse.Namespace, config: Path, workdir: Path) -> in
     print(f"workdir: {workdir}")
     environ = config_environment(config)
     settings = load_settings(config, environ=environ, overrides=_overrides(args))
-    with _logging(args, settings):
+    with _logging(settings):
         code = await _migrate(_demo_args(args), settings)
         audit = await runner.verify(settings, on_progress=_verify_progress())
     print(

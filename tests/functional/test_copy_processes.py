@@ -8,6 +8,7 @@ nothing left in flight, the next run resuming.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 import signal
@@ -154,12 +155,19 @@ async def test_three_processes_copy_every_file_once(
 
 
 async def _migrate(
-    sandbox: Sandbox, workdir: Path, log: Path, *extra: str, copying: bool = True
+    sandbox: Sandbox,
+    workdir: Path,
+    log: Path,
+    *extra: str,
+    copying: bool = True,
+    config_tail: str = "",
 ) -> tuple[anyio.abc.Process, list[int]]:
-    """``transfer migrate --only artifacts ...extra`` started from the CLI and, with
-    ``copying``, every copy process it starts holding files; returns it and the pids of its
-    copy processes."""
+    """``transfer migrate --only artifacts ...extra`` started from the CLI (``config_tail``
+    appended to its config file) and, with ``copying``, every copy process it starts holding
+    files; returns it and the pids of its copy processes."""
     config, env = write_cli_config(sandbox, workdir)
+    with config.open("a", encoding="utf-8") as out:
+        out.write(config_tail)
     command = [
         sys.executable, "-m", "transfer", "migrate", "-c", str(config), "--only", "artifacts",
         "--no-progress", *extra,
@@ -264,3 +272,28 @@ async def test_max_transfer_counts_every_processs_bytes(tmp_path: Path) -> None:
         conn.close()
         assert 7 * MIB <= moved < 15 * MIB, moved  # about 8 MiB and the files in hand (17.8 all)
         assert _count(tmp_path / "state.db", "pending") > 0
+
+
+async def test_copy_processes_log_at_the_level_of_the_command_line(tmp_path: Path) -> None:
+    # The config asks for warnings only and -v for more: every process follows -v, so the
+    # JSON log holds one item_finished line per file, whichever process copied it.
+    async with Sandbox("tiny") as sandbox:
+        create_target_repos(sandbox)
+        log, json_log = tmp_path / "migrate.log", tmp_path / "log.jsonl"
+        process, _ = await _migrate(
+            sandbox, tmp_path, log, "--processes", "2", "-v", "--log-json", str(json_log),
+            copying=False, config_tail='\n[logging]\nlevel = "warning"\n',
+        )  # fmt: skip
+        code, _ = await _ended(process, log, within=120)
+        assert code == 0
+        lines = [json.loads(line) for line in json_log.read_text().splitlines()]
+        finished = [(x["repo"], x["path"]) for x in lines if x["event"] == "item_finished"]
+        assert len(finished) == len(set(finished)) == _count(tmp_path / "state.db", "done")
+        conn = sqlite3.connect(tmp_path / "state.db")
+        try:
+            stats = [json.loads(row[0]) for row in conn.execute("SELECT stats FROM workers")]
+        finally:
+            conn.close()
+        copied = [int(each.get("files_finished", 0)) for each in stats]
+        assert len(copied) == 2  # migrate and its copy process
+        assert all(copied), copied  # each copied files: each logged them
