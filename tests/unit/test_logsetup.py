@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +228,32 @@ def test_a_json_log_whose_disk_fills_up_says_so_once(
     assert err.count("cannot write the JSON log") == 1, err
     assert "No space left on device" in err
     assert "Traceback" not in err
+
+
+_LONG_LINES = """
+import sys
+import structlog
+from pathlib import Path
+from transfer.reporting.logsetup import configure_logging, shutdown_logging
+configure_logging(level="info", json_file=Path(sys.argv[1]), console=False)
+log = structlog.get_logger("writer")
+for n in range(150):
+    log.info("long", writer=sys.argv[2], n=n, text=sys.argv[2] * 50_000)
+shutdown_logging()
+"""
+
+
+def test_processes_sharing_a_json_log_never_cut_each_others_lines(tmp_path: Path) -> None:
+    # migrate and its copy processes append to one --log-json file; lines of 50 KB (more than
+    # a stream buffer) written at once by two processes must each arrive whole
+    target = tmp_path / "shared.jsonl"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _LONG_LINES, str(target), name])
+        for name in ("a", "b")
+    ]
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0]
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert sorted((line["writer"], line["n"]) for line in lines) == sorted(
+        (name, n) for name in ("a", "b") for n in range(150)
+    )
+    assert all(line["text"] == line["writer"] * 50_000 for line in lines)
