@@ -25,7 +25,7 @@ from transfer.pipeline.planner import checksum_file_of, map_repo_key
 from transfer.sources.base import Source
 from transfer.targets.base import TargetFile
 
-__all__ = ["AUDIT_COLUMNS", "AuditResult", "ListingTarget", "audit"]
+__all__ = ["AUDIT_COLUMNS", "TARGET_TABLE", "AuditResult", "ListingTarget", "audit", "list_target"]
 
 AUDIT_COLUMNS = (
     "status",
@@ -84,13 +84,20 @@ class AuditResult:
         }
 
 
-_SCHEMA = """
-CREATE TABLE src (target_repo TEXT, path TEXT, repo TEXT, package TEXT, version TEXT,
-                  size INTEGER, sha1 TEXT, sha256 TEXT, artifact TEXT,
-                  PRIMARY KEY (target_repo, path));
+TARGET_TABLE = """
 CREATE TABLE tgt (target_repo TEXT, path TEXT, size INTEGER, sha1 TEXT, sha256 TEXT,
                   PRIMARY KEY (target_repo, path));
 """
+"""The table :func:`list_target` fills: the files of target repositories, one row each."""
+
+_SCHEMA = (
+    """
+CREATE TABLE src (target_repo TEXT, path TEXT, repo TEXT, package TEXT, version TEXT,
+                  size INTEGER, sha1 TEXT, sha256 TEXT, artifact TEXT,
+                  PRIMARY KEY (target_repo, path));
+"""
+    + TARGET_TABLE
+)
 
 _DIFFERS = """
 SELECT 'differs', s.target_repo, s.path, s.repo, s.package, s.version, s.size, t.size,
@@ -149,7 +156,7 @@ async def audit(
         )
         for key in sorted(keys):
             try:
-                await _list_target(target, key, db)
+                await list_target(target, key, db)
             except (AuthError, UnreachableError, UnusableService):
                 raise  # about the service, not this repository: the audit cannot go on
             except TransferError as error:
@@ -166,9 +173,9 @@ _TARGET_ROWS_PER_WRITE = 10_000
 """Target files written to the audit's database at once: what is held of a listing."""
 
 
-async def _list_target(target: ListingTarget, key: str, db: sqlite3.Connection) -> None:
-    """Every file of target repository ``key`` into the ``tgt`` table, a batch at a time as
-    the listing arrives (a million-file repository is never held whole)."""
+async def list_target(target: ListingTarget, key: str, db: sqlite3.Connection) -> None:
+    """Every file of target repository ``key`` into the ``tgt`` table (:data:`TARGET_TABLE`),
+    a batch at a time as the listing arrives (a million-file repository is never held whole)."""
     rows: list[tuple[str, str, int | None, str | None, str | None]] = []
 
     async def write() -> None:

@@ -13,8 +13,13 @@ exactly what an audit found missing or different, from its ``verify.csv``.
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import json
-from collections.abc import Collection, Mapping
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
@@ -23,7 +28,7 @@ import anyio
 
 from transfer.checkpoint.base import CheckpointStore, Item, Outcome
 from transfer.models import Checksums, ItemState
-from transfer.pipeline.audit import ListingTarget
+from transfer.pipeline.audit import TARGET_TABLE, ListingTarget, list_target
 from transfer.pipeline.planner import checksums_agree
 from transfer.targets.base import TargetFile
 
@@ -105,39 +110,117 @@ async def reopen_changed(
 
     One listing per target repository when the target can list (Artifactory); otherwise every
     such item is re-opened and the copy's probe decides. Returns how many went back to pending.
+    The listings go into a temporary SQLite file (in ``TMPDIR``) and the items are looked up
+    there a batch at a time, so memory stays flat however many files a repository holds.
     """
     scope = None if repos is None else set(repos)
     lister = cast(ListingTarget, target) if hasattr(target, "iter_files") else None
-    listings: dict[str, dict[str, TargetFile]] = {}
+    in_scope = (
+        item
+        async for item in store.iter_items(states=[ItemState.DONE])
+        if scope is None or item.spec.target_repo in scope
+    )
     reopened = 0
-    async for item in store.iter_items(states=[ItemState.DONE]):
-        key = item.spec.target_repo
-        if scope is not None and key not in scope:
-            continue
-        if lister is not None:
-            if key not in listings:
-                listings[key] = {f.path: f async for f in lister.iter_files(key)}
-            if not _differs(item, listings[key].get(item.spec.target_path)):
-                continue
-        await store.record(item.id, Outcome(ItemState.PENDING, error=reason))
-        reopened += 1
+    async with _listings(lister) as listings:
+        async for batch in _batches(in_scope, _LOOKUPS_PER_BATCH):
+            found = await listings.find(batch) if listings is not None else {}
+            for item in batch:
+                if listings is not None and not _differs(item, found.get(item.id)):
+                    continue
+                await store.record(item.id, Outcome(ItemState.PENDING, error=reason))
+                reopened += 1
     await store.flush()
     return reopened
+
+
+_LOOKUPS_PER_BATCH = 500
+"""Items looked up in the listings at once (one query per repository of the batch)."""
+
+
+async def _batches(items: AsyncIterator[Item], size: int) -> AsyncIterator[list[Item]]:
+    batch: list[Item] = []
+    async for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Listings:
+    """The target repositories' files in a temporary SQLite file, each repository listed the
+    first time one of its items is looked up."""
+
+    def __init__(self, lister: ListingTarget, db: sqlite3.Connection) -> None:
+        self._lister = lister
+        self._db = db
+        self._listed: set[str] = set()
+
+    async def find(self, items: list[Item]) -> dict[int, TargetFile]:
+        """What the target holds at each item's path, by item id (absent: not there)."""
+        by_repo: dict[str, dict[str, list[Item]]] = {}
+        for item in items:
+            paths = by_repo.setdefault(item.spec.target_repo, {})
+            paths.setdefault(item.spec.target_path, []).append(item)
+        found: dict[int, TargetFile] = {}
+        for key, wanted in by_repo.items():
+            if key not in self._listed:
+                await list_target(self._lister, key, self._db)
+                self._listed.add(key)
+            rows = await anyio.to_thread.run_sync(self._rows, key, list(wanted))
+            for path, size, sha1, sha256 in rows:
+                checksums = Checksums(sha1=sha1 or "", sha256=sha256 or "")
+                for item in wanted[path]:
+                    found[item.id] = TargetFile(key, path, size, checksums)
+        return found
+
+    def _rows(self, key: str, paths: list[str]) -> list[tuple[str, int | None, str, str]]:
+        marks = ",".join("?" * len(paths))  # placeholders only: the values are parameters
+        query = (
+            f"SELECT path, size, sha1, sha256 FROM tgt WHERE target_repo = ? AND path IN ({marks})"
+        )
+        return self._db.execute(query, [key, *paths]).fetchall()
+
+
+@asynccontextmanager
+async def _listings(lister: ListingTarget | None) -> AsyncIterator[_Listings | None]:
+    if lister is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="transfer-recheck-") as folder:
+        path = str(Path(folder) / "target.sqlite")
+        connect = functools.partial(sqlite3.connect, path, check_same_thread=False)
+        db = await anyio.to_thread.run_sync(connect)
+        try:
+            await anyio.to_thread.run_sync(db.executescript, TARGET_TABLE)
+            yield _Listings(lister, db)
+        finally:
+            await anyio.to_thread.run_sync(db.close)
 
 
 async def reopen_from_audit(store: CheckpointStore, csv_path: Path) -> int:
     """Re-open the items ``verify`` found missing in the target or different there (rows of
-    its ``verify.csv``), whatever the store recorded; returns how many went back to pending."""
-    text = await anyio.Path(csv_path).read_text(encoding="utf-8")
+    its ``verify.csv``), whatever the store recorded; returns how many went back to pending.
+    The report is read a batch of rows at a time (it has a row per file that differs)."""
     reopened = 0
-    for row in csv.DictReader(text.splitlines()):
-        if row.get("status") not in ("only_in_source", "differs"):
-            continue
-        item = await store.get_item(row["source_repo"], row["path"])
-        if item is None or item.state in (ItemState.PENDING, ItemState.IN_FLIGHT):
-            continue
-        what = "missing in" if row["status"] == "only_in_source" else "different in"
-        await store.record(item.id, Outcome(ItemState.PENDING, error=f"verify: {what} the target"))
-        reopened += 1
+    # opened here, read a batch at a time on a worker thread
+    with open(csv_path, encoding="utf-8", newline="") as report:  # noqa: ASYNC230
+        rows = csv.DictReader(report)
+        while batch := await anyio.to_thread.run_sync(_next_rows, rows):
+            for row in batch:
+                if row.get("status") not in ("only_in_source", "differs"):
+                    continue
+                item = await store.get_item(row["source_repo"], row["path"])
+                if item is None or item.state in (ItemState.PENDING, ItemState.IN_FLIGHT):
+                    continue
+                what = "missing in" if row["status"] == "only_in_source" else "different in"
+                outcome = Outcome(ItemState.PENDING, error=f"verify: {what} the target")
+                await store.record(item.id, outcome)
+                reopened += 1
     await store.flush()
     return reopened
+
+
+def _next_rows(rows: Iterator[dict[str, str]]) -> list[dict[str, str]]:
+    return list(itertools.islice(rows, 1000))
