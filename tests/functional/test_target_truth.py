@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import anyio
+import anyio.to_thread
 import pytest
 from harness import artifact_uploads, run_migration, settings_for
 
@@ -206,3 +209,23 @@ async def test_a_changed_file_whose_copy_someone_else_replaced_is_a_conflict(
         stored = sandbox.artifactory.item(changed.repo, changed.path)
         assert stored is not None
         assert stored.sha256 == hashlib.sha256(b"someone else's").hexdigest()
+
+
+async def test_verify_keeps_its_database_whichever_worker_thread_serves_it(tmp_path: Path) -> None:
+    # The audit's temporary SQLite file is used from anyio's worker threads; with other work
+    # on those threads meanwhile (an embedding application's, a directory source's reads) a
+    # call may land on another thread than the one that opened it.
+    async with Sandbox("tiny") as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        await run_migration(settings, phases=ALL)
+        async with anyio.create_task_group() as group:
+
+            async def other_thread_work() -> None:
+                while True:
+                    await anyio.to_thread.run_sync(time.sleep, 0.002)
+
+            group.start_soon(other_thread_work)
+            audit = await verify(settings)
+            group.cancel_scope.cancel()
+        assert audit.clean, audit.error_details
+        assert audit.same > 0

@@ -11,6 +11,7 @@ files, it serves them for every stored file (the migration checked their values)
 from __future__ import annotations
 
 import csv
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -147,7 +148,9 @@ async def audit(
     await anyio.to_thread.run_sync(check_writable_dir, work_dir, "the report directory")
     db_path = work_dir / "verify.sqlite-tmp"
     await anyio.Path(db_path).unlink(missing_ok=True)
-    db = await anyio.to_thread.run_sync(sqlite3.connect, str(db_path))
+    # used from whichever of anyio's worker threads is free, one call at a time
+    connect = functools.partial(sqlite3.connect, str(db_path), check_same_thread=False)
+    db = await anyio.to_thread.run_sync(connect)
     result = AuditResult(csv_path=work_dir / "verify.csv")
     try:
         await anyio.to_thread.run_sync(db.executescript, _SCHEMA)
