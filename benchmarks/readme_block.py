@@ -161,7 +161,7 @@ def _nginx_transfer_cell(run: Any, unit: str) -> str:
         if run.get("server_cpu_s_per_gb") is not None:  # recorded since 2026-12-06
             head += f" (nginx {run['server_cpu_s_per_gb']:.2f})"
         if run.get("machine_busy") is not None:
-            head += f", both cores {run['machine_busy']:.0%} busy"
+            head += f", machine {run['machine_busy']:.0%} busy"
     else:
         head = f"{_num(run['files_per_s'])} files/s"
         if run.get("p50_seconds") is not None:
