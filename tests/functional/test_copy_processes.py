@@ -294,6 +294,5 @@ async def test_copy_processes_log_at_the_level_of_the_command_line(tmp_path: Pat
             stats = [json.loads(row[0]) for row in conn.execute("SELECT stats FROM workers")]
         finally:
             conn.close()
-        copied = [int(each.get("files_finished", 0)) for each in stats]
-        assert len(copied) == 2  # migrate and its copy process
-        assert all(copied), copied  # each copied files: each logged them
+        [child] = [each for each in stats if each.get("parent")]
+        assert int(child["files_finished"]) > 0, stats  # the copy process logged its files
