@@ -14,6 +14,7 @@ import csv
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,15 @@ from transfer.pipeline.planner import checksum_file_of, map_repo_key
 from transfer.sources.base import Source
 from transfer.targets.base import TargetFile
 
-__all__ = ["AUDIT_COLUMNS", "TARGET_TABLE", "AuditResult", "ListingTarget", "audit", "list_target"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "TARGET_TABLE",
+    "AuditResult",
+    "ListingTarget",
+    "audit",
+    "list_target",
+    "scratch_database",
+]
 
 AUDIT_COLUMNS = (
     "status",
@@ -146,14 +155,8 @@ async def audit(
     storing them.
     """
     await anyio.to_thread.run_sync(check_writable_dir, work_dir, "the report directory")
-    db_path = work_dir / "verify.sqlite-tmp"
-    await anyio.Path(db_path).unlink(missing_ok=True)
-    # used from whichever of anyio's worker threads is free, one call at a time
-    connect = functools.partial(sqlite3.connect, str(db_path), check_same_thread=False)
-    db = await anyio.to_thread.run_sync(connect)
     result = AuditResult(csv_path=work_dir / "verify.csv")
-    try:
-        await anyio.to_thread.run_sync(db.executescript, _SCHEMA)
+    async with scratch_database(work_dir / "verify.sqlite-tmp", _SCHEMA) as db:
         keys = await _list_source(
             source, db, (subject, repo_key_template, checksum_files), result, on_progress
         )
@@ -166,10 +169,23 @@ async def audit(
                 result.errors += 1
                 result.error_details.append(f"cannot list target repository {key}: {error}")
         await anyio.to_thread.run_sync(_compare, db, result)
+    return result
+
+
+@asynccontextmanager
+async def scratch_database(path: Path, schema: str) -> AsyncIterator[sqlite3.Connection]:
+    """A SQLite file at ``path`` for one job, made afresh with ``schema`` and removed after
+    it: a listing too large for memory is compared there. Each call goes to whichever of
+    anyio's worker threads is free, one at a time (hence ``check_same_thread=False``)."""
+    await anyio.Path(path).unlink(missing_ok=True)
+    connect = functools.partial(sqlite3.connect, str(path), check_same_thread=False)
+    db = await anyio.to_thread.run_sync(connect)
+    try:
+        await anyio.to_thread.run_sync(db.executescript, schema)
+        yield db
     finally:
         await anyio.to_thread.run_sync(db.close)
-        await anyio.Path(db_path).unlink(missing_ok=True)
-    return result
+        await anyio.Path(path).unlink(missing_ok=True)
 
 
 _TARGET_ROWS_PER_WRITE = 10_000

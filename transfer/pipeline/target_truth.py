@@ -13,7 +13,6 @@ exactly what an audit found missing or different, from its ``verify.csv``.
 from __future__ import annotations
 
 import csv
-import functools
 import itertools
 import json
 import sqlite3
@@ -28,7 +27,7 @@ import anyio
 
 from transfer.checkpoint.base import CheckpointStore, Item, Outcome
 from transfer.models import Checksums, ItemState
-from transfer.pipeline.audit import TARGET_TABLE, ListingTarget, list_target
+from transfer.pipeline.audit import TARGET_TABLE, ListingTarget, list_target, scratch_database
 from transfer.pipeline.planner import checksums_agree
 from transfer.targets.base import TargetFile
 
@@ -189,14 +188,8 @@ async def _listings(lister: ListingTarget | None) -> AsyncIterator[_Listings | N
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="transfer-recheck-") as folder:
-        path = str(Path(folder) / "target.sqlite")
-        connect = functools.partial(sqlite3.connect, path, check_same_thread=False)
-        db = await anyio.to_thread.run_sync(connect)
-        try:
-            await anyio.to_thread.run_sync(db.executescript, TARGET_TABLE)
+        async with scratch_database(Path(folder) / "target.sqlite", TARGET_TABLE) as db:
             yield _Listings(lister, db)
-        finally:
-            await anyio.to_thread.run_sync(db.close)
 
 
 async def reopen_from_audit(store: CheckpointStore, csv_path: Path) -> int:
