@@ -105,7 +105,6 @@ def encode_job(job: CopyJob) -> bytes:
 class _Child:
     share: Share
     process: anyio.abc.Process
-    owner: str | None = None  # its worker name in the store, once it has written a heartbeat
     reported: dict[str, int] = field(default_factory=dict)  # progress folded in so far
     heard: anyio.Event = field(default_factory=anyio.Event)  # its stdout has closed
     ending: bool = False  # its exit is being handled
@@ -210,15 +209,18 @@ class CopyProcesses:
             )
 
     async def _expire(self, child: _Child) -> int:
-        await self._find_owner(child)
-        return 0 if child.owner is None else await self._store.expire_leases(child.owner)
+        owner = await self._owner_of(child)
+        return 0 if owner is None else await self._store.expire_leases(owner)
 
-    async def _find_owner(self, child: _Child) -> None:
-        workers = await self._store.list_workers()
-        for worker in workers:  # an earlier run's worker may have had the same pid
+    async def _owner_of(self, child: _Child) -> str | None:
+        """``child``'s worker name in the store (``None`` before its first heartbeat)."""
+        found = None
+        for worker in await self._store.list_workers():
+            # an earlier run's worker may have had the same pid
             ours = worker.stats.get("parent") == self._owner
             if ours and worker.stats.get("pid") == child.process.pid:
-                child.owner = worker.owner
+                found = worker.owner
+        return found
 
     def _fold(self, child: _Child, line: bytes) -> None:
         """Add what ``child`` did since its last line to this process's progress."""

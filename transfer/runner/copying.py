@@ -123,8 +123,8 @@ def engine_options(
     transfer: TransferSettings, owner: str, *, copy_process: bool = False
 ) -> EngineOptions:
     """The artifacts engine's sizes and limits for one process. ``max_transfer`` is the whole
-    run's: ``migrate`` counts every process's bytes (the others' reach it from their
-    heartbeats) and stops them all, so a ``copy_process`` leaves it to ``migrate``."""
+    run's: ``migrate`` counts every process's bytes (the others' reach it in their progress
+    lines) and stops them all, so a ``copy_process`` leaves it to ``migrate``."""
     t = per_process(transfer)
     return EngineOptions(
         owner=owner,
