@@ -17,6 +17,8 @@ import sqlite3
 import sys
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -127,8 +129,7 @@ def test_the_job_crosses_the_pipe_with_its_secrets_and_nowhere_else(tmp_path: Pa
 async def test_three_processes_copy_every_file_once(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    async with Sandbox("demo") as sandbox:
-        create_target_repos(sandbox)
+    async with _with_repositories("demo") as sandbox:
         settings = settings_for(sandbox, tmp_path, processes=3)
         if backend == "postgres":  # a fresh run: the server outlives the test
             run = f"processes-{uuid.uuid4().hex[:10]}"
@@ -154,17 +155,29 @@ async def test_three_processes_copy_every_file_once(
         assert files > 100
 
 
+@asynccontextmanager
+async def _with_repositories(profile: str) -> AsyncIterator[Sandbox]:
+    """The emulators of ``profile``, the target already holding the source's repositories."""
+    async with Sandbox(profile) as sandbox:
+        create_target_repos(sandbox)
+        yield sandbox
+
+
+_LOG = "run.log"
+"""What the CLI runs of a test write, in its ``tmp_path``."""
+
+
 async def _migrate(
     sandbox: Sandbox,
     workdir: Path,
-    log: Path,
     *extra: str,
     copying: bool = True,
     config_tail: str = "",
 ) -> tuple[anyio.abc.Process, list[int]]:
     """``transfer migrate --only artifacts ...extra`` started from the CLI (``config_tail``
-    appended to its config file) and, with ``copying``, every copy process it starts holding
-    files; returns it and the pids of its copy processes."""
+    appended to its config file, its output appended to :data:`_LOG` in ``workdir``) and,
+    with ``copying``, every copy process it starts holding files; returns it and the pids of
+    its copy processes."""
     config, env = write_cli_config(sandbox, workdir)
     with config.open("a", encoding="utf-8") as out:
         out.write(config_tail)
@@ -172,7 +185,7 @@ async def _migrate(
         sys.executable, "-m", "transfer", "migrate", "-c", str(config), "--only", "artifacts",
         "--no-progress", *extra,
     ]  # fmt: skip
-    with log.open("ab") as sink:
+    with (workdir / _LOG).open("ab") as sink:
         process = await anyio.open_process(
             command, env=env, cwd=REPO_ROOT, stdout=sink, stderr=sink
         )
@@ -187,13 +200,13 @@ async def _migrate(
     return process, children
 
 
-async def _ended(process: anyio.abc.Process, log: Path, within: float) -> tuple[int, str]:
-    """``process``'s exit code, waited for ``within`` seconds at most, and everything it
-    wrote, which holds no traceback."""
+async def _ended(process: anyio.abc.Process, workdir: Path, within: float) -> tuple[int, str]:
+    """``process``'s exit code, waited for ``within`` seconds at most, and everything the
+    test's CLI runs wrote (:data:`_LOG`), which holds no traceback."""
     async with process:
         with anyio.fail_after(within):
             code = await process.wait()
-    text = await anyio.Path(log).read_text()
+    text = await (anyio.Path(workdir) / _LOG).read_text()
     assert "Traceback" not in text
     return code, text
 
@@ -210,13 +223,11 @@ def _count(db: Path, state: str) -> int:
 
 @pytest.mark.slow
 async def test_a_killed_copy_process_loses_nothing(tmp_path: Path) -> None:
-    async with Sandbox("demo") as sandbox:
-        create_target_repos(sandbox)
-        log = tmp_path / "run.log"
+    async with _with_repositories("demo") as sandbox:
         extra = ("--processes", "2", "--bandwidth", "4MiB/s")
-        process, [child] = await _migrate(sandbox, tmp_path, log, *extra)
+        process, [child] = await _migrate(sandbox, tmp_path, *extra)
         os.kill(child, signal.SIGKILL)
-        code, text = await _ended(process, log, 120)
+        code, text = await _ended(process, tmp_path, 120)
         assert code == 0, text[-2000:]
         assert "copy process 1 ended with exit code -9" in text
         assert_target_matches_source(sandbox)
@@ -227,13 +238,11 @@ async def test_a_killed_copy_process_loses_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path: Path) -> None:
-    async with Sandbox("demo") as sandbox:
-        create_target_repos(sandbox)
-        log = tmp_path / "run.log"
+    async with _with_repositories("demo") as sandbox:
         extra = ("--processes", "3", "--bandwidth", "3MiB/s")
-        process, children = await _migrate(sandbox, tmp_path, log, *extra)
+        process, children = await _migrate(sandbox, tmp_path, *extra)
         process.send_signal(signal.SIGINT)  # as a terminal does: to migrate alone
-        code, text = await _ended(process, log, 60)
+        code, text = await _ended(process, tmp_path, 60)
         assert code == 4, text[-2000:]
         assert not any(_alive(c) for c in children)
         db = tmp_path / "state.db"
@@ -247,8 +256,8 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
         )
         said = status.stdout.decode()
         assert said.count(" (copy process of ") == 2, said  # `status` names them as such
-        process, _ = await _migrate(sandbox, tmp_path, log, "--processes", "3", copying=False)
-        code, text = await _ended(process, log, 120)
+        process, _ = await _migrate(sandbox, tmp_path, "--processes", "3", copying=False)
+        code, text = await _ended(process, tmp_path, 120)
         assert code == 0, text[-2000:]
         assert_target_matches_source(sandbox)
 
@@ -257,13 +266,11 @@ async def test_ctrl_c_stops_every_copy_process_and_the_next_run_resumes(tmp_path
 async def test_max_transfer_counts_every_processs_bytes(tmp_path: Path) -> None:
     """``--max-transfer`` is the whole run's: migrate stops them all once their bytes
     together reach it, not once its own part of it is reached by everyone's."""
-    async with Sandbox("demo") as sandbox:
-        create_target_repos(sandbox)
-        log = tmp_path / "run.log"
+    async with _with_repositories("demo") as sandbox:
         extra = ("--processes", "2", "--workers", "2", "--bandwidth", "4MiB/s")
         extra += ("--max-transfer", "8MiB")
-        process, _ = await _migrate(sandbox, tmp_path, log, *extra, copying=False)
-        code, text = await _ended(process, log, 120)
+        process, _ = await _migrate(sandbox, tmp_path, *extra, copying=False)
+        code, text = await _ended(process, tmp_path, 120)
         assert code == 4, text[-2000:]
         assert "--max-transfer" in text
         conn = sqlite3.connect(tmp_path / "state.db")
@@ -277,14 +284,13 @@ async def test_max_transfer_counts_every_processs_bytes(tmp_path: Path) -> None:
 async def test_copy_processes_log_at_the_level_of_the_command_line(tmp_path: Path) -> None:
     # The config asks for warnings only and -v for more: every process follows -v, so the
     # JSON log holds one item_finished line per file, whichever process copied it.
-    async with Sandbox("tiny") as sandbox:
-        create_target_repos(sandbox)
-        log, json_log = tmp_path / "migrate.log", tmp_path / "log.jsonl"
+    async with _with_repositories("tiny") as sandbox:
+        json_log = tmp_path / "log.jsonl"
         process, _ = await _migrate(
-            sandbox, tmp_path, log, "--processes", "2", "-v", "--log-json", str(json_log),
+            sandbox, tmp_path, "--processes", "2", "-v", "--log-json", str(json_log),
             copying=False, config_tail='\n[logging]\nlevel = "warning"\n',
         )  # fmt: skip
-        code, _ = await _ended(process, log, within=120)
+        code, _ = await _ended(process, tmp_path, within=120)
         assert code == 0
         lines = [json.loads(line) for line in json_log.read_text().splitlines()]
         finished = [(x["repo"], x["path"]) for x in lines if x["event"] == "item_finished"]
