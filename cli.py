@@ -72,6 +72,15 @@ def _target_profile_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _processes(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected "auto" or a number, got {text!r}') from None
+
+
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
@@ -80,9 +89,10 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=_processes,
         metavar="N",
-        help="processes that copy files, each using up to a core (transfer.processes; default 1)",
+        help='processes that copy files, each using up to a core, or "auto": a second joins '
+        "when the first is saturated (transfer.processes; default auto)",
     )
     parser.add_argument(
         "--bandwidth", metavar="RATE", help="cap, e.g. 50MB/s (transfer.bandwidth_limit)"

@@ -119,7 +119,7 @@ def run_emulated(
     file_count: int | None = None,
     file_size: int | None = None,
     workers: int | None = 16,
-    processes: int = 1,
+    processes: int | None = None,
     preload_half: bool = False,
     timeout: float = 1800.0,
     faults: tuple[str, str] = ("", ""),
@@ -129,10 +129,10 @@ def run_emulated(
 ) -> dict[str, Any]:
     """One measured emulator → emulator migration; the raw figures.
 
-    ``workers=None`` keeps the engine's default; ``processes`` > 1 copies in that many
-    processes (``--processes``); ``faults`` are the (Bintray, Artifactory)
-    emulators' fault specs; ``engine_path`` puts another checkout's ``transfer`` package first
-    on the measured process's import path (a before/after comparison in one run);
+    ``workers=None`` keeps the engine's default; ``processes`` names how many processes copy
+    (``--processes``; ``None`` keeps the default, ``"auto"``); ``faults`` are the (Bintray,
+    Artifactory) emulators' fault specs; ``engine_path`` puts another checkout's ``transfer``
+    package first on the measured process's import path (a before/after comparison in one run);
     ``extra_config`` is appended to the ``[source]`` table; ``naive_baseline`` times a naive
     copy of every file through the same two emulators after the migration (``naive_copy``).
     """
@@ -174,7 +174,7 @@ def run_emulated(
         )
         if workers is not None:
             args += ["--workers", str(workers)]
-        if processes > 1:
+        if processes is not None:
             args += ["--processes", str(processes)]
         began = time.time()
         stats = run_measured(args, cwd=workdir, env=env, timeout=timeout)

@@ -45,8 +45,8 @@ def run_wan(
     timeout: float = 1800.0,
 ) -> list[dict[str, Any]]:
     """One measured migration per engine (label → checkout path or ``None``), with the default
-    number of copy workers and one process unless ``workers`` or ``processes`` names one for
-    that label."""
+    number of copy workers and of processes (``"auto"``) unless ``workers`` or ``processes``
+    names one for that label."""
     runs = []
     for label, path in engines.items():
         load_before = os.getloadavg()
@@ -56,7 +56,7 @@ def run_wan(
             profile="bench-small",
             file_count=file_count,
             workers=(workers or {}).get(label),
-            processes=(processes or {}).get(label, 1),
+            processes=(processes or {}).get(label),
             faults=wan_faults(api_ms, other_ms),
             engine_path=path,
             timeout=timeout,

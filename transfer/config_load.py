@@ -24,7 +24,7 @@ from typing import Any, Final, Literal, Union
 from transfer.errors import ConfigError, ConfigFieldError
 from transfer.localfiles import read_text_file
 from transfer.redaction import Secret
-from transfer.settings import SECTIONS, Settings
+from transfer.settings import AUTO_PROCESSES, SECTIONS, Settings, physical_memory
 
 __all__ = ["known_keys", "load_settings", "parse_duration", "parse_size", "settings_from_mapping"]
 
@@ -250,6 +250,8 @@ class _Reader:
             return self.quantity(hint, raw, key, kind)
         if kind == "dsn":
             return self.dsn(raw, key)
+        if kind == "processes":
+            return self.processes(raw, key)
         if typing.get_origin(hint) is Literal:
             return self.choice(typing.get_args(hint), raw, key)
         if typing.get_origin(hint) is tuple:
@@ -331,6 +333,14 @@ class _Reader:
             raise ConfigError(
                 f"{key} must be a {kind} like {example!r}, got {_show(raw)}"
             ) from None
+
+    def processes(self, raw: Any, key: str) -> int:
+        if isinstance(raw, str) and self.substitute(raw, key).strip().lower() == "auto":
+            return AUTO_PROCESSES
+        try:
+            return int(self.number(int, raw, key))
+        except ConfigError:
+            raise ConfigError(f'{key} must be "auto" or a whole number, got {_show(raw)}') from None
 
     def choice(self, choices: tuple[str, ...], raw: Any, key: str) -> str:
         value = self.text(raw, key)
@@ -466,13 +476,6 @@ def _flatten(overrides: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]
     return flat
 
 
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def memory_advice(transfer: Any, physical: int | None) -> str | None:
     """Check the memory formula of :class:`~transfer.settings.TransferSettings` against the
     machine: refuse (``ConfigError``) above half its memory, warn above a quarter."""
@@ -480,7 +483,7 @@ def memory_advice(transfer: Any, physical: int | None) -> str | None:
         return None
     estimate = transfer.memory_estimate()
     gib = 1024**3
-    processes = "" if transfer.processes == 1 else f" in each of {transfer.processes} processes"
+    processes = "" if transfer.processes <= 1 else f" in each of {transfer.processes} processes"
     what = (
         f"transfer.workers = {transfer.workers}{processes} with chunk_size "
         f"{transfer.chunk_size / 1024**2:g} MiB "
@@ -497,7 +500,7 @@ def memory_advice(transfer: Any, physical: int | None) -> str | None:
 def _advice(sections: Mapping[str, Any]) -> list[str]:
     """Warnings about legal but risky settings, for the CLI to print."""
     advice = []
-    memory = memory_advice(sections["transfer"], _physical_memory())
+    memory = memory_advice(sections["transfer"], physical_memory())
     if memory:
         advice.append(memory)
     target = sections["target"]

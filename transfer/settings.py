@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import string
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ KiB: Final = 1024
 MiB: Final = 1024 * KiB
 MAX_PROCESSES: Final = 64
 """Most copy processes one ``migrate`` starts (``transfer.processes``)."""
+AUTO_PROCESSES: Final = 0
+"""``transfer.processes = "auto"`` (the default): one process, and a second once the first's
+event loop is what holds the copy back (:mod:`transfer.runner.copy_processes`)."""
+AUTO_MAX_PROCESSES: Final = 2
+"""How many processes ``"auto"`` copies with at most."""
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -306,17 +312,21 @@ class TransferSettings:
     :meth:`memory_estimate` computes the same formula at the ceiling. ``queue_size = 0`` means
     twice ``workers``.
 
-    ``processes`` is how many processes copy files (default 1). One process spends about one
-    core at 400-700 MB/s of large files (hashing and socket work); to use more cores,
-    ``migrate`` starts ``processes - 1`` copy processes beside itself, each with up to
-    ``workers`` copies in flight and its share of the files
+    ``processes`` is how many processes copy files. One process spends about one core at
+    400-700 MB/s of large files (hashing and socket work), or at 600-700 small files a second
+    across a WAN; to use more cores, ``migrate`` starts ``processes - 1`` copy processes beside
+    itself, each with up to ``workers`` copies in flight and its share of the files
     (:class:`~transfer.checkpoint.base.Share`). The bandwidth cap is split between them;
     ``max_transfer`` counts all their bytes (``migrate`` stops them all); the memory above is
-    per process (:meth:`memory_estimate` is all of them).
+    per process (:meth:`memory_estimate` is all of them). ``"auto"`` (the default,
+    :data:`AUTO_PROCESSES` here) starts with one and adds a second once the first's event loop
+    has been busy for a few seconds with files waiting, on a machine with a second core, room
+    for both in a quarter of its memory and no bandwidth cap
+    (:mod:`transfer.runner.copy_processes`); :meth:`memory_estimate` counts the one.
     """
 
     workers: int = 128
-    processes: int = 1
+    processes: int = field(default=AUTO_PROCESSES, metadata=_meta("processes"))
     queue_size: int = 0
     chunk_size: int = field(default=1 * MiB, metadata=_meta("size"))
     claim_batch: int = 64
@@ -336,7 +346,8 @@ class TransferSettings:
 
     def __post_init__(self) -> None:
         _at_least("workers", self.workers, 1)
-        _at_least("processes", self.processes, 1)
+        if self.processes < AUTO_PROCESSES:
+            _fail("processes", f'must be "auto" or at least 1, got {self.processes}')
         if self.processes > MAX_PROCESSES:
             _fail("processes", f"must be at most {MAX_PROCESSES}, got {self.processes}")
         _at_least("queue_size", self.queue_size, 0)
@@ -362,7 +373,26 @@ class TransferSettings:
             self.chunk_size * self.BUFFERS_PER_STREAM + self.READ_AHEAD + self.SOCKET_BUFFERS
         )
         per_process = self.workers * per_worker + self.queue_size * self.ITEM_RECORD_SIZE
-        return self.processes * per_process
+        return max(self.processes, 1) * per_process
+
+    @property
+    def auto_processes(self) -> bool:
+        """``processes = "auto"``: a second process joins when the first is saturated."""
+        return self.processes == AUTO_PROCESSES
+
+    def room_for_auto_processes(self, physical: int | None) -> bool:
+        """Whether the :data:`AUTO_MAX_PROCESSES` of ``"auto"`` together stay within a
+        quarter of ``physical`` bytes of memory (where the estimate would be warned about);
+        unknown memory allows them."""
+        return physical is None or AUTO_MAX_PROCESSES * self.memory_estimate() <= physical // 4
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (``None`` where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 _PG_SCHEMES: Final = ("postgresql", "postgres")

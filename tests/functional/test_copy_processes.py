@@ -2,7 +2,9 @@
 
 Each file arrives once and intact, every process copies its share, a copy process killed
 mid-run loses nothing (its share is copied by ``migrate``), and a Ctrl-C stops them all with
-nothing left in flight, the next run resuming.
+nothing left in flight, the next run resuming. With ``"auto"`` (the default) a copy process
+joins once ``migrate``'s event loop is saturated with files waiting, and not while the files
+only wait on round trips.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,6 +32,7 @@ from harness import (
     artifact_uploads,
     assert_target_matches_source,
     create_target_repos,
+    run_migration,
     settings_for,
     write_cli_config,
 )
@@ -39,7 +43,7 @@ from transfer.pipeline.engine import StopControl
 from transfer.reporting.events import EventBus
 from transfer.runner import migrate
 from transfer.runner.copy_process import read_job
-from transfer.runner.copy_processes import CopyJob, encode_job
+from transfer.runner.copy_processes import CopyJob, encode_job, usable_cpus
 from transfer.runner.wiring import open_store
 from transfer.sandbox.serve import Sandbox
 from transfer.settings import StoreSettings
@@ -156,9 +160,9 @@ async def test_three_processes_copy_every_file_once(
 
 
 @asynccontextmanager
-async def _with_repositories(profile: str) -> AsyncIterator[Sandbox]:
+async def _with_repositories(profile: str, faults: str = "") -> AsyncIterator[Sandbox]:
     """The emulators of ``profile``, the target already holding the source's repositories."""
-    async with Sandbox(profile) as sandbox:
+    async with Sandbox(profile, faults=faults) as sandbox:
         create_target_repos(sandbox)
         yield sandbox
 
@@ -302,3 +306,51 @@ async def test_copy_processes_log_at_the_level_of_the_command_line(tmp_path: Pat
             conn.close()
         [child] = [each for each in stats if each.get("parent")]
         assert int(child["files_finished"]) > 0, stats  # the copy process logged its files
+
+
+async def _keep_the_loop_busy(share: float) -> None:
+    """Spend ``share`` of every 50 ms of this event loop's thread on the CPU, as a loop
+    saturated by its own copying would."""
+    while True:
+        ends = time.thread_time() + 0.05 * share
+        while time.thread_time() < ends:
+            pass
+        await anyio.sleep(0.05 * (1 - share))
+
+
+async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[list[str], list[int]]:
+    """``migrate`` with the default ``processes = "auto"``, 16 copies at a time against
+    emulators answering in 50 ms (a few seconds of files waiting), this event loop kept
+    ``busy`` meanwhile (or left to the run); its notes, and the files each process finished
+    (``migrate``'s first)."""
+    async with _with_repositories("demo", faults="*:latency=0.05") as sandbox:
+        settings = settings_for(sandbox, tmp_path, workers=16)
+        assert settings.transfer.auto_processes  # the default
+        async with anyio.create_task_group() as group:
+            if busy is not None:
+                group.start_soon(_keep_the_loop_busy, busy)
+            summary = await run_migration(settings)
+            group.cancel_scope.cancel()
+        assert_target_matches_source(sandbox)
+        uploads = artifact_uploads(sandbox)
+        assert len(uploads) == len(set(uploads))  # nothing copied twice
+        async with open_store(settings) as opened:
+            workers = await opened.list_workers()
+    finished = [int(w.stats["files_finished"]) for w in workers if not w.stats.get("parent")]
+    finished += [int(w.stats["files_finished"]) for w in workers if w.stats.get("parent")]
+    return summary.notes, finished
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason="auto adds a process only beside a free core")
+async def test_auto_adds_a_copy_process_once_this_one_is_saturated(tmp_path: Path) -> None:
+    notes, finished = await _auto_run(tmp_path, busy=0.8)
+    assert any("a copy process joined after" in note for note in notes), notes
+    assert any(note.startswith("copy processes: 2") for note in notes), notes
+    assert len(finished) == 2
+    assert all(finished), finished  # each copied: migrate before it joined, it after
+
+
+async def test_auto_adds_none_while_the_files_wait_on_round_trips(tmp_path: Path) -> None:
+    notes, finished = await _auto_run(tmp_path, busy=None)
+    assert not any("copy process" in note for note in notes), notes
+    assert len(finished) == 1

@@ -159,7 +159,7 @@ def test_each_copy_process_gets_its_part_of_the_bandwidth_cap() -> None:
     ("build", "message"),
     [
         (lambda: TransferSettings(workers=0), "workers must be at least 1, got 0"),
-        (lambda: TransferSettings(processes=0), "processes must be at least 1, got 0"),
+        (lambda: TransferSettings(processes=-1), 'processes must be "auto" or at least 1, got -1'),
         (lambda: TransferSettings(processes=65), "processes must be at most 64, got 65"),
         (lambda: TransferSettings(backoff_base=5, backoff_max=1), "backoff_max must be at least"),
         (lambda: TransferSettings(bandwidth_limit=0), "bandwidth_limit must be greater than 0"),
@@ -223,6 +223,27 @@ def test_sizes_durations_and_rates_are_read_for_humans(tmp_path: Path) -> None:
     assert (t.chunk_size, t.lease_seconds) == (256 * 1024, 300.0)
     assert settings.store.path == tmp_path / "../state/run.db"
     assert settings.logging.json_file == tmp_path / "logs/run.jsonl"
+
+
+def test_processes_are_a_number_or_auto(tmp_path: Path) -> None:
+    assert TransferSettings().auto_processes  # the default
+    for written, processes in (('"auto"', 0), ('"Auto"', 0), ("1", 1), ("3", 3)):
+        text = MINIMAL + f"[transfer]\nprocesses = {written}\n"
+        settings = load_settings(write(tmp_path, text), environ=ENV)
+        assert settings.transfer.processes == processes
+        assert settings.transfer.auto_processes == (processes == 0)
+    message = load_error(tmp_path, MINIMAL + '[transfer]\nprocesses = "two"\n')
+    assert message == 'transfer.processes must be "auto" or a whole number, got "two"'
+
+
+def test_auto_processes_join_only_where_both_fit_in_a_quarter_of_memory() -> None:
+    t = TransferSettings()  # 128 workers: 544 MiB each
+    both = 2 * t.memory_estimate()
+    assert t.room_for_auto_processes(4 * both)
+    assert not t.room_for_auto_processes(4 * both - 1)
+    assert t.room_for_auto_processes(None)
+    # the estimate (and its warning) counts the one process "auto" starts with
+    assert t.memory_estimate() == TransferSettings(processes=1).memory_estimate()
 
 
 @pytest.mark.parametrize(

@@ -107,9 +107,10 @@ def service_breaker(settings: Settings, stop: StopControl) -> CircuitBreaker:
 
 def per_process(transfer: TransferSettings) -> TransferSettings:
     """``transfer`` as each of its ``processes`` copy processes applies it: the bandwidth cap
-    is the whole run's, so each process gets its part of it."""
+    is the whole run's, so each process gets its part of it (``"auto"`` stays at one process
+    under a cap)."""
     n = transfer.processes
-    if n == 1 or transfer.bandwidth_limit is None:
+    if n <= 1 or transfer.bandwidth_limit is None:
         return transfer
     return replace(transfer, bandwidth_limit=transfer.bandwidth_limit // n)
 
@@ -134,7 +135,7 @@ def engine_options(
         lease_seconds=t.lease_seconds,
         max_transfer=None if copy_process else t.max_transfer,
         max_duration=t.max_duration,
-        **({"poll_interval": _SHARED_POLL} if t.processes > 1 else {}),
+        **({"poll_interval": _SHARED_POLL} if t.processes != 1 else {}),
     )
 
 
