@@ -12,6 +12,7 @@ half nearly free (the adaptive probing stays on, as the hit rate is ~50 %).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -37,7 +38,7 @@ from benchmarks.procs import (
     transfer_args,
 )
 
-__all__ = ["emulator_config", "run_emulated"]
+__all__ = ["emulator_config", "joined_after", "run_emulated"]
 
 _MB = 1e6
 _SETUP_TIMEOUT = 300.0
@@ -109,6 +110,18 @@ def _timed_naive_copy(ep: Endpoints) -> dict[str, Any]:
             "mb_per_s": size / _MB / seconds if seconds > 0 else 0.0,
         }
     }
+
+
+_JOINED = re.compile(r"a copy process joined after ([0-9.]+) s")
+
+
+def joined_after(notes: list[str]) -> float | None:
+    """When ``processes = "auto"`` added a copy process (seconds into the run), from the
+    summary's notes; ``None`` when none joined."""
+    for note in notes:
+        if found := _JOINED.search(note):
+            return float(found[1])
+    return None
 
 
 def run_emulated(
@@ -183,7 +196,8 @@ def run_emulated(
             cpu_seconds(target.pid) - cpu_before[1],
         )
         baseline = _timed_naive_copy(ep) if naive_baseline else {}
-    done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
+    summary = parse_summary(stats.stdout)
+    done = summary.get("items", {}).get("done", {"items": 0, "bytes": 0})
     times, hows = store_durations(workdir / "state.db")
     timeline = discovery_timeline(workdir / "state.db", began)
     return {
@@ -200,6 +214,7 @@ def run_emulated(
         **figures(stats, done["bytes"], done["items"], times),
         **timeline,
         "emulator_cpu_seconds": {"bintray": emulator_cpu[0], "artifactory": emulator_cpu[1]},
+        "process_joined_after": joined_after(summary.get("notes", [])),
         **baseline,
         "command": " ".join(args[2:]),
         "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",

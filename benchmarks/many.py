@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.client import warm_emulator
-from benchmarks.emulated import emulator_config
+from benchmarks.emulated import emulator_config, joined_after
 from benchmarks.engine import parse_summary
 from benchmarks.procs import (
     SandboxProcess,
@@ -261,7 +261,8 @@ def run_many(
         )
         emulator_cpu = {k: cpu_seconds(p) - cpu_before[k] for k, p in emulators.items()}
         emulator_hwm = {k: _status_mb(p, "VmHWM") for k, p in emulators.items()}
-    done = parse_summary(stats.stdout).get("items", {}).get("done", {"items": 0, "bytes": 0})
+    summary = parse_summary(stats.stdout)
+    done = summary.get("items", {}).get("done", {"items": 0, "bytes": 0})
     finished = _finish_stamps(db) if db.exists() else []
     files = done["items"] or len(finished)  # a killed run has no summary: count the store
     wall = stats.wall_seconds
@@ -284,7 +285,8 @@ def run_many(
         "peak_rss_mb": stats.peak_rss_bytes / _MB,
         "maxrss_mb": stats.maxrss_bytes / _MB,
         "polled_hwm_mb": stats.polled_hwm_bytes / _MB,
-        "migrate_cpu_seconds": stats.cpu_seconds,
+        "migrate_cpu_seconds": stats.cpu_seconds,  # its copy process's included
+        "process_joined_after": joined_after(summary.get("notes", [])),
         "emulator_cpu_seconds": sum(emulator_cpu.values()),
         "emulators": {
             name: {
@@ -325,6 +327,12 @@ def many_table(run: dict[str, Any]) -> str:
         + ("" if run["ok"] else f" (INCOMPLETE, exit {run['returncode']})"),
         f"  files/s over the run        {run['files_per_s']:,.1f} ({run['wall_seconds']:,.0f} s)",
         f"  peak RSS (migrate)          {run['peak_rss_mb']:,.1f} MB (target <= 256)",
+        "  copy process joined         "
+        + (
+            "no"
+            if run.get("process_joined_after") is None
+            else f"at {run['process_joined_after']:.1f} s"
+        ),
         f"  peak RSS (emulators)        {emulators}",
         f"  store per file              {run['store_bytes_per_file'] or 0:,.0f} bytes"
         f" ({run['store_bytes'] / _MB:,.1f} MB)",

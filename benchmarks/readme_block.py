@@ -260,6 +260,7 @@ def _engine_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio
         if run.get("discovery_seconds") is not None:
             cell += f", discovery done at {run['discovery_seconds']:.1f} s"
         settings = "`--processes 2`" if run.get("engine") == "processes=2" else "default settings"
+        cell += _joined(run)
         rows.append(
             (
                 f"wan, {sizes['wan_count']:,} small files, emulators, {run['scenario'][4:-2]} ms "
@@ -288,6 +289,7 @@ def _engine_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio
         (
             f"many, {sizes['many_count']:,} small files, emulators, default settings",
             f"{_num(run['files_per_s'])} files/s, peak RSS {run['peak_rss_mb']:.0f} MB"
+            + _joined(run)
             + _flag(run),
             "",
             [],
@@ -295,6 +297,11 @@ def _engine_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list[Ratio
         for run in _engine(record, "many")
     )
     return rows
+
+
+def _joined(run: dict[str, Any]) -> str:
+    joined = run.get("process_joined_after")
+    return "" if joined is None else f"; a second process joined at {joined:.1f} s"
 
 
 def ratios_of(record: dict[str, Any]) -> list[Ratio]:

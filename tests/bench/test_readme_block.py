@@ -178,13 +178,16 @@ def test_two_copy_processes_on_large_files_get_a_row_of_their_own() -> None:
 
 def test_the_wan_run_with_two_copy_processes_is_not_called_default_settings() -> None:
     record = _record()
-    wan = {**record["engine"][0], "engine": "this"}
+    wan = {**record["engine"][0], "engine": "this", "process_joined_after": 3.14}
     two = {**wan, "name": "wan processes=2", "engine": "processes=2", "files_per_s": 700.0}
+    two["process_joined_after"] = None
     record["engine"][0:1] = [wan, two]
     lines = [line for line in render_block(record).split("\n") if line.startswith("| wan")]
     assert len(lines) == 2
     assert "default settings | 310 files/s" in lines[0]
+    assert "; a second process joined at 3.1 s" in lines[0]  # "auto" added one
     assert "`--processes 2` | 700 files/s" in lines[1]
+    assert "joined" not in lines[1]
 
 
 def test_chart_draws_every_ratio_on_a_log_scale_around_one() -> None:
