@@ -135,7 +135,8 @@ def engine_options(
         lease_seconds=t.lease_seconds,
         max_transfer=None if copy_process else t.max_transfer,
         max_duration=t.max_duration,
-        **({"poll_interval": _SHARED_POLL} if t.processes != 1 else {}),
+        # not for "auto", which mostly copies alone: its polls would cost the loop
+        **({"poll_interval": _SHARED_POLL} if t.processes > 1 else {}),
     )
 
 
