@@ -320,8 +320,8 @@ class TransferSettings:
     ``max_transfer`` counts all their bytes (``migrate`` stops them all); the memory above is
     per process (:meth:`memory_estimate` is all of them). ``"auto"`` (the default,
     :data:`AUTO_PROCESSES` here) starts with one and adds a second once the first's event loop
-    has been busy for a few seconds with files waiting, on a machine with a second core, room
-    for both in a quarter of its memory and no bandwidth cap
+    has been busy for a few seconds with files waiting and half a core of the machine idle,
+    room for both in a quarter of its memory and no bandwidth cap
     (:mod:`transfer.runner.copy_processes`); :meth:`memory_estimate` counts the one.
     """
 

@@ -3,8 +3,8 @@
 Each file arrives once and intact, every process copies its share, a copy process killed
 mid-run loses nothing (its share is copied by ``migrate``), and a Ctrl-C stops them all with
 nothing left in flight, the next run resuming. With ``"auto"`` (the default) a copy process
-joins once ``migrate``'s event loop is saturated with files waiting, and not while the files
-only wait on round trips.
+joins once ``migrate``'s event loop is saturated with files waiting and a core spare, and not
+while the files only wait on round trips or the other cores are busy.
 """
 
 from __future__ import annotations
@@ -348,6 +348,21 @@ async def test_auto_adds_a_copy_process_once_this_one_is_saturated(tmp_path: Pat
     assert any(note.startswith("copy processes: 2") for note in notes), notes
     assert len(finished) == 2
     assert all(finished), finished  # each copied: migrate before it joined, it after
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason="auto adds a process only beside a free core")
+async def test_auto_adds_none_when_the_other_cores_are_busy(tmp_path: Path) -> None:
+    # every other core spinning in a process of its own, as servers beside it would keep them
+    spin = [sys.executable, "-c", "while True: pass"]
+    spinners = [await anyio.open_process(spin) for _ in range(usable_cpus() - 1)]
+    try:
+        notes, finished = await _auto_run(tmp_path, busy=0.8)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            await spinner.aclose()
+    assert not any("copy process" in note for note in notes), notes
+    assert len(finished) == 1
 
 
 async def test_auto_adds_none_while_the_files_wait_on_round_trips(tmp_path: Path) -> None:

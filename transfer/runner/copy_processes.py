@@ -7,16 +7,21 @@ With ``transfer.processes = N`` the artifacts phase starts ``N - 1`` copy proces
 (:mod:`transfer.runner.copy_process`) beside itself.
 
 With ``"auto"`` (the default) it starts none, and watches how busy its own event loop is
-(the CPU time of its thread, once a second). Once the loop has been busy for
-:data:`AUTO_BUSY_SECONDS` in a row, with files waiting in the store that nobody has claimed,
-on a machine with a second core, room for both processes' buffers in a quarter of its
-memory (:meth:`~transfer.settings.TransferSettings.room_for_auto_processes`) and no bandwidth
-cap, it starts one copy process, which then works as with ``processes = 2``; it stops
-watching. A short run, an idle loop (files waiting on round trips, not on this process) or
-files already all in hand (a few large files) never start one: it would only cost a process
-start and its memory. Measured on the ``wan`` benchmark (10,000 files, 100 ms per Bintray
-API call): the copy process joined after about 3 s; in back-to-back pairs the run moved
-605-622 files/s against 542-545 with ``processes = 1``.
+(the CPU time of its thread, once a second) and how much of the machine stands idle. Once the
+loop has been busy for :data:`AUTO_BUSY_SECONDS` in a row while at least
+:data:`AUTO_SPARE_CORES` of the machine's cores stood idle, with files waiting in the store
+that nobody has claimed, room for both processes' buffers in a quarter of its memory
+(:meth:`~transfer.settings.TransferSettings.room_for_auto_processes`) and no bandwidth cap,
+it starts one copy process, which then works as with ``processes = 2``; it stops watching.
+A short run, an idle loop (files waiting on round trips, not on this process), files already
+all in hand (a few large files) or a machine without a spare core never start one: it would
+only cost a process start and its memory, or take its CPU from the servers beside it.
+
+Measured on the ``wan`` benchmark (10,000 files, 100 ms per Bintray API call, both emulators
+on the same 2 cores) before the spare-core rule: the copy process joined after about 3 s, and
+in three back-to-back pairs the run moved 605-622 files/s against 542-577 with
+``processes = 1``; but only 0.4 of a core stood idle there, too little for the rule, which
+keeps that benchmark at one process.
 
 Each copy process is a worker of the same run in the same store, as a ``migrate`` on another
 machine would be, with three differences:
@@ -68,6 +73,7 @@ from transfer.settings import AUTO_MAX_PROCESSES, Settings, physical_memory
 __all__ = [
     "AUTO_BUSY",
     "AUTO_BUSY_SECONDS",
+    "AUTO_SPARE_CORES",
     "CONTROL_DISCOVERED",
     "CONTROL_STOP",
     "CONTROL_STOP_NOW",
@@ -95,7 +101,14 @@ AUTO_BUSY = 0.75
 busy. A loop that waits on round trips spends far less (a WAN copy held back by latency, not
 by this process, is helped by more copies in flight, which the adaptive limit gives)."""
 AUTO_BUSY_SECONDS = 2
-"""``"auto"``: seconds in a row the loop must be busy before a copy process joins."""
+"""``"auto"``: seconds in a row the loop must be busy (with a core spare) before a copy
+process joins."""
+AUTO_SPARE_CORES = 0.5
+"""``"auto"``: how much of the machine's CPU must stand idle meanwhile, in cores. A second
+process on a machine without it takes its CPU from whatever else runs there, the servers
+themselves when they share it: 1,000,000 files between emulators on the same 2 cores (0.3 of
+a core idle once this process was saturated) went from 767 files/s in one process to 481 in
+two."""
 _AUTO_IDLE_CHECK_MAX = 60.0  # longest pause between looks at the store while none waits
 
 
@@ -211,12 +224,17 @@ class CopyProcesses:
         busy_for, checked_after, pause = 0, 0.0, 1.0
         clock, cpu = time.monotonic, time.thread_time  # this task runs on the loop's thread
         last_wall, last_cpu = clock(), cpu()
+        idle = _IdleCores()
         while True:
             await anyio.sleep(1.0)
             wall, used = clock(), cpu()
             busy = (used - last_cpu) / max(wall - last_wall, 1e-3)
             last_wall, last_cpu = wall, used
-            busy_for = busy_for + 1 if busy >= AUTO_BUSY else 0
+            spare = idle.since_last()
+            if busy >= AUTO_BUSY and (spare is None or spare >= AUTO_SPARE_CORES):
+                busy_for += 1
+            else:
+                busy_for = 0
             if self._closing or stop.soft.is_set():
                 return
             if busy_for < AUTO_BUSY_SECONDS or wall < checked_after:
@@ -336,6 +354,33 @@ class CopyProcesses:
         """How many files each copy process finished, for the run's notes."""
         each = ", ".join(str(c.reported.get("files", 0)) for c in self._children)
         return f"copy processes: {self.processes} (files finished by the others: {each})"
+
+
+class _IdleCores:
+    """How many of the machine's cores stood idle since the last call (Linux: ``/proc/stat``;
+    ``None`` where it cannot be read, which does not hold ``"auto"`` back)."""
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                fields = stat.readline().split()
+        except OSError:
+            return None
+        if len(fields) < 6 or fields[0] != "cpu":
+            return None
+        return time.monotonic(), int(fields[4]) + int(fields[5])  # idle + iowait
+
+    def since_last(self) -> float | None:
+        now = self._read()
+        last, self._last = self._last, now
+        if now is None or last is None or now[0] <= last[0]:
+            return None
+        return (now[1] - last[1]) / self._tick / (now[0] - last[0])
 
 
 def usable_cpus() -> int:
