@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "SandboxProcess",
     "cpu_seconds",
     "die_with_parent",
+    "new_workdir",
     "run_measured",
     "status_bytes",
     "transfer_args",
@@ -47,6 +49,15 @@ def fresh_workdir(path: Path) -> Path:
     one would be resumed (its items done, its target URL another) instead of measured anew."""
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
+    return path
+
+
+def new_workdir(prefix: str) -> Path:
+    """A new temporary work folder that nginx's workers (www-data when run as root) can enter:
+    a scenario's files go under it when the tmpfs has no room for them, and ``mkdtemp``'s
+    0700 answered every request with 403."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
     return path
 
 

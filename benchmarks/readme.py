@@ -37,7 +37,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -50,7 +49,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 from benchmarks.discovery import run_discovery_rate
 from benchmarks.machine_load import LoadSample, load_record
 from benchmarks.many import run_many
-from benchmarks.procs import REPO_ROOT
+from benchmarks.procs import REPO_ROOT, new_workdir
 from benchmarks.readme_block import failures, refusal, render_block, rewrite
 from benchmarks.results import machine_info, write_json
 from benchmarks.scenarios import PeerSizes, available_peers, run_scenario, scenario_label
@@ -226,7 +225,7 @@ def run_set(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "errors": [],
         "step_seconds": {},
     }
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-readme-"))
+    workdir = args.workdir or new_workdir("transfer-readme-")
     before = LoadSample.now()
     _say(f"load before: {before.load[0]:.2f} (1 min) on {before.cpus} cores")
     try:

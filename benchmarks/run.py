@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -56,7 +55,7 @@ from benchmarks.many import many_table, run_many
 from benchmarks.materialise import DataSet
 from benchmarks.nginx import NginxServer
 from benchmarks.peers import profile_transfer
-from benchmarks.procs import REPO_ROOT
+from benchmarks.procs import REPO_ROOT, new_workdir
 from benchmarks.profiling import summarise
 from benchmarks.report import chart, peer_table, ratio_table, ratios
 from benchmarks.results import machine_info, render_table, rows_for, write_json
@@ -268,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = args.scenarios or list(PEER_SCENARIOS)
     sizes = _sizes(args)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="transfer-bench-"))
+    workdir = args.workdir or new_workdir("transfer-bench-")
     started = time.perf_counter()
     nginx_problems, skipped = available_peers() if set(chosen) & set(PEER_SCENARIOS) else ({}, {})
     for peer in filter(None, args.skip.split(",")):
