@@ -41,7 +41,16 @@ def sandbox_settings(
         "store": {"path": str(workdir / "state.db")},
         "report": {"output_dir": str(workdir / "report")},
         "security": {"secrets_file": str(workdir / "secrets.json")},
-        "transfer": {"workers": 4, "backoff_base": 0.01, "backoff_max": 0.05, **transfer},
+        # one process: run in the test's own event loop beside the emulators serving it, the
+        # loop looks saturated to "auto" (the default), which would add a copy process at
+        # random; the tests of "auto" ask for it, and the CLI tests run migrate on its own
+        "transfer": {
+            "workers": 4,
+            "processes": 1,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            **transfer,
+        },
     }
     if timeouts:
         data["source"]["timeouts"] = dict(timeouts)

@@ -319,13 +319,13 @@ async def _keep_the_loop_busy(share: float) -> None:
 
 
 async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[list[str], list[int]]:
-    """``migrate`` with the default ``processes = "auto"``, 16 copies at a time against
+    """``migrate`` with ``processes = "auto"`` (the default), 16 copies at a time against
     emulators answering in 50 ms (a few seconds of files waiting), this event loop kept
     ``busy`` meanwhile (or left to the run); its notes, and the files each process finished
     (``migrate``'s first)."""
     async with _with_repositories("demo", faults="*:latency=0.05") as sandbox:
-        settings = settings_for(sandbox, tmp_path, workers=16)
-        assert settings.transfer.auto_processes  # the default
+        settings = settings_for(sandbox, tmp_path, workers=16, processes="auto")
+        assert settings.transfer.auto_processes
         async with anyio.create_task_group() as group:
             if busy is not None:
                 group.start_soon(_keep_the_loop_busy, busy)
