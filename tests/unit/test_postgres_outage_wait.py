@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from transfer.checkpoint.postgres import PostgresBackend, _NoAnswer
@@ -69,3 +70,22 @@ def test_during_an_outage_a_call_waits_only_for_what_is_left_of_it() -> None:
     backend._lost(1, 0.1, ConnectionRefusedError(111, "Connect call failed"))
     assert backend._patience(130.0) == 30.0
     assert backend._patience(170.0) == 0.0
+
+
+def test_a_connection_closed_under_the_join_is_an_unreachable_store_not_a_store_error() -> None:
+    """The server shutting down while a worker joins the run breaks the connection under its
+    transaction: asyncpg says so with an InterfaceError. Exit 3 (try again once the server is
+    back), as when the server refuses the connection, not exit 2 (a store to repair); seen
+    when a PostgreSQL restart met a worker's start (tests/reliability/test_torture_workers)."""
+    backend = _backend([100.0], [])
+    closed = asyncpg.exceptions.InterfaceError(
+        "cannot call Transaction.__aexit__(): the underlying connection is closed"
+    )
+    error = backend._error(closed)
+    assert isinstance(error, StoreUnreachable)
+    assert error.exit_code == 3
+    assert str(error).startswith("cannot reach the PostgreSQL store postgresql://migrator@")
+    # a statement the server refuses is still the store's error, whenever it comes
+    refused = backend._error(asyncpg.exceptions.UndefinedTableError('relation "x" does not exist'))
+    assert not isinstance(refused, StoreUnreachable)
+    assert refused.exit_code == 2

@@ -249,7 +249,10 @@ class PostgresBackend:
                 f"PostgreSQL store {self._where} refused the credentials: {detail} "
                 "(the password comes from store.password, PGPASSWORD or ~/.pgpass)"
             )
-        elif isinstance(exc, _UNREACHABLE):
+        elif isinstance(exc, _UNREACHABLE) or (not self._connected and isinstance(exc, _LOST)):
+            # before the run is joined, a connection that broke under a statement (the server
+            # shutting down mid-handshake: asyncpg's "the underlying connection is closed") is
+            # the same as no server at all: exit 3, try again later; not a store error (exit 2)
             kind = StoreUnreachable
             verb = "lost the connection to" if self._connected else "cannot reach"
             message = f"{verb} the PostgreSQL store {self._where}: {detail}"
