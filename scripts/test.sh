@@ -2,8 +2,8 @@
 # The whole test suite from a fresh clone: installs what it needs into .venv, installs nginx and
 # chromium with its driver and starts a throwaway PostgreSQL (for the tests marked `nginx`,
 # `chromium` and `postgres`), runs the linters,
-# the type checker and pytest, and stops PostgreSQL again whatever happens. Extra arguments go
-# to pytest.
+# the type checker and pytest (on two workers), and stops PostgreSQL again whatever happens.
+# Extra arguments go to pytest.
 #
 # A service that is up is required: TRANSFER_TEST_REQUIRE names it, and tests/service_gates.py
 # turns a skip of a test marked for it into a failure. `.ci/run` requires all three whatever happens.
@@ -52,4 +52,6 @@ export TRANSFER_TEST_REQUIRE=${required#,}
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+# Two workers (pytest-xdist), each taking whole test files; a test marked serial runs with
+# nothing beside it (tests/serial_gate.py). TRANSFER_TEST_WORKERS=0 runs all in one process.
+.venv/bin/pytest -n "${TRANSFER_TEST_WORKERS:-2}" --dist loadfile "$@"

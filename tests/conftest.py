@@ -17,7 +17,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-pytest_plugins = ["service_gates"]
+pytest_plugins = ["service_gates", "serial_gate"]
 
 
 POSTGRES_DSN_ENV = "TRANSFER_TEST_POSTGRES_DSN"

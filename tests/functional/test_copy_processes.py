@@ -341,6 +341,7 @@ async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[list[str], l
     return summary.notes, finished
 
 
+@pytest.mark.serial  # it needs the idle core that a test beside it would take
 @pytest.mark.skipif(usable_cpus() < 2, reason="auto adds a process only beside a free core")
 async def test_auto_adds_a_copy_process_once_this_one_is_saturated(tmp_path: Path) -> None:
     notes, finished = await _auto_run(tmp_path, busy=0.8)
@@ -350,6 +351,7 @@ async def test_auto_adds_a_copy_process_once_this_one_is_saturated(tmp_path: Pat
     assert all(finished), finished  # each copied: migrate before it joined, it after
 
 
+@pytest.mark.serial  # its own spinning processes, and nothing else, keep the cores busy
 @pytest.mark.skipif(usable_cpus() < 2, reason="auto adds a process only beside a free core")
 async def test_auto_adds_none_when_the_other_cores_are_busy(tmp_path: Path) -> None:
     # every other core spinning in a process of its own, as servers beside it would keep them
@@ -365,6 +367,7 @@ async def test_auto_adds_none_when_the_other_cores_are_busy(tmp_path: Path) -> N
     assert len(finished) == 1
 
 
+@pytest.mark.serial  # a loaded machine slows its loop: only the round trips may be measured
 async def test_auto_adds_none_while_the_files_wait_on_round_trips(tmp_path: Path) -> None:
     # migrate in a process of its own, its loop left to the run alone (the emulators here, in
     # this test's loop, would keep a shared one busy serving it)
