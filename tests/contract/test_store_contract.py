@@ -391,6 +391,24 @@ async def test_expired_leases_of_a_dead_owner_are_reclaimed_with_recheck(
     assert [(w.id, w.recheck) for w in again] == [(ids[0], True), (ids[1], True)]
 
 
+async def test_lease_owners_are_the_owners_of_in_flight_items_only(
+    store: CheckpointStore,
+) -> None:
+    """Whether or not they ever heartbeated: a run killed between its first claim and its
+    first heartbeat is known by its leases alone."""
+    ids = await seed(store, 4)
+    assert await store.lease_owners() == []
+    await store.claim_batch("host:2:b", 2, 60)
+    await store.claim_batch("host:1:a", 1, 60)
+    await store.heartbeat_worker("host:3:idle", {})  # heartbeated, holds nothing
+    assert await store.lease_owners() == ["host:1:a", "host:2:b"]
+    await store.record(ids[2], Outcome(state=S.DONE, bytes_transferred=1), owner="host:1:a")
+    await store.flush()
+    assert await store.lease_owners() == ["host:2:b"]
+    await store.release("host:2:b")
+    assert await store.lease_owners() == []
+
+
 async def test_release_applies_queued_outcomes_first(store: CheckpointStore) -> None:
     await seed(store, 2)
     first, _second = await store.claim_batch("w", 2, 60)

@@ -448,6 +448,11 @@ class CheckpointStore(Protocol):
         asks it every fraction of a second."""
         ...
 
+    async def lease_owners(self) -> list[str]:
+        """Every owner holding a lease on an in-flight item, by name: the workers that have
+        claimed work, whether or not they have heartbeated yet."""
+        ...
+
     async def expire_leases(self, owner: str) -> int:
         """Expire every lease ``owner`` holds, now: the owner is known to be dead (its process
         is gone), so its items need not wait for the lease to run out. They are claimed next

@@ -26,6 +26,7 @@ __all__ = [
     "GET_SIDE",
     "HEARTBEAT_WORKER",
     "IS_DISCOVERED",
+    "LEASE_OWNERS",
     "LIST_WORKERS",
     "MARK_DISCOVERED",
     "OUTSTANDING",
@@ -80,6 +81,10 @@ RELEASE = (
 EXPIRE_LEASES = (
     "UPDATE items SET lease_expires = 0 "
     f"WHERE run_id = ? AND lease_owner = ? AND state = '{_IN_FLIGHT}'"
+)
+LEASE_OWNERS = (  # the in-flight items only (items_claim_phase), a few batches at most
+    f"SELECT DISTINCT lease_owner FROM items WHERE run_id = ? AND state = '{_IN_FLIGHT}' "
+    "AND lease_owner IS NOT NULL ORDER BY lease_owner"
 )
 OUTSTANDING = (  # two indexed EXISTS probes, no scan
     f"SELECT EXISTS (SELECT 1 FROM items WHERE run_id = ? AND state = '{_PENDING}') "

@@ -276,6 +276,10 @@ class SqlStore:
         rows = await self._fetch(sql.OUTSTANDING, self._run_id, self._run_id, owner)
         return bool(rows[0][0])
 
+    async def lease_owners(self) -> list[str]:
+        """See :meth:`CheckpointStore.lease_owners`."""
+        return [str(row[0]) for row in await self._fetch(sql.LEASE_OWNERS, self._run_id)]
+
     async def expire_leases(self, owner: str) -> int:
         """Expire ``owner``'s leases now (it is known dead); returns how many."""
         return await self._execute(sql.EXPIRE_LEASES, self._run_id, owner)
