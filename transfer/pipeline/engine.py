@@ -259,6 +259,9 @@ async def run_artifacts(
             await stop.hard.wait()
         scope.cancel()
 
+    # Known by name before the first claim: a run killed right after it is reaped at the next
+    # start like any other (the reaper also reads the leases' owners, for older runs).
+    await store.heartbeat_worker(options.owner, observer.heartbeat_stats())
     try:
         async with anyio.create_task_group() as outer:
             outer.start_soon(run_discovery)
