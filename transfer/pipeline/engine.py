@@ -259,8 +259,8 @@ async def run_artifacts(
             await stop.hard.wait()
         scope.cancel()
 
-    # Known by name before the first claim: a run killed right after it is reaped at the next
-    # start like any other (the reaper also reads the leases' owners, for older runs).
+    # Known by name before the first claim: `migrate` finds a copy process's leases by this
+    # name when it dies (the next run's reaper reads the leases' owners themselves).
     await store.heartbeat_worker(options.owner, observer.heartbeat_stats())
     try:
         async with anyio.create_task_group() as outer:

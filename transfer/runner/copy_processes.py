@@ -51,7 +51,6 @@ import io
 import json
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import time
@@ -306,19 +305,14 @@ class CopyProcesses:
         return 0 if owner is None else await self._store.expire_leases(owner)
 
     async def _owner_of(self, child: _Child) -> str | None:
-        """``child``'s worker name in the store: from its heartbeat, or, when it ended
-        between its first claim and its first heartbeat, from the leases it holds (a name
-        is ``host:pid:nonce``, and the pid is the child's, gone now)."""
+        """``child``'s worker name in the store (``None`` before its first heartbeat, which
+        the engine writes before its first claim: a child without one holds no lease)."""
         found = None
         for worker in await self._store.list_workers():
             # an earlier run's worker may have had the same pid
             ours = worker.stats.get("parent") == self._owner
             if ours and worker.stats.get("pid") == child.process.pid:
                 found = worker.owner
-        if found is None:
-            prefix = f"{socket.gethostname()}:{child.process.pid}:"
-            held = [o for o in await self._store.lease_owners() if o.startswith(prefix)]
-            found = held[0] if held else None
         return found
 
     def _fold(self, child: _Child, line: bytes) -> None:

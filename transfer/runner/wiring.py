@@ -149,13 +149,12 @@ async def reap_dead_workers(store: CheckpointStore) -> int:
     their items are re-checked and resumed now rather than when the leases run out.
 
     Workers on other hosts are left to their lease expiry: we cannot see their processes.
-    The owners are read from the leases themselves as well as from the workers' heartbeats:
-    a run killed after its first claim and before its first heartbeat left leases under a
-    name the workers table never heard of.
+    The owners are read from the leases themselves, not from the workers' heartbeats: a run
+    killed between its first claim and its first heartbeat (possible before the engine
+    heartbeated first) holds leases under a name the workers table never heard of.
     """
     here, reaped = socket.gethostname(), 0
-    heard = {worker.owner for worker in await store.list_workers()}
-    for owner in sorted(heard | set(await store.lease_owners())):
+    for owner in await store.lease_owners():
         host, _, rest = owner.partition(":")
         pid_text = rest.partition(":")[0]
         if host != here or not pid_text.isdigit() or int(pid_text) == os.getpid():
