@@ -16,9 +16,8 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -34,11 +33,11 @@ def _lock_files() -> tuple[Path, Path] | None:
 
 
 @contextmanager
-def _locked(path: Path, mode: int) -> Iterator[IO[bytes]]:
+def _locked(path: Path, mode: int) -> Iterator[None]:
     with path.open("ab") as handle:
         fcntl.flock(handle, mode)
         try:
-            yield handle
+            yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -55,14 +54,10 @@ def alone_or_beside(serial: bool) -> Iterator[None]:
         with _locked(gate, fcntl.LOCK_EX), _locked(lock, fcntl.LOCK_EX):
             yield
         return
-    with _locked(gate, fcntl.LOCK_SH):  # waits while a serial test is waiting or running
-        held = lock.open("ab")
-        fcntl.flock(held, fcntl.LOCK_SH)
-    try:
+    with ExitStack() as held:
+        with _locked(gate, fcntl.LOCK_SH):  # waits while a serial test is waiting or running
+            held.enter_context(_locked(lock, fcntl.LOCK_SH))  # kept once the gate is let go
         yield
-    finally:
-        fcntl.flock(held, fcntl.LOCK_UN)
-        held.close()
 
 
 @pytest.hookimpl(tryfirst=True, wrapper=True)
