@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import subprocess
+import sys
 from typing import Any, Protocol
 
 import anyio
@@ -19,6 +23,7 @@ from transfer.checkpoint import (
 from transfer.checkpoint.base import EVERYTHING, Share
 from transfer.errors import IllegalTransition
 from transfer.models import Checksums, ItemState, SourceFile
+from transfer.runner import reap_dead_workers
 
 pytestmark = pytest.mark.anyio
 
@@ -407,6 +412,29 @@ async def test_lease_owners_are_the_owners_of_in_flight_items_only(
     assert await store.lease_owners() == ["host:2:b"]
     await store.release("host:2:b")
     assert await store.lease_owners() == []
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+async def test_a_restart_reaps_the_leases_of_killed_runs_on_this_host(
+    store: CheckpointStore,
+) -> None:
+    """:func:`~transfer.runner.reap_dead_workers` expires the leases of dead processes on this
+    host, including a run killed between its first claim and its first heartbeat (seen under
+    load in tests/reliability/test_torture.py: the next run waited out 64 files' leases)."""
+    here = socket.gethostname()
+    ids = await seed(store, 4)
+    await store.claim_batch(f"{here}:{_dead_pid()}:abc123", 2, 600)  # no heartbeat, ever
+    await store.claim_batch(f"{here}:{os.getpid()}:me", 1, 600)  # alive: this process
+    await store.claim_batch(f"elsewhere:{_dead_pid()}:def456", 1, 600)  # not ours to judge
+    assert await store.list_workers() == []
+    assert await reap_dead_workers(store) == 2
+    again = await store.claim_batch("next", 10, 60)
+    assert [(w.id, w.recheck) for w in again] == [(ids[0], True), (ids[1], True)]
 
 
 async def test_release_applies_queued_outcomes_first(store: CheckpointStore) -> None:
