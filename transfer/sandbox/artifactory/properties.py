@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from urllib.parse import unquote
 
@@ -25,6 +26,10 @@ class PropertyError(ValueError):
 
 def split_unescaped(text: str, separators: str) -> list[str]:
     """Split on any separator not preceded by a backslash; escapes are kept in the pieces."""
+    if "\\" not in text:  # nothing escaped, the usual case: split where the separators are
+        if len(separators) == 1:
+            return text.split(separators)
+        return re.split(f"[{re.escape(separators)}]", text)
     pieces: list[str] = []
     current: list[str] = []
     i = 0
@@ -46,6 +51,8 @@ def split_unescaped(text: str, separators: str) -> list[str]:
 
 def unescape(text: str) -> str:
     """Drop the backslash before ``, \\ | = ;``; other backslashes are literal."""
+    if "\\" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
