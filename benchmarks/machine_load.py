@@ -17,26 +17,20 @@ import os
 import resource
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
+
+from benchmarks.procs import machine_cpu
 
 __all__ = ["BUSY_LOAD_PER_CORE", "BUSY_OTHERS_SHARE", "LoadSample", "busy_reasons", "load_record"]
 
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load average before the run, per core
 BUSY_OTHERS_SHARE = 0.25  # share of all cores' time other processes used during the run
-_STAT = Path("/proc/stat")
 
 
 def _machine_busy_seconds() -> float | None:
     """CPU seconds all cores spent not idle since boot (``None`` where /proc/stat is absent)."""
-    try:
-        first = _STAT.read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    # cpu user nice system idle iowait irq softirq steal [guest guest_nice: inside user/nice]
-    ticks = [int(x) for x in first[1:9]]
-    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
-    return busy / os.sysconf("SC_CLK_TCK")
+    busy, total = machine_cpu()
+    return busy if total else None
 
 
 def _own_cpu_seconds() -> float:

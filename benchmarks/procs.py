@@ -52,11 +52,11 @@ def fresh_workdir(path: Path) -> Path:
     return path
 
 
-def new_workdir(prefix: str) -> Path:
-    """A new temporary work folder that nginx's workers (www-data when run as root) can enter:
-    a scenario's files go under it when the tmpfs has no room for them, and ``mkdtemp``'s
-    0700 answered every request with 403."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def new_workdir(prefix: str, parent: Path | None = None) -> Path:
+    """A new temporary work folder (under ``parent``, else the temp folder) that nginx's
+    workers (www-data when run as root) can enter: a scenario's files go under it when the
+    tmpfs has no room for them, and ``mkdtemp``'s 0700 answered every request with 403."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     path.chmod(0o755)
     return path
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from benchmarks.emulated import run_emulated
 from benchmarks.materialise import DataSet, materialise, mixed_files, profile_files
 from benchmarks.nginx import DAV_EXT_MODULE, NginxServer, ensure_installed
 from benchmarks.peers import FLOORS, PEERS, TRANSFER_PROCESSES, run_peer
+from benchmarks.procs import new_workdir
 from benchmarks.relay import LinkShape, RelayedServer
 
 __all__ = [
@@ -83,14 +83,14 @@ def available_peers() -> tuple[dict[str, str], dict[str, str]]:
 def data_root(workdir: Path, needed: int, parent: Path | None = None) -> Path:
     """Where a scenario's files go: under ``parent`` when given, else a tmpfs when it has room
     for the files and a copy, else the work folder."""
+    prefix = f"transfer-bench-{workdir.name}-"
     if parent is not None:
         parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix=f"transfer-bench-{workdir.name}-", dir=parent))
-    elif _TMPFS.is_dir() and shutil.disk_usage(_TMPFS).free > 3 * needed + (256 << 20):
-        root = Path(tempfile.mkdtemp(prefix=f"transfer-bench-{workdir.name}-", dir=_TMPFS))
-    else:
-        root = workdir / "data"
-        root.mkdir(parents=True, exist_ok=True)
+        return new_workdir(prefix, parent)
+    if _TMPFS.is_dir() and shutil.disk_usage(_TMPFS).free > 3 * needed + (256 << 20):
+        return new_workdir(prefix, _TMPFS)
+    root = workdir / "data"
+    root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # nginx's workers (www-data) must reach the files
     return root
 

@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.client import bintray_repos, create_target_repos, open_session, warm_digests
-from benchmarks.procs import REPO_ROOT, SandboxProcess, cpu_seconds
+from benchmarks.procs import REPO_ROOT, SandboxProcess, cpu_seconds, machine_cpu
 from transfer.checkpoint.base import CheckpointStore, ItemSpec, Outcome
 from transfer.checkpoint.postgres import PostgresStore
 from transfer.checkpoint.sqlite import SqliteStore
@@ -202,7 +202,7 @@ def _one_migration(dsn: str, workdir: Path, files: int, workers: int) -> dict[st
         ]  # fmt: skip
         emulator_cpu = cpu_seconds(sandbox.pid)
         environ = {**os.environ, **sandbox.env}
-        busy_before = _machine_busy()
+        busy_before = machine_cpu()
         started = time.perf_counter()
         children = [
             subprocess.Popen(
@@ -221,7 +221,7 @@ def _one_migration(dsn: str, workdir: Path, files: int, workers: int) -> dict[st
             codes.append(child.returncode)
             cpu += usage.ru_utime + usage.ru_stime
         wall = time.perf_counter() - started
-        busy_after = _machine_busy()
+        busy_after = machine_cpu()
         emulator_cpu = cpu_seconds(sandbox.pid) - emulator_cpu
         facts = asyncio.run(_run_facts(dsn, run))
     busy, total = (after - before for after, before in zip(busy_after, busy_before, strict=True))
@@ -266,13 +266,6 @@ async def _run_facts(dsn: str, run: str) -> dict[str, Any]:
         "discovery_seconds": (listed[1] or opened) - opened,
         "copy_seconds": (done[3] or 0) - (done[2] or 0),
     }
-
-
-def _machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs so far, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
 
 
 def _migrate_figures(dsn: str, files: int, counts: tuple[int, ...]) -> list[dict[str, Any]]:
