@@ -7,7 +7,8 @@ Every test holds a shared lock on a file that all workers of one run see
 gate, gives the serial test precedence: while it waits, no worker starts a new test, so it
 waits only for the tests already running. The locks are taken around setup, call and teardown
 alike, and before pytest-timeout's clock starts (``tryfirst``), so waiting is not counted
-against a test. Without pytest-xdist nothing is locked.
+against a test. The controller removes the two lock files once its workers are done. Without
+pytest-xdist nothing is locked.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ import pytest
 MARKER = "serial"
 
 
+def _lock_files_of(run: str) -> tuple[Path, Path]:
+    base = Path(tempfile.gettempdir()) / f"transfer-tests-{run}"
+    return base.with_suffix(".gate"), base.with_suffix(".lock")
+
+
 def _lock_files() -> tuple[Path, Path] | None:
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run or not os.environ.get("PYTEST_XDIST_WORKER"):
         return None
-    base = Path(tempfile.gettempdir()) / f"transfer-tests-{run}"
-    return base.with_suffix(".gate"), base.with_suffix(".lock")
+    return _lock_files_of(run)
 
 
 @contextmanager
@@ -66,3 +71,21 @@ def pytest_runtest_protocol(
 ) -> Generator[None, object, object]:
     with alone_or_beside(item.get_closest_marker(MARKER) is not None):
         return (yield)
+
+
+_runs_seen: set[str] = set()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """In the controller: note the run each worker locks in, to clean up after."""
+    _runs_seen.add(node.workerinput["testrunuid"])  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the controller, once every worker is done: remove the run's two lock files."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a worker: the others may still hold them
+    for run in _runs_seen:
+        for path in _lock_files_of(run):
+            path.unlink(missing_ok=True)

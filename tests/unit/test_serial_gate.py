@@ -46,7 +46,9 @@ def test_a_serial_test_runs_alone_and_the_others_side_by_side(tmp_path: Path) ->
     (tmp_path / "test_one.py").write_text(_TEST.format(name="one", marker="@pytest.mark.serial"))
     (tmp_path / "test_two.py").write_text(_TEST.format(name="two", marker=""))
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    serial: alone\n")
-    env = {**os.environ, "PYTHONPATH": str(_GATE.parent)}
+    locks_in = tmp_path / "tmp"
+    locks_in.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(_GATE.parent), "TMPDIR": str(locks_in)}
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_TESTRUNUID", None)
     done = subprocess.run(
@@ -62,3 +64,5 @@ def test_a_serial_test_runs_alone_and_the_others_side_by_side(tmp_path: Path) ->
     # the unmarked tests of the two files did share the time (the gate holds nothing else)
     beside = [("one_b", "two_a"), ("one_b", "two_b")]
     assert any(_overlap(spans[a], spans[b]) for a, b in beside), spans
+    # the controller removes the run's lock files once its workers are done
+    assert not list(locks_in.glob("transfer-tests-*")), list(locks_in.iterdir())
