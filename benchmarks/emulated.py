@@ -12,7 +12,6 @@ half nearly free (the adaptive probing stays on, as the hit rate is ~50 %).
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -112,16 +111,11 @@ def _timed_naive_copy(ep: Endpoints) -> dict[str, Any]:
     }
 
 
-_JOINED = re.compile(r"a copy process joined after ([0-9.]+) s")
-
-
-def joined_after(notes: list[str]) -> float | None:
+def joined_after(summary: dict[str, Any]) -> float | None:
     """When ``processes = "auto"`` added a copy process (seconds into the run), from the
-    summary's notes; ``None`` when none joined."""
-    for note in notes:
-        if found := _JOINED.search(note):
-            return float(found[1])
-    return None
+    ``--json`` summary; ``None`` when none joined."""
+    joined = summary.get("processes", {}).get("joined_after_seconds")
+    return None if joined is None else float(joined)
 
 
 def run_emulated(
@@ -214,7 +208,7 @@ def run_emulated(
         **figures(stats, done["bytes"], done["items"], times),
         **timeline,
         "emulator_cpu_seconds": {"bintray": emulator_cpu[0], "artifactory": emulator_cpu[1]},
-        "process_joined_after": joined_after(summary.get("notes", [])),
+        "process_joined_after": joined_after(summary),
         **baseline,
         "command": " ".join(args[2:]),
         "stderr_tail": stats.stderr_tail[-1500:] if stats.returncode else "",

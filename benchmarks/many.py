@@ -286,7 +286,7 @@ def run_many(
         "maxrss_mb": stats.maxrss_bytes / _MB,
         "polled_hwm_mb": stats.polled_hwm_bytes / _MB,
         "migrate_cpu_seconds": stats.cpu_seconds,  # its copy process's included
-        "process_joined_after": joined_after(summary.get("notes", [])),
+        "process_joined_after": joined_after(summary),
         "emulator_cpu_seconds": sum(emulator_cpu.values()),
         "emulators": {
             name: {

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -318,11 +319,11 @@ async def _keep_the_loop_busy(share: float) -> None:
         await anyio.sleep(0.05 * (1 - share))
 
 
-async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[list[str], list[int]]:
+async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[dict[str, Any], list[int]]:
     """``migrate`` with ``processes = "auto"`` (the default), 16 copies at a time against
     emulators answering in 50 ms (a few seconds of files waiting), this event loop kept
-    ``busy`` meanwhile (or left to the run); its notes, and the files each process finished
-    (``migrate``'s first)."""
+    ``busy`` meanwhile (or left to the run); its ``--json`` summary, and the files each process
+    finished (``migrate``'s first)."""
     async with _with_repositories("demo", faults="*:latency=0.05") as sandbox:
         settings = settings_for(sandbox, tmp_path, workers=16, processes="auto")
         assert settings.transfer.auto_processes
@@ -338,15 +339,18 @@ async def _auto_run(tmp_path: Path, *, busy: float | None) -> tuple[list[str], l
             workers = await opened.list_workers()
     finished = [int(w.stats["files_finished"]) for w in workers if not w.stats.get("parent")]
     finished += [int(w.stats["files_finished"]) for w in workers if w.stats.get("parent")]
-    return summary.notes, finished
+    return summary.as_dict(), finished
 
 
 @pytest.mark.serial  # it needs the idle core that a test beside it would take
 @pytest.mark.skipif(usable_cpus() < 2, reason="auto adds a process only beside a free core")
 async def test_auto_adds_a_copy_process_once_this_one_is_saturated(tmp_path: Path) -> None:
-    notes, finished = await _auto_run(tmp_path, busy=0.8)
+    summary, finished = await _auto_run(tmp_path, busy=0.8)
+    notes = summary["notes"]
     assert any("a copy process joined after" in note for note in notes), notes
     assert any(note.startswith("copy processes: 2") for note in notes), notes
+    assert summary["processes"]["copying"] == 2
+    assert summary["processes"]["joined_after_seconds"] > 0
     assert len(finished) == 2
     assert all(finished), finished  # each copied: migrate before it joined, it after
 
@@ -358,12 +362,13 @@ async def test_auto_adds_none_when_the_other_cores_are_busy(tmp_path: Path) -> N
     spin = [sys.executable, "-c", "while True: pass"]
     spinners = [await anyio.open_process(spin) for _ in range(usable_cpus() - 1)]
     try:
-        notes, finished = await _auto_run(tmp_path, busy=0.8)
+        summary, finished = await _auto_run(tmp_path, busy=0.8)
     finally:
         for spinner in spinners:
             spinner.kill()
             await spinner.aclose()
-    assert not any("copy process" in note for note in notes), notes
+    assert not any("copy process" in note for note in summary["notes"]), summary["notes"]
+    assert summary["processes"] == {"copying": 1, "joined_after_seconds": None}
     assert len(finished) == 1
 
 

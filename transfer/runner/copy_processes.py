@@ -167,6 +167,8 @@ class CopyProcesses:
         self._discovered = False
         self._closing = False  # the block is over: no copy process joins any more
         self.notes: list[str] = []
+        self.joined_after: float | None = None
+        """Seconds into the run when ``"auto"`` added a copy process (``None``: it did not)."""
 
     def share(self) -> Share | None:
         """What this process claims: nothing while it lists the source (the copy processes
@@ -249,7 +251,7 @@ class CopyProcesses:
             await self._start(settings, AUTO_MAX_PROCESSES, group)
             if stop.soft.is_set():  # asked to stop while it started: it was not told yet
                 await self._tell(CONTROL_STOP)
-            after = self._bus.counters.snapshot().elapsed
+            after = self.joined_after = self._bus.counters.snapshot().elapsed
             self.notes.append(
                 f"processes: a copy process joined after {after:.1f} s (this process's event "
                 f"loop was {busy:.0%} busy, {waiting} files waiting)"

@@ -84,6 +84,10 @@ class MigrationSummary:
     """Set when a service failed every call and the run stopped for it (exit code 3)."""
     side_failures: int = 0
     """Repositories, users, groups, permission targets, tokens or property sets that failed."""
+    processes: int = 1
+    """How many processes copied files (this one included)."""
+    process_joined_after: float | None = None
+    """Seconds into the run when ``processes = "auto"`` added one (``None``: it did not)."""
 
     @property
     def unfinished(self) -> int:
@@ -108,6 +112,10 @@ class MigrationSummary:
             "service_failed": self.tripped.message() if self.tripped else "",
             "side_failures": self.side_failures,
             "items": by_state,
+            "processes": {
+                "copying": self.processes,
+                "joined_after_seconds": self.process_joined_after,
+            },
             "notes": self.notes,
         }
 
@@ -186,7 +194,7 @@ async def migrate(
         if "artifacts" in phases and not stop.requested():
             summary.phases.append("artifacts")
             summary.discovery = await _artifacts(
-                settings, source, target, store, bus, stop, owner, breaker, summary.notes
+                settings, source, target, store, bus, stop, owner, breaker, summary
             )
         if "properties" in phases and not stop.requested():
             summary.phases.append("properties")
@@ -230,9 +238,10 @@ async def _artifacts(
     stop: StopControl,
     owner: str,
     breaker: CircuitBreaker,
-    notes: list[str],
+    summary: MigrationSummary,
 ) -> DiscoveryResult:
     t = settings.transfer
+    notes = summary.notes
     bus.emit(PhaseStarted(name="artifacts"))
     known = await store.counts()
     done = known[ItemState.DONE] + known[ItemState.SKIPPED]
@@ -314,6 +323,7 @@ async def _artifacts(
             copies=copies,
             share=helpers.share,
         )
+    summary.processes, summary.process_joined_after = helpers.processes, helpers.joined_after
     if helpers.processes > 1:
         notes.append(helpers.copied_by_each())
         notes.extend(helpers.notes)
