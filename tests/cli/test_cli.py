@@ -41,8 +41,11 @@ async def test_help_lists_commands_and_exit_codes() -> None:
 
 # A signal that arrives while the command still imports the engine: the hook sends it at the
 # import of ``transfer``, deterministically inside the window a loaded machine makes long.
+# SIGINT gets Python's own handler first, as a start from a terminal gives it: a suite started
+# in the background by a non-interactive shell passes SIGINT down ignored.
 _SIGNAL_DURING_IMPORT = """
 import builtins, os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 real_import = builtins.__import__
 signum = getattr(signal, sys.argv[1])
 def hooked(name, *args, **kwargs):
