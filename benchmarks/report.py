@@ -94,8 +94,11 @@ def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]
     scenarios = sorted({r["scenario"] for r in runs if r["server"] == "nginx"})
     for scenario in scenarios:
         metric = _metric(scenario)
-        for label in ("transfer", TRANSFER_PROCESSES):
-            ours = _find(runs, scenario, label, concurrency)
+        ours_by_label = {
+            label: _find(runs, scenario, label, concurrency)
+            for label in ("transfer", TRANSFER_PROCESSES)
+        }
+        for label, ours in ours_by_label.items():
             if ours is None:
                 continue
             for peer in ("curl", "rclone", "naive", *FLOORS):
@@ -103,7 +106,7 @@ def ratios(runs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]
                 if theirs is None or not theirs[metric]:
                     continue
                 out.append(_ratio_row(scenario, metric, peer, ours, theirs, ours_label=label))
-        if _find(runs, scenario, "transfer", concurrency) is None:
+        if ours_by_label["transfer"] is None:
             continue
         emulated = _find(runs, scenario, "transfer (emulators)", concurrency, "emulators")
         naive = (emulated or {}).get("naive_copy") or {}  # timed right after, same emulators
